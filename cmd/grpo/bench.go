@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
+)
+
+func init() {
+	register("bench", "benchmarks: 'bench load --model DIR', 'bench forward --model DIR --batch B --seq T'", runBench)
+}
+
+func runBench(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("bench needs a subcommand: load, forward")
+	}
+	switch args[0] {
+	case "load":
+		return benchLoad(args[1:])
+	case "forward":
+		return benchForward(args[1:])
+	}
+	return fmt.Errorf("unknown bench %q (load, forward)", args[0])
+}
+
+// benchLoad times LoadModel and reports host peak RSS and GPU memory of this process.
+func benchLoad(args []string) error {
+	fs := flag.NewFlagSet("bench load", flag.ExitOnError)
+	ref := fs.String("model", "", "model folder")
+	_ = fs.Parse(args)
+	t0 := time.Now()
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return printJSON(map[string]any{
+		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(),
+		"load_s": round(time.Since(t0).Seconds(), 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
+		"gpu_used_gib": round(gpuUsedGiB(), 2), "params_gib": round(float64(m.Store.ByteSize())/(1<<30), 2),
+	})
+}
+
+// benchForward times full forward passes (all positions' logits, reduced on device).
+func benchForward(args []string) error {
+	fs := flag.NewFlagSet("bench forward", flag.ExitOnError)
+	ref := fs.String("model", "", "model folder")
+	batch := fs.Int("batch", 8, "batch size")
+	seq := fs.Int("seq", 512, "sequence length")
+	iters := fs.Int("iters", 10, "timed iterations")
+	_ = fs.Parse(args)
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	exec, err := gmodel.NewExec(m.Backend, m.Store, func(scope *gmodel.Scope, ids, posn, valid *Node) *Node {
+		h := m.Forward(&model.Inputs{IDs: ids, Positions: posn, KeyValid: valid})
+		logits := m.LMHead.Apply(h, true) // [B, T, V] in the model dtype, as transformers returns them
+		return ConvertDType(ReduceAllMax(logits), dtypes.Float32)
+	})
+	if err != nil {
+		return err
+	}
+	seqs := make([][]int, *batch)
+	for b := range seqs {
+		seqs[b] = make([]int, *seq)
+		for t := range seqs[b] {
+			seqs[b][t] = (b*7919 + t*104729) % m.Config.VocabSize
+		}
+	}
+	in, err := model.LeftPad(seqs, 0, 0)
+	if err != nil {
+		return err
+	}
+	run := func() error {
+		out, err := exec.Call(in.IDs, in.Positions, in.Valid)
+		if err != nil {
+			return err
+		}
+		_ = out[0].Value() // waits for the device
+		return nil
+	}
+	for range 2 {
+		if err := run(); err != nil {
+			return err
+		}
+	}
+	t0 := time.Now()
+	for range *iters {
+		if err := run(); err != nil {
+			return err
+		}
+	}
+	dt := time.Since(t0).Seconds() / float64(*iters)
+	return printJSON(map[string]any{
+		"kind": "forward", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "batch": *batch, "seq": *seq,
+		"seconds": round(dt, 4), "tok_per_s": round(float64(*batch**seq)/dt, 0), "gpu_used_gib": round(gpuUsedGiB(), 2),
+	})
+}
+
+func round(x float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}
+
+// peakRSSGiB reads VmHWM (peak resident set) from /proc/self/status.
+func peakRSSGiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "VmHWM:") {
+			fields := strings.Fields(sc.Text())
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			return kb / (1 << 20)
+		}
+	}
+	return -1
+}
+
+// gpuUsedGiB asks nvidia-smi for this process's GPU memory (-1 when unavailable).
+func gpuUsedGiB() float64 {
+	out, err := exec.Command("nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return -1
+	}
+	pid := strconv.Itoa(os.Getpid())
+	total := -1.0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) == 2 && strings.TrimSpace(f[0]) == pid {
+			mib, _ := strconv.ParseFloat(strings.TrimSpace(f[1]), 64)
+			total = mib / 1024
+		}
+	}
+	if total < 0 { // pid namespaces can hide the pid: report the card's total use instead
+		out, err := exec.Command("nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits").Output()
+		if err == nil {
+			mib, _ := strconv.ParseFloat(strings.TrimSpace(strings.Split(string(out), "\n")[0]), 64)
+			total = mib / 1024
+		}
+	}
+	return total
+}

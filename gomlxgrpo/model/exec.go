@@ -1,0 +1,106 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+)
+
+// Batch is a left-padded batch of token sequences with what the forward pass needs.
+type Batch struct {
+	IDs       [][]int32 // [B][T], pads on the left
+	Positions [][]int32 // [B][T], 0-based among the row's tokens (0 on pads)
+	Valid     [][]bool  // [B][T], false on pads
+	Lens      []int     // real length of each row
+}
+
+// LeftPad builds a Batch from sequences of different lengths, padding on the left with padID to width
+// (0 means the longest sequence).
+func LeftPad(seqs [][]int, width, padID int) (*Batch, error) {
+	for _, s := range seqs {
+		width = max(width, len(s))
+	}
+	b := &Batch{}
+	for i, s := range seqs {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("sequence %d is empty", i)
+		}
+		ids := make([]int32, width)
+		posn := make([]int32, width)
+		valid := make([]bool, width)
+		off := width - len(s)
+		for j := range width {
+			if j < off {
+				ids[j] = int32(padID)
+				continue
+			}
+			ids[j] = int32(s[j-off])
+			posn[j] = int32(j - off)
+			valid[j] = true
+		}
+		b.IDs, b.Positions, b.Valid = append(b.IDs, ids), append(b.Positions, posn), append(b.Valid, valid)
+		b.Lens = append(b.Lens, len(s))
+	}
+	return b, nil
+}
+
+// NextTokenLogProbs returns, for each row, log p(ids[t+1] | ids[..t]) for t = 0..len-2, computed in
+// float32 from the full-vocabulary log-softmax. It is the reference the chunked GRPO log-probs are
+// checked against.
+func (m *Model) NextTokenLogProbs(seqs [][]int, noAdapters bool) ([][]float32, error) {
+	b, err := LeftPad(seqs, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	exec, err := gmodel.NewExec(m.Backend, m.Store, func(scope *gmodel.Scope, ids, posn, valid *Node) *Node {
+		g := ids.Graph()
+		hidden := m.Forward(&Inputs{IDs: ids, Positions: posn, KeyValid: valid, WriteIdx: ScalarZero(g, dtypes.Int32), NoAdapters: noAdapters})
+		T := ids.Shape().Dimensions[1]
+		logits := m.Logits(SliceAxis(hidden, 1, AxisRange(0, T-1))) // [B, T-1, V]
+		target := SliceAxis(ids, 1, AxisRange(1, T))                // [B, T-1]
+		logp := LogSoftmax(logits, -1)
+		return ReduceSum(Mul(logp, OneHot(target, m.Config.VocabSize, dtypes.Float32)), -1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer exec.Finalize()
+	out, err := exec.Call(b.IDs, b.Positions, b.Valid)
+	if err != nil {
+		return nil, err
+	}
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	T := len(b.IDs[0])
+	res := make([][]float32, len(seqs))
+	for i, n := range b.Lens {
+		row := flat[i*(T-1) : (i+1)*(T-1)]
+		res[i] = append([]float32(nil), row[T-n:]...)
+	}
+	return res, nil
+}
+
+// CacheShape is the shape of one layer's K or V cache: [B, S, K, H].
+func (m *Model) CacheShape(batch, length int) shapes.Shape {
+	return shapes.Make(m.DType, batch, length, m.Config.NumKVHeads, m.Config.HeadDim)
+}
+
+// NewStepExec compiles (lazily, per input shape) the cached forward step:
+//
+//	inputs:  ids [B,T] int32, positions [B,T] int32, keyValid [B,S] bool, writeIdx int32 scalar, then K,V per layer [B,S,K,H]
+//	outputs: logits of the last of the T positions [B,V] float32, then the updated K,V per layer
+//
+// Prefill calls it with T = prompt width and writeIdx 0; decoding with T = 1.
+func (m *Model) NewStepExec() (*gmodel.Exec, error) {
+	return gmodel.NewExec(m.Backend, m.Store, func(scope *gmodel.Scope, inputs []*Node) []*Node {
+		cache := append([]*Node(nil), inputs[4:]...)
+		in := &Inputs{IDs: inputs[0], Positions: inputs[1], KeyValid: inputs[2], WriteIdx: inputs[3], Cache: cache}
+		hidden := m.Forward(in)
+		T := hidden.Shape().Dimensions[1]
+		last := Squeeze(SliceAxis(hidden, 1, AxisRange(T-1, T)), 1) // [B, D]
+		return append([]*Node{m.Logits(last)}, in.Cache...)
+	})
+}

@@ -1,0 +1,181 @@
+package model
+
+import (
+	"math"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/attention/pos"
+)
+
+// Inputs of one forward pass. With a cache, the T new positions are written at cache index WriteIdx
+// and attend to every valid cache entry up to their own index.
+type Inputs struct {
+	IDs       *Node // [B, T] int32 token ids
+	Positions *Node // [B, T] int32 rotary positions (0-based among each row's non-pad tokens)
+	// KeyValid [B, S] bool: which key positions hold real tokens (false for left padding).
+	// Without a cache S = T; with a cache S is the cache length.
+	KeyValid *Node
+	// WriteIdx: scalar int32, cache index of the first of the T positions (0 without a cache).
+	WriteIdx *Node
+	// Cache, when not nil, holds per layer K and V, each [B, S, K, H]; Forward replaces its entries with the updated caches.
+	Cache []*Node
+	// NoAdapters runs the base model (adapters disabled): GRPO's reference policy.
+	NoAdapters bool
+	// Checkpoint recomputes each decoder layer in the backward pass instead of keeping its activations.
+	Checkpoint bool
+}
+
+// Forward returns the final hidden states [B, T, D] (after the final norm).
+func (m *Model) Forward(in *Inputs) *Node {
+	c := m.Config
+	g := in.IDs.Graph()
+	x := Gather(m.Embed.NodeValue(g), ExpandAxes(in.IDs, -1)) // [B, T, D]
+	cos, sin := m.rotary(in.Positions)
+	mask := attentionMask(in) // [B, T, S]
+	for i, l := range m.Layers {
+		var kv []*Node
+		if in.Cache != nil {
+			kv = in.Cache[2*i : 2*i+2]
+		}
+		x = m.decoderLayer(l, x, cos, sin, mask, in, kv)
+		if in.Checkpoint {
+			x = x.Checkpoint()
+		}
+	}
+	return rmsNorm(x, m.FinalNorm.NodeValue(g), c.RMSNormEps)
+}
+
+// Logits projects hidden states [..., D] onto the vocabulary: [..., V] in float32.
+func (m *Model) Logits(hidden *Node) *Node {
+	return ConvertDType(m.LMHead.Apply(hidden, true), dtypes.Float32)
+}
+
+// decoderLayer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)). kv (K and V caches) is nil without a cache.
+func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv []*Node) *Node {
+	c := m.Config
+	g := x.Graph()
+	adapters := !in.NoAdapters
+	B, T := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	N, K, H := c.NumHeads, c.NumKVHeads, c.HeadDim
+
+	h := rmsNorm(x, l.InputNorm.NodeValue(g), c.RMSNormEps)
+	var q, k, v *Node
+	if l.QKV != nil {
+		qkv := l.QKV.Apply(h, adapters) // [B, T, (N+2K)·H]
+		q = SliceAxis(qkv, -1, AxisRange(0, N*H))
+		k = SliceAxis(qkv, -1, AxisRange(N*H, (N+K)*H))
+		v = SliceAxis(qkv, -1, AxisRange((N+K)*H, (N+2*K)*H))
+	} else {
+		q, k, v = l.Q.Apply(h, adapters), l.K.Apply(h, adapters), l.V.Apply(h, adapters)
+	}
+	q = Reshape(q, B, T, N, H)
+	k = Reshape(k, B, T, K, H)
+	v = Reshape(v, B, T, K, H)
+	rope := pos.NewRoPEWithCosSin(cos, sin) // non-interleaved halves: transformers' rotate_half
+	q, k = rope.Encode(q, 1), rope.Encode(k, 1)
+
+	if kv != nil {
+		kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
+		kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
+		k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
+	}
+	attn := groupedAttention(q, k, v, mask, K) // [B, T, N·H]
+	x = Add(x, l.O.Apply(attn, adapters))
+
+	h = rmsNorm(x, l.PostAttnNorm.NodeValue(g), c.RMSNormEps)
+	var gate, up *Node
+	if l.GateUp != nil {
+		gu := l.GateUp.Apply(h, adapters) // [B, T, 2F]: Phi3MLP chunks it as gate, up
+		F := c.IntermediateSize
+		gate, up = SliceAxis(gu, -1, AxisRange(0, F)), SliceAxis(gu, -1, AxisRange(F, 2*F))
+	} else {
+		gate, up = l.Gate.Apply(h, adapters), l.Up.Apply(h, adapters)
+	}
+	// SwiGLU: down(silu(gate) ⊙ up), silu(z) = z·σ(z).
+	act := Mul(Mul(gate, Sigmoid(gate)), up)
+	return Add(x, l.Down.Apply(act, adapters))
+}
+
+// groupedAttention is causal grouped-query attention:
+//
+//	scores[b,k,g,t,s] = Σ_h q[b,t,k·G+g,h]·key[b,s,k,h] / √H,  masked where mask[b,t,s] is false
+//	out[b,t,k·G+g,h]  = Σ_s softmax_s(scores)·value[b,s,k,h]
+//
+// q: [B, T, N, H]; key, value: [B, S, K, H]; mask: [B, T, S] bool. Returns [B, T, N·H].
+// Softmax runs in float32 as transformers' eager attention does.
+func groupedAttention(q, key, value, mask *Node, K int) *Node {
+	B, T, N, H := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
+	G := N / K
+	qg := Reshape(q, B, T, K, G, H)
+	scores := Einsum("btkgh,bskh->bkgts", qg, key)
+	scores = ConvertDType(scores, dtypes.Float32)
+	scores = MulScalar(scores, 1/math.Sqrt(float64(H)))
+	m := ExpandAxes(mask, 1, 2) // [B, 1, 1, T, S]
+	m = BroadcastToDims(m, scores.Shape().Dimensions...)
+	scores = Where(m, scores, BroadcastToShape(Scalar(q.Graph(), dtypes.Float32, float32(-math.MaxFloat32)), scores.Shape()))
+	probs := ConvertDType(Softmax(scores, -1), value.DType())
+	out := Einsum("bkgts,bskh->btkgh", probs, value)
+	return Reshape(out, B, T, N*H)
+}
+
+// attentionMask builds mask[b,t,s] = (KeyValid[b,s] ∧ s ≤ WriteIdx+t) ∨ s = WriteIdx+t.
+// A query always sees itself, so padded rows never take a softmax over nothing (which gives NaN).
+func attentionMask(in *Inputs) *Node {
+	g := in.IDs.Graph()
+	T := in.IDs.Shape().Dimensions[1]
+	S := in.KeyValid.Shape().Dimensions[1]
+	qIdx := Iota(g, shapes.Make(dtypes.Int32, T, 1), 0) // [T, 1]
+	if in.WriteIdx != nil {
+		qIdx = Add(qIdx, ConvertDType(in.WriteIdx, dtypes.Int32))
+	}
+	sIdx := Iota(g, shapes.Make(dtypes.Int32, 1, S), 1) // [1, S]
+	causal := LessOrEqual(sIdx, qIdx)                   // [T, S]
+	self := Equal(sIdx, qIdx)
+	valid := ExpandAxes(in.KeyValid, 1) // [B, 1, S]
+	return Or(And(valid, ExpandAxes(causal, 0)), ExpandAxes(self, 0))
+}
+
+// rotary returns cos and sin, each [B, T, H/2] in the model dtype, of positions·inv_freq
+// (float32 products as in transformers' rotary embedding).
+func (m *Model) rotary(positions *Node) (cos, sin *Node) {
+	g := positions.Graph()
+	inv := Const(g, m.invFreq)                                                                              // [H/2]
+	ang := Mul(ExpandAxes(ConvertDType(positions, dtypes.Float32), -1), Reshape(inv, 1, 1, len(m.invFreq))) // [B, T, H/2]
+	return ConvertDType(Cos(ang), m.DType), ConvertDType(Sin(ang), m.DType)
+}
+
+// rmsNorm is transformers' LlamaRMSNorm: in float32, x / √(mean(x²) + ε), cast back, times weight.
+// (GoMLX's norm.RMSNorm owns its own scale variable and keeps the input dtype, so it cannot read
+// checkpoint weights or match the float32 upcast.)
+func rmsNorm(x, weight *Node, eps float64) *Node {
+	dt := x.DType()
+	xf := ConvertDType(x, dtypes.Float32)
+	variance := ReduceAndKeep(Square(xf), ReduceMean, -1)
+	xf = Mul(xf, Rsqrt(AddScalar(variance, eps)))
+	return Mul(ExpandLeftToRank(ConvertDType(weight, dt), x.Rank()), ConvertDType(xf, dt))
+}
+
+// writeCache writes update [B, T, K, H] into cache [B, S, K, H] at positions writeIdx..writeIdx+T-1.
+// XLA does it in place with DynamicUpdateSlice; the pure-Go backend lacks that op, so there it is
+// cache' = Where(s in window, update[s - writeIdx], cache), which reads and writes the whole cache.
+func (m *Model) writeCache(cache, update, writeIdx *Node) *Node {
+	g := cache.Graph()
+	update = ConvertDType(update, cache.DType())
+	idx := ConvertDType(writeIdx, dtypes.Int32)
+	if m.Backend.Capabilities().Operations[compute.OpTypeDynamicUpdateSlice] {
+		zero := ScalarZero(g, dtypes.Int32)
+		return DynamicUpdateSlice(cache, update, []*Node{zero, idx, zero, zero})
+	}
+	S, T := cache.Shape().Dimensions[1], update.Shape().Dimensions[1]
+	s := Iota(g, shapes.Make(dtypes.Int32, S), 0)
+	rel := Sub(s, idx) // [S]
+	inWindow := And(GreaterOrEqual(rel, ScalarZero(g, dtypes.Int32)), LessThan(rel, Const(g, int32(T))))
+	src := ClipScalar(rel, 0, float64(T-1))                                       // [S]
+	gathered := Gather(TransposeAllDims(update, 1, 0, 2, 3), ExpandAxes(src, -1)) // [S, B, K, H]
+	gathered = TransposeAllDims(gathered, 1, 0, 2, 3)                             // [B, S, K, H]
+	mask := BroadcastToDims(Reshape(inWindow, 1, S, 1, 1), cache.Shape().Dimensions...)
+	return Where(mask, gathered, cache)
+}

@@ -1,0 +1,46 @@
+package model
+
+import (
+	. "github.com/gomlx/gomlx/core/graph"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+)
+
+// Linear is PyTorch's nn.Linear over weights held in the store:
+//
+//	y = x·Wᵀ + b,   x [..., In], W [Out, In], b [Out], y [..., Out]
+//
+// Weight sources other than a dense variable (NF4) and adapters (LoRA) plug in through Source and Adapter.
+type Linear struct {
+	Name    string           // Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj"
+	Weight  *gmodel.Variable // [Out, In]; nil when Source is set
+	Bias    *gmodel.Variable // [Out] or nil
+	In, Out int
+
+	// Source, when set, builds the dense weight [Out, In] in the graph (e.g. NF4 dequantization).
+	Source func(g *Graph) *Node
+	// Adapter, when set, adds its output to y (e.g. LoRA: scale·(x·Aᵀ)·Bᵀ). Skipped when adapters are disabled.
+	Adapter func(x *Node) *Node
+}
+
+// WeightNode returns W [Out, In] in graph g.
+func (l *Linear) WeightNode(g *Graph) *Node {
+	if l.Source != nil {
+		return l.Source(g)
+	}
+	return l.Weight.NodeValue(g)
+}
+
+// Apply computes y = x·Wᵀ + b (+ adapter(x) when withAdapter). x: [..., In] → y: [..., Out].
+func (l *Linear) Apply(x *Node, withAdapter bool) *Node {
+	g := x.Graph()
+	w := l.WeightNode(g)
+	w = ConvertDType(w, x.DType())
+	y := EinsumAxes(x, w, [][2]int{{x.Rank() - 1, 1}}, nil)
+	if l.Bias != nil {
+		y = Add(y, ExpandLeftToRank(ConvertDType(l.Bias.NodeValue(g), y.DType()), y.Rank()))
+	}
+	if withAdapter && l.Adapter != nil {
+		y = Add(y, ConvertDType(l.Adapter(x), y.DType()))
+	}
+	return y
+}
