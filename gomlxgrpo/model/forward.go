@@ -154,7 +154,7 @@ func rmsNorm(x, weight *Node, eps float64) *Node {
 	dt := x.DType()
 	xf := ConvertDType(x, dtypes.Float32)
 	variance := ReduceAndKeep(Square(xf), ReduceMean, -1)
-	xf = Mul(xf, Rsqrt(AddScalar(variance, eps)))
+	xf = Div(xf, Sqrt(AddScalar(variance, eps))) // (Rsqrt has no gradient in GoMLX v0.28.6)
 	return Mul(ExpandLeftToRank(ConvertDType(weight, dt), x.Rank()), ConvertDType(xf, dt))
 }
 
