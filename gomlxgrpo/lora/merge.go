@@ -117,4 +117,3 @@ func mustF32(t *tensors.Tensor) *tensors.Tensor {
 	}
 	return tensors.FromFlatDataAndDimensions(vals, t.Shape().Dimensions...)
 }
-
