@@ -40,10 +40,13 @@ func (m *Model) Forward(in *Inputs) *Node {
 		if in.Cache != nil {
 			kv = in.Cache[2*i : 2*i+2]
 		}
-		x = m.decoderLayer(l, x, cos, sin, mask, in, kv)
 		if in.Checkpoint {
-			x = x.Checkpoint()
+			x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
 		}
+		x = m.decoderLayer(l, x, cos, sin, mask, in, kv)
+	}
+	if in.Checkpoint {
+		x = x.StopCheckpoint()
 	}
 	return rmsNorm(x, m.FinalNorm.NodeValue(g), c.RMSNormEps)
 }
