@@ -3,6 +3,7 @@
 # backend, and load/forward benchmarks beside transformers. Expects Go binaries built here in .gpu/
 # (go build -o .gpu/grpo ./cmd/grpo; go test -c -o .gpu/model.test ./gomlxgrpo/model).
 set -u
+for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
 export GOMLX_BACKEND="xla:$PLUGIN" GOMLX_NO_AUTO_INSTALL=1

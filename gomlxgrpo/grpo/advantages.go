@@ -94,5 +94,7 @@ func NanStd(x []float64) float64 {
 	if c < 2 {
 		return math.NaN()
 	}
-	return math.Sqrt(s / float64(c) * float64(c) / float64(c-1))
+	// TRL computes Bessel's factor as count/(count-1) of integer tensors, which torch divides in float32.
+	correction := float64(float32(c) / float32(c-1))
+	return math.Sqrt(s / float64(c) * correction)
 }
