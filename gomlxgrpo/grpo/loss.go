@@ -98,7 +98,9 @@ func Loss(cfg *Config, in *LossInputs) *LossOutputs {
 	low := And(LessThan(coef1, Scalar(g, dtypes.Float32, 1-cfg.EpsilonLow())), LessThan(adv, zero))
 	high := And(GreaterThan(coef1, Scalar(g, dtypes.Float32, 1+cfg.EpsilonHi())), GreaterThan(adv, zero))
 	region := Or(low, high)
-	f := func(b *Node) *Node { return BroadcastToDims(ConvertDType(b, dtypes.Float32), logp.Shape().Dimensions...) }
+	f := func(b *Node) *Node {
+		return BroadcastToDims(ConvertDType(b, dtypes.Float32), logp.Shape().Dimensions...)
+	}
 	lowF, highF, regF := f(low), f(high), f(region)
 	out.LowClipSum = ReduceAllSum(Mul(lowF, mask))
 	out.HighClipSum = ReduceAllSum(Mul(highF, mask))

@@ -11,6 +11,7 @@ import (
 //   - \s matches Unicode whitespace (str.isspace) and \d Unicode decimal digits; Go's are ASCII;
 //   - without re.MULTILINE, $ matches at the end or before a newline that ends the string; Go's $ only at the end;
 //   - re.match anchors at the start; re.search does not.
+//
 // pyCompile rewrites a Python pattern (flags given separately) into an equivalent Go regexp for the
 // constructs these patterns use; it is not a general translator.
 func pyCompile(pattern string, multiline, dotall bool) *regexp.Regexp {

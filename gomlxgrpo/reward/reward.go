@@ -14,10 +14,11 @@ import (
 
 // Sample is one completion to score.
 type Sample struct {
-	Prompt     string            // the user's question (last user message)
-	Completion string            // the generated text, special tokens removed
-	Answer     string            // the dataset's reference answer, if any
-	Fields     map[string]string // every dataset column, for custom rewards
+	Prompt        string            // the user's question (last user message)
+	Completion    string            // the generated text, special tokens removed
+	CompletionIDs []int             // the generated token ids (EOS included when the row stopped)
+	Answer        string            // the dataset's reference answer, if any
+	Fields        map[string]string // every dataset column, for custom rewards
 }
 
 // Func scores a batch of samples: len(result) must equal len(samples). NaN excludes a sample.

@@ -1,0 +1,232 @@
+package grpo
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/tokenizer"
+)
+
+// Trainer runs GRPO on a LoRA-adapted model. One Step is one optimizer step:
+//
+//  1. take prompts_per_step prompts, render and tokenize them (left-truncated to max_prompt_length);
+//  2. sample num_generations completions of each (generation reuses the policy, adapters on);
+//  3. score them with the reward functions; group-relative advantages (ComputeAdvantages);
+//  4. reference log-probs (adapters off) when β ≠ 0, old log-probs when num_iterations > 1;
+//  5. loss and gradients per micro-batch (gradient_accumulation_steps), accumulated;
+//  6. global-norm clipping, AdamW with the scheduled learning rate;
+//  7. metrics under TRL's names, a callback, and the resume state on disk.
+type Trainer struct {
+	Cfg       Config
+	Model     *model.Model
+	Tokenizer *tokenizer.Tokenizer    // nil when examples carry PromptIDs
+	Template  *tokenizer.ChatTemplate // nil: the tokenizer's own chat template
+	Adapters  *lora.Adapters
+	Rewards   []reward.Reward
+	Data      Dataset
+
+	// OutputDir receives the resume state (every step), checkpoint-N folders (every save_steps) and
+	// metrics.jsonl. Empty disables all writing.
+	OutputDir string
+	// OnStep is called after every step with its metrics (charts subscribe here).
+	OnStep func(*StepMetrics)
+	// Logf receives human-readable notes (warnings); nil means stderr.
+	Logf func(format string, args ...any)
+
+	Step   int    // optimizer steps done
+	Cursor Cursor // position in the dataset
+
+	gen               *sample.Generator
+	logpExec, refExec *gmodel.Exec
+	microExec         *gmodel.Exec
+	applyExec         *gmodel.Exec
+	accs              []*gmodel.Variable // gradient accumulators, one per trainable variable
+	trainable         []*gmodel.Variable
+	buffer            *genBatch // generation batch reused across num_iterations
+	warnedTruncate    bool
+}
+
+// StepMetrics are one step's metrics, keyed by TRL's names, plus samples for reports.
+type StepMetrics struct {
+	Step    int
+	Values  map[string]float64
+	Samples []Completion // the first group's completions
+}
+
+// Completion is one sampled completion with its rewards, for reports and notebooks.
+type Completion struct {
+	Prompt, Text string
+	Rewards      map[string]float64
+	Advantage    float64
+}
+
+// genBatch is one scored generation batch, shaped for the training graphs. With num_iterations > 1
+// it is reused by several steps and saved with the training state.
+type genBatch struct {
+	IDs      [][]int32          `json:"ids"`  // [N, P+C]
+	Posn     [][]int32          `json:"posn"` // [N, P+C]
+	Valid    [][]bool           `json:"valid"`
+	Targets  [][]int32          `json:"targets"` // [N, C]
+	Mask     [][]float32        `json:"mask"`
+	Adv      []float32          `json:"adv"`
+	Old      [][]float32        `json:"old"`
+	Ref      [][]float32        `json:"ref"`
+	P        int                `json:"p"`
+	C        int                `json:"c"`
+	NumItems float32            `json:"num_items"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Samples  []Completion       `json:"samples"`
+}
+
+// New prepares a trainer; call Step or Train.
+func New(cfg Config, m *model.Model, tok *tokenizer.Tokenizer, ad *lora.Adapters, rewards []reward.Reward, data Dataset) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(rewards) == 0 {
+		return nil, errors.New("no reward functions: GRPO needs at least one")
+	}
+	if len(cfg.RewardWeights) > 0 && len(cfg.RewardWeights) != len(rewards) {
+		return nil, fmt.Errorf("reward_weights has %d entries for %d reward functions", len(cfg.RewardWeights), len(rewards))
+	}
+	if data == nil || data.Len() == 0 {
+		return nil, errors.New("the dataset is empty")
+	}
+	if ad == nil || len(ad.List) == 0 {
+		return nil, errors.New("GRPO trains LoRA adapters: attach some with lora.Attach first")
+	}
+	t := &Trainer{Cfg: cfg, Model: m, Tokenizer: tok, Adapters: ad, Rewards: rewards, Data: data}
+	if err := t.build(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Trainer) logf(format string, args ...any) {
+	if t.Logf != nil {
+		t.Logf(format, args...)
+		return
+	}
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+// build creates the accumulators and the three executables (compiled lazily per shape).
+func (t *Trainer) build() error {
+	m := t.Model
+	store := m.Store
+	for v := range store.IterVariables() {
+		if v.Trainable {
+			t.trainable = append(t.trainable, v)
+		}
+	}
+	for _, v := range t.trainable {
+		acc, err := store.CreateVariable("/grpo/grad_acc"+v.Path(), tensors.FromShape(shapes.Make(dtypes.Float32, v.Shape().Dimensions...)))
+		if err != nil {
+			return err
+		}
+		acc.SetTrainable(false)
+		t.accs = append(t.accs, acc)
+	}
+	var err error
+	if t.gen, err = sample.NewGenerator(m); err != nil {
+		return err
+	}
+	cfg := &t.Cfg
+	// Log-probs of completion tokens: inputs ids, posn, valid [N, L], targets [N, C], then a flag
+	// baked in per executable (adapters on/off).
+	logp := func(noAdapters bool) func(scope *gmodel.Scope, in []*Node) *Node {
+		return func(scope *gmodel.Scope, in []*Node) *Node {
+			ids, posn, valid, targets := in[0], in[1], in[2], in[3]
+			h := m.Forward(&model.Inputs{IDs: ids, Positions: posn, KeyValid: valid, NoAdapters: noAdapters})
+			C := targets.Shape().Dimensions[1]
+			L := ids.Shape().Dimensions[1]
+			hc := SliceAxis(h, 1, AxisRange(L-C-1, L-1))
+			lp, _ := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, noAdapters)
+			return lp
+		}
+	}
+	if t.logpExec, err = gmodel.NewExec(m.Backend, store, logp(false)); err != nil {
+		return err
+	}
+	refExec, err := gmodel.NewExec(m.Backend, store, logp(true))
+	if err != nil {
+		return err
+	}
+	t.refExec = refExec
+	// Micro-batch: loss, gradients added into the accumulators, metric sums.
+	t.microExec, err = gmodel.NewExec(m.Backend, store, func(scope *gmodel.Scope, in []*Node) []*Node {
+		ids, posn, valid, targets, mask, adv, old, ref, items := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8]
+		t.Adapters.Training = true
+		defer func() { t.Adapters.Training = false }()
+		h := m.Forward(&model.Inputs{IDs: ids, Positions: posn, KeyValid: valid, Checkpoint: cfg.GradientCheckpointing})
+		C := targets.Shape().Dimensions[1]
+		L := ids.Shape().Dimensions[1]
+		hc := SliceAxis(h, 1, AxisRange(L-C-1, L-1))
+		lp, ent := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, false)
+		li := &LossInputs{LogPs: lp, Mask: mask, Advantages: adv, NumItemsInBatch: items}
+		if cfg.NumIterations > 1 {
+			li.OldLogPs = old
+		}
+		if cfg.Beta != 0 {
+			li.RefLogPs = ref
+		}
+		out := Loss(cfg, li)
+		g := ids.Graph()
+		nodes := make([]*Node, len(t.trainable))
+		for i, v := range t.trainable {
+			nodes[i] = v.NodeValue(g)
+		}
+		grads := Gradient(out.Loss, nodes...)
+		for i, acc := range t.accs {
+			acc.SetNodeValue(Add(acc.NodeValue(g), ConvertDType(grads[i], dtypes.Float32)))
+		}
+		entSum := ReduceAllSum(Mul(ent, mask))
+		return []*Node{out.Loss, out.KLSum, out.LowClipSum, out.HighClipSum, out.RegionClipSum, out.Tokens, entSum, out.LowClipSeq, out.HighClipSeq}
+	})
+	if err != nil {
+		return err
+	}
+	// Apply: global-norm clipping (torch's clip_grad_norm_: coef = min(1, max_norm/(‖g‖+1e-6))), AdamW, zero accumulators.
+	opt := optimizer.Adam().LearningRate(cfg.LearningRate).Betas(cfg.AdamBeta1, cfg.AdamBeta2).Epsilon(cfg.AdamEpsilon).
+		WeightDecay(cfg.WeightDecay).DType(dtypes.Float32).Done().(interface {
+		UpdateGraphWithGradients(scope *gmodel.Scope, grads []*Node, lossDType dtypes.DType)
+	})
+	t.applyExec, err = gmodel.NewExec(m.Backend, store, func(scope *gmodel.Scope, lr *Node) *Node {
+		g := lr.Graph()
+		grads := make([]*Node, len(t.accs))
+		sq := ScalarZero(g, dtypes.Float32)
+		for i, acc := range t.accs {
+			grads[i] = acc.NodeValue(g)
+			sq = Add(sq, ReduceAllSum(Square(grads[i])))
+		}
+		norm := Sqrt(sq)
+		if cfg.MaxGradNorm > 0 {
+			coef := Min(Div(Scalar(g, dtypes.Float32, cfg.MaxGradNorm), AddScalar(norm, 1e-6)), ScalarOne(g, dtypes.Float32))
+			for i := range grads {
+				grads[i] = Mul(grads[i], coef)
+			}
+		}
+		for _, v := range t.trainable {
+			_ = v.NodeValue(g) // mark in use, so the optimizer sees them in store order
+		}
+		optimizer.LearningRateVarWithValue(scope.Store().RootScope(), dtypes.Float32, cfg.LearningRate).SetNodeValue(lr)
+		opt.UpdateGraphWithGradients(scope.Store().RootScope(), grads, dtypes.Float32)
+		for _, acc := range t.accs {
+			acc.SetNodeValue(ZerosLike(acc.NodeValue(g)))
+		}
+		return norm
+	})
+	return err
+}
