@@ -14,8 +14,10 @@ import (
 	_ "github.com/gomlx/go-xla/compute/xla" // XLA/PJRT backend, "xla:<plugin>"
 )
 
-// CPU is the configuration of the pure-Go backend.
-const CPU = "go"
+// CPU is the configuration of the pure-Go backend. Ops run one at a time, each op using every
+// core: compute v0.1.5's default (ops in parallel, each op fanning out on the same worker pool)
+// was seen to stall on a 2-core machine, every worker waiting for a free worker.
+const CPU = "go:ops_sequential"
 
 var (
 	once    sync.Once
@@ -38,6 +40,9 @@ func Default() (compute.Backend, error) {
 // Config returns the backend configuration to use and why it was chosen.
 func Config() (cfg, why string) {
 	if v := os.Getenv(compute.ConfigEnvVar); v != "" {
+		if v == "go" {
+			return CPU, "from $GOMLX_BACKEND (go, with sequential op scheduling)"
+		}
 		return v, "from $GOMLX_BACKEND"
 	}
 	if p := FindCUDAPlugin(); p != "" {

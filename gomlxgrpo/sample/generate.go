@@ -55,14 +55,20 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	if req.MaxNewTokens <= 0 {
 		return nil, fmt.Errorf("max new tokens must be positive, got %d", req.MaxNewTokens)
 	}
-	batch, err := model.LeftPad(req.Prompts, 0, req.PadID)
+	// Prompt width and cache length are rounded up to multiples of 32, so that batches of different
+	// prompt lengths reuse the same compiled graphs (each new shape is a compilation).
+	width := 0
+	for _, p := range req.Prompts {
+		width = max(width, len(p))
+	}
+	batch, err := model.LeftPad(req.Prompts, roundUp(width, 32), req.PadID)
 	if err != nil {
 		return nil, err
 	}
 	B, P := len(batch.IDs), len(batch.IDs[0])
-	S := P + req.MaxNewTokens
-	if S > m.Config.MaxPositions {
-		return nil, fmt.Errorf("prompt (%d tokens) + %d new tokens exceeds the model's max_position_embeddings %d: shorten the prompt or lower max new tokens", P, req.MaxNewTokens, m.Config.MaxPositions)
+	S := P + roundUp(req.MaxNewTokens, 32)
+	if width+req.MaxNewTokens > m.Config.MaxPositions {
+		return nil, fmt.Errorf("prompt (%d tokens) + %d new tokens exceeds the model's max_position_embeddings %d: shorten the prompt or lower max new tokens", width, req.MaxNewTokens, m.Config.MaxPositions)
 	}
 	valid := make([][]bool, B)
 	for b := range B {
@@ -137,3 +143,5 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	}
 	return res, nil
 }
+
+func roundUp(n, k int) int { return (n + k - 1) / k * k }
