@@ -14,7 +14,7 @@ import (
 // Evaluation is greedy accuracy on held-out generated problems.
 type Evaluation struct {
 	Problems    int     `json:"problems"`
-	Correct     float64 `json:"correct"`      // fraction whose extracted answer equals the reference
+	Correct     float64 `json:"correct"`       // fraction whose extracted answer equals the reference
 	StrictFmt   float64 `json:"strict_format"` // fraction passing strict_format_reward_func
 	SoftFmt     float64 `json:"soft_format"`
 	MeanReward  float64 `json:"mean_reward"` // mean of the five Unsloth rewards' sum (max 4.0)
