@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -104,6 +105,11 @@ func (t *Trainer) generate() (*genBatch, error) {
 	adv := ComputeAdvantages(scores, cfg.RewardWeights, G, cfg.ScaleRewards)
 	b := t.assemble(prompts, res, adv, pad)
 	b.Metrics = t.rewardMetrics(scores, adv, res)
+	texts := make([]string, len(samples))
+	for i := range samples {
+		texts[i] = samples[i].Completion
+	}
+	b.Metrics["aha/self_check_rate"] = SelfCheckRate(texts)
 	for i := 0; i < G && i < len(samples); i++ {
 		c := Completion{Prompt: questions[i], Text: samples[i].Completion, Advantage: adv.Advantages[i], Rewards: map[string]float64{}}
 		for k, r := range t.Rewards {
@@ -316,7 +322,11 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 		t.zeroAccumulators()
 		return nil, fmt.Errorf("step %d: loss is %v; the update was skipped (lower learning_rate, check the rewards)", t.Step+1, sums[0])
 	}
-	lr := cfg.LearningRateAt(t.Step)
+	sched := *cfg
+	if t.scheduleSteps > 0 {
+		sched.MaxSteps = t.scheduleSteps
+	}
+	lr := sched.LearningRateAt(t.Step)
 	out, err := t.applyExec.Call(float32(lr))
 	if err != nil {
 		return nil, fmt.Errorf("optimizer step %d: %w", t.Step+1, err)
@@ -390,3 +400,21 @@ func (m *StepMetrics) MetricNames() []string {
 }
 
 var _ = model.LeftPad
+
+// SelfCheckPhrases are the phrases of the "aha moment" metric: a completion that checks itself.
+var SelfCheckPhrases = []string{"wait", "let me check", "verify", "double-check", "double check", "let me re", "actually"}
+
+// SelfCheckRate is the fraction of completions containing a self-checking phrase (case-insensitive).
+func SelfCheckRate(completions []string) float64 {
+	n := 0
+	for _, c := range completions {
+		lc := strings.ToLower(c)
+		for _, p := range SelfCheckPhrases {
+			if strings.Contains(lc, p) {
+				n++
+				break
+			}
+		}
+	}
+	return float64(n) / math.Max(1, float64(len(completions)))
+}

@@ -114,3 +114,14 @@ func writeMetrics(f *os.File, m *StepMetrics) error {
 	_, err = f.Write(append(b, '\n'))
 	return err
 }
+
+// TrainUntil runs steps until `target` while the learning-rate schedule uses scheduleSteps as its
+// length (for notebooks that train a few steps per cell).
+func (t *Trainer) TrainUntil(ctx context.Context, target, scheduleSteps int) error {
+	t.scheduleSteps = scheduleSteps
+	defer func() { t.scheduleSteps = 0 }()
+	saved := t.Cfg.MaxSteps
+	t.Cfg.MaxSteps = target
+	defer func() { t.Cfg.MaxSteps = saved }()
+	return t.Train(ctx)
+}

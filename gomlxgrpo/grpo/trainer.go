@@ -56,6 +56,7 @@ type Trainer struct {
 	trainable         []*gmodel.Variable
 	buffer            *genBatch // generation batch reused across num_iterations
 	warnedTruncate    bool
+	scheduleSteps     int // when > 0, the schedule length (TrainUntil)
 }
 
 // StepMetrics are one step's metrics, keyed by TRL's names, plus samples for reports.
