@@ -199,4 +199,3 @@ func (s *Session) SaveMerged(dir string) error { return s.Adapters.SaveMerged(di
 
 // Close frees the model.
 func (s *Session) Close() { s.Model.Close() }
-
