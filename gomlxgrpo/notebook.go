@@ -34,6 +34,7 @@ func loadECharts() {
 func (s *Session) TrainLive(steps int) error {
 	loadECharts()
 	id := gonbui.UniqueId()
+	total := s.Trainer.Cfg.MaxSteps
 	rows, _ := report.ReadMetrics(s.Trainer.OutputDir + "/metrics.jsonl")
 	err := s.Train(context.Background(), steps, func(m *grpo.StepMetrics) {
 		row := map[string]float64{"step": float64(m.Step)}
@@ -42,7 +43,7 @@ func (s *Session) TrainLive(steps int) error {
 		}
 		rows = append(rows, row)
 		if gonbui.IsNotebook {
-			gonbui.UpdateHTML(id, progressHTML(m, s.Trainer.Cfg.MaxSteps)+chartsHTML(id, rows))
+			gonbui.UpdateHTML(id, progressHTML(m, total)+chartsHTML(id, rows))
 		}
 	})
 	if gonbui.IsNotebook {

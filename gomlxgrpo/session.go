@@ -42,6 +42,7 @@ type Session struct {
 	Data     grpo.Examples
 	Opts     SessionOptions
 	IsTiny   bool
+	draws    uint64
 }
 
 // Open loads the model, attaches LoRA, builds the dataset and trainer, and resumes the state found
@@ -184,7 +185,8 @@ func (s *Session) Complete(question string, greedy bool) (string, error) {
 	cfg := s.Trainer.Cfg
 	p := samplerParams(cfg)
 	p.Greedy = greedy
-	res, err := s.Model.Generate([][]int{s.Model.Tokenizer.Encode(text, false)}, cfg.MaxCompletionLength, p, uint64(s.Trainer.Step)+1)
+	s.draws++ // a fresh sample per call, reproducible per (step, call)
+	res, err := s.Model.Generate([][]int{s.Model.Tokenizer.Encode(text, false)}, cfg.MaxCompletionLength, p, uint64(s.Trainer.Step)<<20+s.draws)
 	if err != nil {
 		return "", err
 	}

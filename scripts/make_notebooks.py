@@ -9,7 +9,7 @@ import json, os
 ROOT = os.path.join(os.path.dirname(__file__), "..", "notebooks")
 
 SETUP = r'''!*go get github.com/janpfeifer/gonb@v0.11.5 github.com/go-echarts/go-echarts/v2@v2.6.7 github.com/gomlx/gomlx@v0.28.6 github.com/gomlx/compute@v0.1.5 github.com/gomlx/go-xla@v0.4.4 >/dev/null 2>&1
-!*go mod edit -require=github.com/gomlxgrpo/gomlxgrpo@v0.0.0 -replace=github.com/gomlxgrpo/gomlxgrpo=${GONB_DIR}/.. && go mod tidy >/dev/null 2>&1; echo "module pinned"'''
+!*go mod edit -require=github.com/gomlxgrpo/gomlxgrpo@v0.0.0 -replace=github.com/gomlxgrpo/gomlxgrpo=${GONB_DIR}/..; echo "module pinned"'''
 
 IMPORTS = '''import (
     "fmt"
@@ -193,10 +193,7 @@ def prototyping():
            "no training. A reward gets the samples (prompt, completion, dataset fields) and returns one score each; "
            "`NaN` means *not applicable* and is excluded, as TRL does with `None`."),
         code(SETUP),
-        code(IMPORTS + '''
-
-import "math"
-import "strings"
+        code(IMPORTS.replace('import (\n    "fmt"\n', 'import (\n    "fmt"\n    "math"\n    "strings"\n') + '''
 
 var _ = math.NaN
 var _ = strings.Contains'''),

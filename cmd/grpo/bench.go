@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 )
 
@@ -31,6 +33,8 @@ func runBench(args []string) error {
 		return benchLoad(args[1:])
 	case "forward":
 		return benchForward(args[1:])
+	case "matmul":
+		return benchMatmul(args[1:])
 	}
 	return fmt.Errorf("unknown bench %q (load, forward)", args[0])
 }
@@ -160,4 +164,39 @@ func gpuUsedGiB() float64 {
 		}
 	}
 	return total
+}
+
+// benchMatmul times an n×n×n bfloat16 matrix product (float32 accumulation, as GoMLX emits it) on
+// the default backend: TFLOP/s = 2n³ / seconds. Inputs are random (never zeros).
+func benchMatmul(args []string) error {
+	fs := flag.NewFlagSet("bench matmul", flag.ExitOnError)
+	n := fs.Int("n", 8192, "matrix size")
+	iters := fs.Int("iters", 20, "timed products")
+	_ = fs.Parse(args)
+	be, err := backend.Default()
+	if err != nil {
+		return err
+	}
+	gen := MustNewExec(be, func(g *Graph) (*Node, *Node) {
+		st := RNGStateFromSeedForGraph(g, 1)
+		st, a := RandomNormal(st, shapes.Make(dtypes.Float32, *n, *n))
+		_, b := RandomNormal(st, shapes.Make(dtypes.Float32, *n, *n))
+		return ConvertDType(a, dtypes.BFloat16), ConvertDType(b, dtypes.BFloat16)
+	})
+	ab := gen.MustCall()
+	// Chain `iters` products in one executable so that host round trips do not count.
+	chain := MustNewExec(be, func(a, b *Node) *Node {
+		x := a
+		for range *iters {
+			x = MulScalar(MatMul(x, b), 1.0/float64(*n))
+		}
+		return ReduceAllSum(ConvertDType(x, dtypes.Float32))
+	})
+	run := func() { _ = chain.MustCall(ab[0], ab[1])[0].Value() }
+	run()
+	t0 := time.Now()
+	run()
+	dt := time.Since(t0).Seconds() / float64(*iters)
+	return printJSON(map[string]any{"kind": "matmul", "backend": be.Name(), "config": os.Getenv("GOMLX_BACKEND"), "n": *n,
+		"ms": round(dt*1000, 3), "tflops": round(2*float64(*n)*float64(*n)*float64(*n)/dt/1e12, 1)})
 }
