@@ -29,6 +29,8 @@ type ModelOptions struct {
 	// DType of weights and activations: "float32", "bfloat16", "float16", or "" for the backend's default
 	// (float32 on the CPU, bfloat16 on GPUs). $GOMLXGRPO_DTYPE overrides "".
 	DType string
+	// Load4Bit quantizes the projections to NF4 while loading (QLoRA; bitsandbytes' load_in_4bit).
+	Load4Bit bool
 }
 
 // LoadModel loads a Hugging Face model folder or hub id on the default backend.
@@ -60,7 +62,7 @@ func LoadModel(ref string, opts ModelOptions) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("unknown dtype %q (float32, bfloat16, float16)", name)
 	}
-	m, err := model.Load(dir, be, model.LoadOptions{DType: dt})
+	m, err := model.Load(dir, be, model.LoadOptions{DType: dt, Load4Bit: opts.Load4Bit})
 	if err != nil {
 		return nil, err
 	}

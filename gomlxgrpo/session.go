@@ -21,6 +21,7 @@ const NotebookModelEnv = "GOMLXGRPO_NOTEBOOK_MODEL"
 // SessionOptions configure a GRPO session. Zero values take the defaults documented per field.
 type SessionOptions struct {
 	Model        string          // folder or hub id; "" or "tiny" is the shipped tiny model
+	Load4Bit     bool            // NF4 base weights (QLoRA), as Unsloth's notebooks load them
 	Output       string          // where state, checkpoints and metrics live ("" = grpo-output)
 	LoRARank     int             // default 16 (alpha = rank, Unsloth's choice)
 	LoRATargets  []string        // default: the 7 projections
@@ -86,7 +87,7 @@ func Open(opts SessionOptions) (*Session, error) {
 			cfg.MaxPromptLength, cfg.MaxCompletionLength = min(cfg.MaxPromptLength, 128), min(cfg.MaxCompletionLength, 40)
 		}
 	}
-	m, err := LoadModel(ref, ModelOptions{})
+	m, err := LoadModel(ref, ModelOptions{Load4Bit: opts.Load4Bit})
 	if err != nil {
 		return nil, err
 	}

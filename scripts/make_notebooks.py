@@ -46,6 +46,7 @@ func session() *gomlxgrpo.Session {{
 {config_lines}
     s, err := gomlxgrpo.Open(gomlxgrpo.SessionOptions{{
         Model:  "{model}", // GOMLXGRPO_NOTEBOOK_MODEL=tiny runs this notebook on the shipped tiny model
+        Load4Bit: true,    // NF4 base weights, as Unsloth's load_in_4bit = True
         Output: "{output}",
         Config: &cfg,{extra}
     }})

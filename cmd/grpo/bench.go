@@ -17,6 +17,7 @@ import (
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 )
 
@@ -43,15 +44,30 @@ func runBench(args []string) error {
 func benchLoad(args []string) error {
 	fs := flag.NewFlagSet("bench load", flag.ExitOnError)
 	ref := fs.String("model", "", "model folder")
+	load4 := fs.Bool("load-in-4bit", false, "quantize the projections to NF4 while loading")
+	loraR := fs.Int("lora-r", 0, "attach LoRA adapters of this rank on the 7 projections (0: none)")
 	_ = fs.Parse(args)
 	t0 := time.Now()
-	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{})
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	loraParams := 0
+	if *loraR > 0 {
+		ad, err := lora.Attach(m.Model, lora.Config{R: *loraR, Alpha: float64(*loraR)})
+		if err != nil {
+			return err
+		}
+		for _, v := range ad.Variables() { // place the adapters on the device, as training does
+			if err := v.MustValue().ToDevice(m.Backend, 0); err != nil {
+				return err
+			}
+		}
+		loraParams = ad.NumParameters()
+	}
 	return printJSON(map[string]any{
-		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(),
+		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "lora_params": loraParams,
 		"load_s": round(time.Since(t0).Seconds(), 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
 		"gpu_used_gib": round(gpuUsedGiB(), 2), "params_gib": round(float64(m.Store.ByteSize())/(1<<30), 2),
 	})

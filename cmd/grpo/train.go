@@ -31,6 +31,7 @@ func runTrain(args []string) error {
 	output := fs.String("output", "grpo-output", "output folder: state, checkpoints, metrics.jsonl, adapter, report.html")
 	resume := fs.String("resume", "", "resume the run in this output folder")
 	loraR := fs.Int("lora-r", 16, "LoRA rank (alpha = rank, as Unsloth's notebooks)")
+	load4 := fs.Bool("load-in-4bit", false, "NF4 base weights (QLoRA)")
 	_ = fs.Parse(args)
 
 	out := *output
@@ -56,7 +57,7 @@ func runTrain(args []string) error {
 		}
 		cfg = &c
 	}
-	s, err := gomlxgrpo.Open(gomlxgrpo.SessionOptions{Model: *modelRef, Output: out, LoRARank: *loraR, Config: cfg, Dataset: *dataset})
+	s, err := gomlxgrpo.Open(gomlxgrpo.SessionOptions{Model: *modelRef, Output: out, LoRARank: *loraR, Config: cfg, Dataset: *dataset, Load4Bit: *load4})
 	if err != nil {
 		return err
 	}

@@ -253,3 +253,28 @@ func jsonInts(a []int) string {
 }
 
 func fmtFloat(v float32) string { return strconv.FormatFloat(float64(v), 'f', 8, 32) }
+
+// TestQLoRAMerge: adapters on an NF4 base model merge into a 16-bit checkpoint that reproduces the
+// adapted 4-bit model (float32 merge, so only the NF4 dequantization is shared).
+func TestQLoRAMerge(t *testing.T) {
+	be, _ := backend.Default()
+	m, err := model.Load(qwenDir, be, model.LoadOptions{DType: dtypes.Float32, Load4Bit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ad, err := Attach(m, Config{R: 8, Alpha: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeB(t, ad, 9)
+	want := logprobs(t, m, false)
+	out := t.TempDir()
+	if err := ad.SaveMerged(out, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	merged := load(t, out)
+	if d := maxRelDiff(logprobs(t, merged, false), want); d > 1e-5 {
+		t.Fatalf("merged QLoRA model differs by %g", d)
+	}
+}

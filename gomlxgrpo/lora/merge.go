@@ -13,7 +13,19 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/quant"
 )
+
+// linearOf finds the projection named module.
+func linearOf(ad *Adapters, module string) *model.Linear {
+	for _, l := range ad.m.Linears() {
+		if l.Name == module {
+			return l
+		}
+	}
+	return nil
+}
 
 // SaveMerged writes a plain Hugging Face checkpoint with every adapter folded into its weight,
 //
@@ -38,10 +50,29 @@ func (ad *Adapters) SaveMerged(dir, dtype string) error {
 		if !strings.HasPrefix(p, "/model/") && !strings.HasPrefix(p, "/lm_head/") {
 			continue // adapters, optimizer state, counters
 		}
+		if strings.HasSuffix(p, "/weight_absmax") {
+			continue // read with its packed codes below
+		}
+		var w []float32
+		shape := v.Shape().Dimensions
+		if strings.HasSuffix(p, "/weight_nf4") {
+			// A 4-bit weight: dequantize (the merged checkpoint is 16-bit, Unsloth's "merged_16bit").
+			p = strings.TrimSuffix(p, "_nf4")
+			absmax := ad.m.Store.GetVariable(p + "_absmax")
+			l := linearOf(ad, strings.ReplaceAll(strings.TrimPrefix(strings.TrimSuffix(p, "/weight"), "/"), "/", "."))
+			if absmax == nil || l == nil {
+				return fmt.Errorf("%s: 4-bit weight without its absmax or projection", p)
+			}
+			q := &quant.Quantized{Shape: []int{l.Out, l.In}, Packed: tensors.MustCopyFlatData[byte](v.MustValue()),
+				Absmax: tensors.MustCopyFlatData[float32](absmax.MustValue())}
+			w, shape = q.Dequantize(), []int{l.Out, l.In}
+		}
 		name := strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", ".")
-		w, err := tensors.CopyFlatData[float32](mustF32(v.MustValue()))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if w == nil {
+			var err error
+			if w, err = tensors.CopyFlatData[float32](mustF32(v.MustValue())); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		}
 		if a := delta[name]; a != nil {
 			A := tensors.MustCopyFlatData[float32](mustF32(a.A.MustValue())) // [r, In]
@@ -69,7 +100,7 @@ func (ad *Adapters) SaveMerged(dir, dtype string) error {
 				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
 			}
 		}
-		ts[name] = hf.RawTensor{DType: dtype, Shape: v.Shape().Dimensions, Data: raw}
+		ts[name] = hf.RawTensor{DType: dtype, Shape: shape, Data: raw}
 	}
 	if err := hf.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err

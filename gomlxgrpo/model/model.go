@@ -65,13 +65,18 @@ type Model struct {
 	FinalNorm *gmodel.Variable // [D]
 	LMHead    *Linear          // [V, D]; shares Embed's variable when embeddings are tied
 
-	invFreq []float32 // [H/2] rotary inverse frequencies
+	invFreq  []float32 // [H/2] rotary inverse frequencies
+	load4bit bool
 }
 
 // LoadOptions configures Load.
 type LoadOptions struct {
 	// DType of weights and activations; zero means Float32 on the CPU (pure Go) backend and BFloat16 otherwise.
 	DType dtypes.DType
+	// Load4Bit quantizes the projection weights to NF4 while loading (bitsandbytes' load_in_4bit:
+	// every nn.Linear but lm_head; embeddings and norms stay 16-bit). Checkpoints that are already
+	// NF4 ("-bnb-4bit") are always loaded as NF4.
+	Load4Bit bool
 }
 
 // Load reads a Hugging Face model folder (config.json + safetensors) into a Model on backend.
@@ -89,7 +94,7 @@ func Load(dir string, backend compute.Backend, opts LoadOptions) (*Model, error)
 	if dtype == dtypes.InvalidDType {
 		dtype = DefaultDType(backend)
 	}
-	m := &Model{Config: cfg, Dir: dir, Backend: backend, Store: gmodel.NewStore(), DType: dtype, invFreq: cfg.InvFreq()}
+	m := &Model{Config: cfg, Dir: dir, Backend: backend, Store: gmodel.NewStore(), DType: dtype, invFreq: cfg.InvFreq(), load4bit: opts.Load4Bit}
 	if err := m.load(ck); err != nil {
 		m.Store.Finalize()
 		return nil, err
@@ -130,12 +135,20 @@ func (m *Model) load(ck *hf.Checkpoint) error {
 		return v, nil
 	}
 	linear := func(module string, out, in int, bias bool) (*Linear, error) {
-		w, err := variable(module+".weight", out, in)
-		if err != nil {
-			return nil, err
+		l := &Linear{Name: module, In: in, Out: out}
+		if use.Has(module+".weight.absmax") || (m.load4bit && module != "lm_head") {
+			if err := m.loadNF4(use, l); err != nil {
+				return nil, err
+			}
+		} else {
+			w, err := variable(module+".weight", out, in)
+			if err != nil {
+				return nil, err
+			}
+			l.Weight = w
 		}
-		l := &Linear{Name: module, Weight: w, In: in, Out: out}
 		if bias {
+			var err error
 			if l.Bias, err = variable(module+".bias", out); err != nil {
 				return nil, err
 			}
