@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register("bench", "benchmarks: 'bench load --model DIR', 'bench forward --model DIR --batch B --seq T'", runBench)
+	register("bench", "benchmarks: load, forward, matmul, grpo (see bench/RESULTS.md)", runBench)
 }
 
 func runBench(args []string) error {
@@ -36,6 +36,8 @@ func runBench(args []string) error {
 		return benchForward(args[1:])
 	case "matmul":
 		return benchMatmul(args[1:])
+	case "grpo":
+		return benchGRPO(args[1:])
 	}
 	return fmt.Errorf("unknown bench %q (load, forward)", args[0])
 }

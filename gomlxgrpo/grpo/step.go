@@ -85,6 +85,9 @@ func (t *Trainer) generate() (*genBatch, error) {
 	params := sample.Params{Temperature: cfg.Temperature, TopP: cfg.TopP, TopK: cfg.TopK, MinP: cfg.MinP}
 	stops := t.stopTokens()
 	pad := t.padID(stops)
+	if t.IgnoreEOS {
+		stops = nil
+	}
 	res, err := t.gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: cfg.MaxCompletionLength, Params: params,
 		Seed: cfg.Seed, Streams: streams, StopTokens: stops, PadID: pad})
 	if err != nil {
@@ -271,12 +274,15 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	var err error
 	fresh := t.buffer == nil || t.Step%cfg.NumIterations == 0
 	cursorBefore := t.Cursor
+	var genTime, lpTime time.Duration
 	if fresh {
 		t.buffer, err = t.generate()
 		if err != nil {
 			t.Cursor = cursorBefore
 			return nil, err
 		}
+		genTime = time.Since(start)
+		lp0 := time.Now()
 		if cfg.Beta != 0 {
 			if t.buffer.Ref, err = t.logps(t.buffer, true); err != nil {
 				return nil, err
@@ -287,8 +293,9 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 				return nil, err
 			}
 		}
+		lpTime = time.Since(lp0)
 	}
-	genTime := time.Since(start)
+	trainStart := time.Now()
 	b := t.buffer
 	N := len(b.IDs)
 	mb := N / cfg.GradientAccumulationSteps
@@ -353,6 +360,8 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	m.Values["learning_rate"] = lr
 	m.Values["step_time"] = time.Since(start).Seconds()
 	m.Values["generation_time"] = genTime.Seconds()
+	m.Values["timing/logprobs"] = lpTime.Seconds()
+	m.Values["timing/train"] = time.Since(trainStart).Seconds()
 	m.Values["epoch"] = float64(t.Cursor.Epoch) + float64(t.Cursor.Index)/float64(t.Data.Len())
 	return m, nil
 }

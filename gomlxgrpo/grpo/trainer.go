@@ -44,6 +44,8 @@ type Trainer struct {
 	OnStep func(*StepMetrics)
 	// Logf receives human-readable notes (warnings); nil means stderr.
 	Logf func(format string, args ...any)
+	// IgnoreEOS makes every completion max_completion_length long (benchmarks on random weights).
+	IgnoreEOS bool
 
 	Step   int    // optimizer steps done
 	Cursor Cursor // position in the dataset

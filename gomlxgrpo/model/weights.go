@@ -18,6 +18,15 @@ import (
 // ReadTensor reads one checkpoint tensor from disk and converts it to dtype (F32, BF16 or F16 in the
 // file; Float32, BFloat16 or Float16 out). Only this tensor is held in host memory.
 func ReadTensor(info *hf.TensorInfo, dtype dtypes.DType) (*tensors.Tensor, error) {
+	if same := map[string]dtypes.DType{"F32": dtypes.Float32, "BF16": dtypes.BFloat16, "F16": dtypes.Float16}[info.DType]; same == dtype {
+		// Same dtype: read the file straight into the tensor, so the host holds one copy.
+		t := tensors.FromShape(shapes.Make(dtype, info.Shape...))
+		var rerr error
+		if err := t.MutableBytes(func(data []byte) { rerr = info.ReadRaw(data) }); err != nil {
+			return nil, err
+		}
+		return t, rerr
+	}
 	raw := make([]byte, info.Size)
 	if err := info.ReadRaw(raw); err != nil {
 		return nil, err

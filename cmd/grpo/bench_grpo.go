@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/grpo"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
+)
+
+// benchGRPO times full GRPO steps (generation, reference log-probs, loss and backward, AdamW) on a
+// checkpoint with random weights, as ../shared/bench/hf_grpo_step.py does for transformers + PEFT:
+// one prompt of random tokens, G completions of exactly `completion` tokens, random rewards.
+func benchGRPO(args []string) error {
+	fs := flag.NewFlagSet("bench grpo", flag.ExitOnError)
+	ref := fs.String("model", "", "model folder")
+	steps := fs.Int("steps", 3, "steps; the last one is reported")
+	G := fs.Int("g", 8, "num_generations")
+	promptLen := fs.Int("prompt", 256, "prompt tokens")
+	compLen := fs.Int("completion", 200, "completion tokens")
+	rank := fs.Int("lora-r", 16, "LoRA rank on the 7 projections")
+	load4 := fs.Bool("load-in-4bit", true, "NF4 base weights")
+	beta := fs.Float64("beta", 0.04, "KL coefficient (0 skips the reference pass)")
+	_ = fs.Parse(args)
+	t0 := time.Now()
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	loadS := time.Since(t0).Seconds()
+	ad, err := lora.Attach(m.Model, lora.Config{R: *rank, Alpha: float64(*rank)})
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]int, *promptLen)
+	for i := range ids {
+		ids[i] = rng.IntN(m.Config.VocabSize)
+	}
+	cfg := grpo.Defaults()
+	cfg.NumGenerations, cfg.PromptsPerStep, cfg.MaxCompletionLength, cfg.MaxSteps = *G, 1, *compLen, *steps
+	cfg.Beta, cfg.LearningRate, cfg.AdamBeta2, cfg.WeightDecay, cfg.LossType = *beta, 5e-6, 0.99, 0.1, "grpo"
+	random := reward.Reward{Name: "random", Fn: func(s []reward.Sample) []float64 {
+		out := make([]float64, len(s))
+		for i := range out {
+			out[i] = rng.Float64()
+		}
+		return out
+	}}
+	tr, err := grpo.New(cfg, m.Model, nil, ad, []reward.Reward{random}, grpo.Examples{{PromptIDs: ids}})
+	if err != nil {
+		return err
+	}
+	tr.IgnoreEOS = true
+	var last *grpo.StepMetrics
+	peak := 0.0
+	for range *steps {
+		if last, err = tr.StepOnce(); err != nil {
+			return err
+		}
+		peak = max(peak, gpuUsedGiB())
+	}
+	v := last.Values
+	gen := v["generation_time"]
+	return printJSON(map[string]any{
+		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
+		"G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
+		"gen_s": round(gen, 2), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
+		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
+		"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
+	})
+}
