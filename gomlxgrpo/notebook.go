@@ -77,9 +77,23 @@ func (s *Session) ShowCharts() error {
 		return nil
 	}
 	loadECharts()
-	gonbui.DisplayHTML(chartsHTML(gonbui.UniqueId(), rows) + AhaHTML(rows))
+	gonbui.DisplayHTML(chartsHTML(gonbui.UniqueId(), rows) + AhaHTML(rows) + s.lengthHistogram(16))
 	gonbui.Sync()
 	return nil
+}
+
+// lengthHistogram samples n completions of training prompts with the current adapters and charts
+// the distribution of their lengths in tokens.
+func (s *Session) lengthHistogram(n int) string {
+	var lengths []float64
+	for i := 0; i < n && i < len(s.Data); i++ {
+		out, err := s.Complete(s.Data[i].Fields["question"], false)
+		if err != nil {
+			return ""
+		}
+		lengths = append(lengths, float64(len(s.Model.Tokenizer.Encode(out, false))))
+	}
+	return charts.Histogram(gonbui.UniqueId(), fmt.Sprintf("completion length (tokens), %d samples now", len(lengths)), lengths, 10)
 }
 
 // AhaHTML charts reasoning length and self-checking phrases over the steps: the "aha moment" view.

@@ -10,6 +10,13 @@
 //	B = batch, T = query positions, S = key positions (cache length), D = hidden size,
 //	N = query heads, K = key/value heads, G = N/K (queries per kv head), H = head dim,
 //	F = MLP intermediate size, V = vocabulary.
+//
+// Why not GoMLX's ml/zoo/transformer: it owns its variables under its own scope names and builds its
+// projections internally, while this model must read Hugging Face tensors by name, swap any single
+// projection for NF4 + LoRA (Linear.Source and Linear.Adapter), run the reference policy with
+// adapters off, and share one prompt's KV cache among G samples. The pieces GoMLX has that fit are
+// used: pos.RoPEWithCosSin (RoPE with precomputed, llama3-scaled cos/sin per row), gradient
+// checkpointing, and the optimizer.
 package model
 
 import (
