@@ -2,6 +2,7 @@ package grpo
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -115,23 +116,10 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		cfg := Defaults()
 		c.edit(&cfg)
-		if err := cfg.Validate(); err == nil || !contains(err.Error(), c.want) {
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want an error mentioning %q", err, c.want)
 		}
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestPanickingRewardKeepsState: a reward that panics is reported by name and sample, and the
@@ -146,7 +134,7 @@ func TestPanickingRewardKeepsState(t *testing.T) {
 		return 0
 	})}}
 	_, err := tr.StepOnce()
-	if err == nil || !contains(err.Error(), "buggy") || !contains(err.Error(), "boom") {
+	if err == nil || !strings.Contains(err.Error(), "buggy") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("got %v", err)
 	}
 	after := tensors.MustCopyFlatData[float32](tr.Adapters.List[0].A.MustValue())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -111,7 +112,7 @@ func (c *Consumer) Take(name string, want []int) (*TensorInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("checkpoint %s lacks tensor %q (shape %v expected)", c.ck.Dir, name, want)
 	}
-	if want != nil && !equalInts(t.Shape, want) {
+	if want != nil && !slices.Equal(t.Shape, want) {
 		return nil, fmt.Errorf("tensor %q has shape %v, expected %v from config.json", name, t.Shape, want)
 	}
 	c.used[name] = true
@@ -146,16 +147,4 @@ func (c *Consumer) CheckAllUsed() error {
 		show = show[:10]
 	}
 	return fmt.Errorf("checkpoint %s has %d tensors the model does not use (is config.json for this checkpoint?): %s", c.ck.Dir, len(u), strings.Join(show, ", "))
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -136,7 +137,7 @@ func Load(m *model.Model, dir string) (*Adapters, error) {
 		if which == "B" {
 			v = a.B
 		}
-		if want := v.Shape().Dimensions; !equalInts(info.Shape, want) {
+		if want := v.Shape().Dimensions; !slices.Equal(info.Shape, want) {
 			return nil, fmt.Errorf("adapter made for another base model: layer %s lora_%s has shape %v in the adapter, %v in this model", module, which, info.Shape, want)
 		}
 		t, err := model.ReadTensor(info, dtypes.Float32)
@@ -154,18 +155,6 @@ func Load(m *model.Model, dir string) (*Adapters, error) {
 		}
 	}
 	return ad, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // f32Bytes returns t's values as little-endian float32 bytes.

@@ -1,6 +1,9 @@
 package reward
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // The GSM8K <reasoning>/<answer> rewards of Unsloth's Llama 3.1 (8B), Phi-4 and Qwen2.5 GRPO
 // notebooks (credited there to willccbb's gist). Maximum total: 4.0.
@@ -11,19 +14,10 @@ const XMLSystemPrompt = "\nRespond in the following format:\n<reasoning>\n...\n<
 // ExtractXMLAnswer is extract_xml_answer: text.split("<answer>")[-1].split("</answer>")[0].strip().
 func ExtractXMLAnswer(text string) string {
 	a := pySplitLast(text, "<answer>")
-	if i := indexOf(a, "</answer>"); i >= 0 {
+	if i := strings.Index(a, "</answer>"); i >= 0 {
 		a = a[:i]
 	}
 	return pyStrip(a)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // Correctness is correctness_reward_func: 2.0 when the extracted answer equals the reference exactly.
