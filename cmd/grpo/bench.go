@@ -38,6 +38,8 @@ func runBench(args []string) error {
 		return benchMatmul(args[1:])
 	case "grpo":
 		return benchGRPO(args[1:])
+	case "generate":
+		return benchGenerate(args[1:])
 	}
 	return fmt.Errorf("unknown bench %q (load, forward)", args[0])
 }

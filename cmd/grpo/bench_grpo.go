@@ -9,6 +9,7 @@ import (
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/grpo"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 )
 
 // benchGRPO times full GRPO steps (generation, reference log-probs, loss and backward, AdamW) on a
@@ -73,4 +74,48 @@ func benchGRPO(args []string) error {
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
 		"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
 	})
+}
+
+// benchGenerate times batched generation on the GoMLX path: B copies of a random prompt, exactly
+// `new` tokens each (EOS ignored), greedy or sampled at temperature 1.
+func benchGenerate(args []string) error {
+	fs := flag.NewFlagSet("bench generate", flag.ExitOnError)
+	ref := fs.String("model", "", "model folder")
+	batch := fs.Int("batch", 8, "rows")
+	promptLen := fs.Int("prompt", 256, "prompt tokens")
+	newTok := fs.Int("new", 200, "new tokens per row")
+	load4 := fs.Bool("load-in-4bit", false, "NF4 base weights")
+	greedy := fs.Bool("greedy", false, "argmax instead of sampling")
+	_ = fs.Parse(args)
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]int, *promptLen)
+	for i := range ids {
+		ids[i] = rng.IntN(m.Config.VocabSize)
+	}
+	prompts := make([][]int, *batch)
+	for i := range prompts {
+		prompts[i] = ids
+	}
+	gen, err := sample.NewGenerator(m.Model)
+	if err != nil {
+		return err
+	}
+	defer gen.Close()
+	req := &sample.Request{Prompts: prompts, MaxNewTokens: *newTok, Params: sample.Params{Greedy: *greedy, Temperature: 1, TopP: 1}}
+	if _, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 4, Params: req.Params}); err != nil {
+		return err // compile
+	}
+	t0 := time.Now()
+	if _, err := gen.Generate(req); err != nil {
+		return err
+	}
+	dt := time.Since(t0).Seconds()
+	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy,
+		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
+		"ms_per_token_step": round(dt*1000/float64(*newTok), 2)})
 }
