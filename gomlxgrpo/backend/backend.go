@@ -29,6 +29,10 @@ var (
 func Default() (compute.Backend, error) {
 	once.Do(func() {
 		cfg, why := Config()
+		if cfg == CPU && hasNvidiaDriver() && os.Getenv(compute.ConfigEnvVar) == "" {
+			fmt.Fprintf(os.Stderr, "gomlxgrpo: this machine has an NVIDIA driver but %s; running on the CPU.\n"+
+				"  install JAX's CUDA plugin (pip install \"jax[cuda13]\") or set GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so\n", why)
+		}
 		shared, initErr = compute.NewWithConfig(cfg)
 		if initErr != nil {
 			initErr = fmt.Errorf("creating backend %q (%s): %w\n  set GOMLX_BACKEND=go for the CPU, or GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so for a CUDA PJRT plugin", cfg, why, initErr)

@@ -18,6 +18,10 @@ import (
 // moments and step counters, the learning-rate variable, plus the trainer's step and data cursor.
 // Random streams need no state: sampling seeds derive from (seed, step, row).
 //
+// GoMLX's ml/model/checkpoint saves every variable of the store, the frozen base model included
+// (16 GB for an 8B model), so the state is written here with safetensors instead: only the
+// variables that change, about 3× the adapter size.
+//
 // It is written to OutputDir/state after every step, atomically (a new folder renamed over the old),
 // so a kill -9 loses at most the step in flight; checkpoint-N folders (every save_steps) hold the
 // same plus the adapter in PEFT's format.
