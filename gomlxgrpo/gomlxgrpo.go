@@ -31,6 +31,8 @@ type ModelOptions struct {
 	DType string
 	// Load4Bit quantizes the projections to NF4 while loading (QLoRA; bitsandbytes' load_in_4bit).
 	Load4Bit bool
+	// DoubleQuant also compresses NF4's block scales to 8 bits (bnb_4bit_use_double_quant).
+	DoubleQuant bool
 }
 
 // LoadModel loads a Hugging Face model folder or hub id on the default backend.
@@ -62,7 +64,7 @@ func LoadModel(ref string, opts ModelOptions) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("unknown dtype %q (float32, bfloat16, float16)", name)
 	}
-	m, err := model.Load(dir, be, model.LoadOptions{DType: dt, Load4Bit: opts.Load4Bit})
+	m, err := model.Load(dir, be, model.LoadOptions{DType: dt, Load4Bit: opts.Load4Bit, DoubleQuant: opts.DoubleQuant})
 	if err != nil {
 		return nil, err
 	}

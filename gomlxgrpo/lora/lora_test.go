@@ -257,8 +257,14 @@ func fmtFloat(v float32) string { return strconv.FormatFloat(float64(v), 'f', 8,
 // TestQLoRAMerge: adapters on an NF4 base model merge into a 16-bit checkpoint that reproduces the
 // adapted 4-bit model (float32 merge, so only the NF4 dequantization is shared).
 func TestQLoRAMerge(t *testing.T) {
+	for _, dq := range []bool{false, true} {
+		testQLoRAMerge(t, dq)
+	}
+}
+
+func testQLoRAMerge(t *testing.T, doubleQuant bool) {
 	be, _ := backend.Default()
-	m, err := model.Load(qwenDir, be, model.LoadOptions{DType: dtypes.Float32, Load4Bit: true})
+	m, err := model.Load(qwenDir, be, model.LoadOptions{DType: dtypes.Float32, Load4Bit: true, DoubleQuant: doubleQuant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +281,6 @@ func TestQLoRAMerge(t *testing.T) {
 	}
 	merged := load(t, out)
 	if d := maxRelDiff(logprobs(t, merged, false), want); d > 1e-5 {
-		t.Fatalf("merged QLoRA model differs by %g", d)
+		t.Fatalf("merged QLoRA model (double quant %v) differs by %g", doubleQuant, d)
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
-	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/quant"
 )
 
 // linearOf finds the projection named module.
@@ -50,7 +49,7 @@ func (ad *Adapters) SaveMerged(dir, dtype string) error {
 		if !strings.HasPrefix(p, "/model/") && !strings.HasPrefix(p, "/lm_head/") {
 			continue // adapters, optimizer state, counters
 		}
-		if strings.HasSuffix(p, "/weight_absmax") {
+		if strings.Contains(p, "/weight_absmax") {
 			continue // read with its packed codes below
 		}
 		var w []float32
@@ -58,14 +57,15 @@ func (ad *Adapters) SaveMerged(dir, dtype string) error {
 		if strings.HasSuffix(p, "/weight_nf4") {
 			// A 4-bit weight: dequantize (the merged checkpoint is 16-bit, Unsloth's "merged_16bit").
 			p = strings.TrimSuffix(p, "_nf4")
-			absmax := ad.m.Store.GetVariable(p + "_absmax")
 			l := linearOf(ad, strings.ReplaceAll(strings.TrimPrefix(strings.TrimSuffix(p, "/weight"), "/"), "/", "."))
-			if absmax == nil || l == nil {
-				return fmt.Errorf("%s: 4-bit weight without its absmax or projection", p)
+			if l == nil {
+				return fmt.Errorf("%s: 4-bit weight without its projection", p)
 			}
-			q := &quant.Quantized{Shape: []int{l.Out, l.In}, Packed: tensors.MustCopyFlatData[byte](v.MustValue()),
-				Absmax: tensors.MustCopyFlatData[float32](absmax.MustValue())}
-			w, shape = q.Dequantize(), []int{l.Out, l.In}
+			var err error
+			if w, err = l.DequantizeNF4(); err != nil {
+				return err
+			}
+			shape = []int{l.Out, l.In}
 		}
 		name := strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", ".")
 		if w == nil {

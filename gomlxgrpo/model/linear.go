@@ -19,7 +19,9 @@ type Linear struct {
 	// Source, when set, builds the dense weight [Out, In] in the graph (e.g. NF4 dequantization).
 	Source func(g *Graph) *Node
 	// NF4Packed [Out·In/2] uint8 and NF4Absmax [Out·In/64] float32 hold a 4-bit weight (quant package).
-	NF4Packed, NF4Absmax *gmodel.Variable
+	// With double quantization NF4Absmax is nil and absmax is NF4Code[NF4AbsmaxQ]·NF4Absmax2 + NF4Offset.
+	NF4Packed, NF4Absmax                       *gmodel.Variable
+	NF4AbsmaxQ, NF4Absmax2, NF4Code, NF4Offset *gmodel.Variable
 	// Adapter, when set, adds its output to y (e.g. LoRA: scale·(x·Aᵀ)·Bᵀ). Skipped when adapters are disabled.
 	Adapter func(x *Node) *Node
 }

@@ -72,8 +72,9 @@ type Model struct {
 	FinalNorm *gmodel.Variable // [D]
 	LMHead    *Linear          // [V, D]; shares Embed's variable when embeddings are tied
 
-	invFreq  []float32 // [H/2] rotary inverse frequencies
-	load4bit bool
+	invFreq     []float32 // [H/2] rotary inverse frequencies
+	load4bit    bool
+	doubleQuant bool
 }
 
 // LoadOptions configures Load.
@@ -84,6 +85,9 @@ type LoadOptions struct {
 	// every nn.Linear but lm_head; embeddings and norms stay 16-bit). Checkpoints that are already
 	// NF4 ("-bnb-4bit") are always loaded as NF4.
 	Load4Bit bool
+	// DoubleQuant also stores NF4's absmax in 8 bits (bitsandbytes' bnb_4bit_use_double_quant):
+	// 0.5 instead of 4 bytes per 64 weights.
+	DoubleQuant bool
 }
 
 // Load reads a Hugging Face model folder (config.json + safetensors) into a Model on backend.
@@ -101,7 +105,7 @@ func Load(dir string, backend compute.Backend, opts LoadOptions) (*Model, error)
 	if dtype == dtypes.InvalidDType {
 		dtype = DefaultDType(backend)
 	}
-	m := &Model{Config: cfg, Dir: dir, Backend: backend, Store: gmodel.NewStore(), DType: dtype, invFreq: cfg.InvFreq(), load4bit: opts.Load4Bit}
+	m := &Model{Config: cfg, Dir: dir, Backend: backend, Store: gmodel.NewStore(), DType: dtype, invFreq: cfg.InvFreq(), load4bit: opts.Load4Bit, doubleQuant: opts.DoubleQuant}
 	if err := m.load(ck); err != nil {
 		m.Store.Finalize()
 		return nil, err

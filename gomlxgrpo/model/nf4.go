@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/quant"
@@ -41,27 +42,71 @@ func (m *Model) loadNF4(use *hf.Consumer, l *Linear) error {
 	if (l.Out*l.In)%quant.BlockSize != 0 {
 		return fmt.Errorf("%s: %d×%d is not a multiple of the 4-bit block size %d", name, l.Out, l.In, quant.BlockSize)
 	}
-	packed := tensors.FromFlatDataAndDimensions(q.Packed, len(q.Packed))
-	absmax := tensors.FromFlatDataAndDimensions(q.Absmax, len(q.Absmax))
-	for _, t := range []*tensors.Tensor{packed, absmax} {
+	dev := func(path string, t *tensors.Tensor) (*gmodel.Variable, error) {
 		if err := toDevice(t, m.Backend); err != nil {
-			return err
+			return nil, err
 		}
+		v, err := m.Store.CreateVariable(path, t)
+		if err != nil {
+			return nil, err
+		}
+		v.SetTrainable(false)
+		return v, nil
 	}
 	var err error
-	if l.NF4Packed, err = m.Store.CreateVariable(varPath(name)+"_nf4", packed); err != nil {
+	if l.NF4Packed, err = dev(varPath(name)+"_nf4", tensors.FromFlatDataAndDimensions(q.Packed, len(q.Packed))); err != nil {
 		return err
 	}
-	if l.NF4Absmax, err = m.Store.CreateVariable(varPath(name)+"_absmax", absmax); err != nil {
-		return err
-	}
-	l.NF4Packed.SetTrainable(false)
-	l.NF4Absmax.SetTrainable(false)
 	dtype, out, in := m.DType, l.Out, l.In
+	if m.doubleQuant {
+		d := quant.DoubleQuantize(q.Absmax)
+		if l.NF4AbsmaxQ, err = dev(varPath(name)+"_absmax_q8", tensors.FromFlatDataAndDimensions(d.Q, len(d.Q))); err != nil {
+			return err
+		}
+		if l.NF4Absmax2, err = dev(varPath(name)+"_absmax2", tensors.FromFlatDataAndDimensions(d.Absmax2, len(d.Absmax2))); err != nil {
+			return err
+		}
+		if l.NF4Code, err = dev(varPath(name)+"_absmax_code", tensors.FromFlatDataAndDimensions(d.Code[:], 256)); err != nil {
+			return err
+		}
+		if l.NF4Offset, err = dev(varPath(name)+"_absmax_offset", tensors.FromScalar(d.Offset)); err != nil {
+			return err
+		}
+	} else if l.NF4Absmax, err = dev(varPath(name)+"_absmax", tensors.FromFlatDataAndDimensions(q.Absmax, len(q.Absmax))); err != nil {
+		return err
+	}
 	l.Source = func(g *Graph) *Node {
-		return quant.DequantizeGraph(l.NF4Packed.NodeValue(g), l.NF4Absmax.NodeValue(g), dtype, out, in)
+		return quant.DequantizeGraph(l.NF4Packed.NodeValue(g), l.AbsmaxNode(g), dtype, out, in)
 	}
 	return nil
+}
+
+// AbsmaxNode returns the NF4 block scales [Out·In/64] float32 in graph g.
+func (l *Linear) AbsmaxNode(g *Graph) *Node {
+	if l.NF4Absmax != nil {
+		return l.NF4Absmax.NodeValue(g)
+	}
+	return quant.NestedAbsmaxGraph(l.NF4AbsmaxQ.NodeValue(g), l.NF4Absmax2.NodeValue(g), l.NF4Code.NodeValue(g), l.NF4Offset.NodeValue(g))
+}
+
+// DequantizeNF4 returns the 4-bit weight [Out, In] as float32 on the host (for merged exports).
+func (l *Linear) DequantizeNF4() ([]float32, error) {
+	if l.NF4Packed == nil {
+		return nil, fmt.Errorf("%s is not a 4-bit weight", l.Name)
+	}
+	q := &quant.Quantized{Shape: []int{l.Out, l.In}, Packed: tensors.MustCopyFlatData[byte](l.NF4Packed.MustValue())}
+	if l.NF4Absmax != nil {
+		q.Absmax = tensors.MustCopyFlatData[float32](l.NF4Absmax.MustValue())
+	} else {
+		var err error
+		q.Absmax, err = quant.DequantizeNested(tensors.MustCopyFlatData[byte](l.NF4AbsmaxQ.MustValue()),
+			tensors.MustCopyFlatData[float32](l.NF4Code.MustValue()), tensors.MustCopyFlatData[float32](l.NF4Absmax2.MustValue()),
+			quant.NestedBlockSize, tensors.ToScalar[float32](l.NF4Offset.MustValue()))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return q.Dequantize(), nil
 }
 
 // quantState is the JSON stored in "<weight>.quant_state.bitsandbytes__nf4".

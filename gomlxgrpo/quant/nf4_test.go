@@ -111,3 +111,55 @@ func TestDequantizeNested(t *testing.T) {
 		t.Fatal("a short quant map should be an error")
 	}
 }
+
+// TestDoubleQuantization: the dynamic map has bitsandbytes' structure, quantize8 picks the nearest
+// code, and compressed absmax stays within the map's resolution; the graph expansion equals the host's.
+func TestDoubleQuantization(t *testing.T) {
+	code := DynamicMap()
+	// Signed dynamic map: 127 negative and 127 positive means, 0 and 1.0 (so it ends at 1 but not at -1).
+	neg, pos := 0, 0
+	for _, c := range code {
+		if c < 0 {
+			neg++
+		} else if c > 0 {
+			pos++
+		}
+	}
+	if code[255] != 1 || code[0] > -0.99 || neg != 127 || pos != 128 {
+		t.Fatalf("dynamic map: ends %v %v, %d negative, %d positive", code[0], code[255], neg, pos)
+	}
+	for i := 1; i < 256; i++ {
+		if code[i] < code[i-1] {
+			t.Fatalf("map not sorted at %d", i)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		x := float32(rng.Float64()*2 - 1)
+		c := quantize8(&code, x)
+		for j := range code {
+			if math.Abs(float64(code[j]-x)) < math.Abs(float64(code[c]-x))-1e-7 {
+				t.Fatalf("quantize8(%v) = code %d (%v), but %d (%v) is nearer", x, c, code[c], j, code[j])
+			}
+		}
+	}
+	absmax := make([]float32, 700)
+	for i := range absmax {
+		absmax[i] = float32(0.01 + 0.05*rng.Float64())
+	}
+	d := DoubleQuantize(absmax)
+	back := d.Absmax()
+	for i := range absmax {
+		if rel := math.Abs(float64(back[i]-absmax[i])) / float64(absmax[i]); rel > 0.05 {
+			t.Fatalf("absmax[%d] %v came back as %v", i, absmax[i], back[i])
+		}
+	}
+	be, _ := backend.Default()
+	exec := MustNewExec(be, func(q, a2, c, off *Node) *Node { return NestedAbsmaxGraph(q, a2, c, off) })
+	got := tensors.MustCopyFlatData[float32](exec.MustCall(d.Q, d.Absmax2, d.Code[:], d.Offset)[0])
+	for i := range back {
+		if got[i] != back[i] {
+			t.Fatalf("graph absmax[%d] = %v, host %v", i, got[i], back[i])
+		}
+	}
+}
