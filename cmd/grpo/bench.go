@@ -49,10 +49,11 @@ func benchLoad(args []string) error {
 	fs := flag.NewFlagSet("bench load", flag.ExitOnError)
 	ref := fs.String("model", "", "model folder")
 	load4 := fs.Bool("load-in-4bit", false, "quantize the projections to NF4 while loading")
+	dq := fs.Bool("double-quant", false, "with --load-in-4bit: 8-bit block scales")
 	loraR := fs.Int("lora-r", 0, "attach LoRA adapters of this rank on the 7 projections (0: none)")
 	_ = fs.Parse(args)
 	t0 := time.Now()
-	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4, DoubleQuant: *dq})
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func benchLoad(args []string) error {
 		loraParams = ad.NumParameters()
 	}
 	return printJSON(map[string]any{
-		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "lora_params": loraParams,
+		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "double_quant": *dq, "lora_params": loraParams,
 		"load_s": round(time.Since(t0).Seconds(), 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
 		"gpu_used_gib": round(gpuUsedGiB(), 2), "params_gib": round(float64(m.Store.ByteSize())/(1<<30), 2),
 	})
