@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
@@ -98,11 +99,23 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	writeIdx := int32(0)
 	for step := 0; ; step++ {
 		args := append([]any{ids, posn, valid, writeIdx}, cache...)
+		if step > 0 {
+			// Donate the previous caches (already on the device): the executable may then update
+			// them in place instead of allocating a fresh copy every token.
+			for i, c := range cache {
+				if d, err := graph.DonateTensorBuffer(c.(*tensors.Tensor), m.Backend, 0); err == nil {
+					args[4+i] = d
+				}
+			}
+		}
 		out, err := g.exec.Call(args...)
 		if err != nil {
 			return nil, fmt.Errorf("generation step %d: %w", step, err)
 		}
 		for i := range cache {
+			if old := cache[i].(*tensors.Tensor); old.Ok() {
+				old.FinalizeAll() // free now rather than when the garbage collector gets to it
+			}
 			cache[i] = out[1+i]
 		}
 		logits := tensors.MustCopyFlatData[float32](out[0])
