@@ -2,10 +2,7 @@
 # Device call: GRPO loss goldens (PyTorch, TRL's formulas), a Go-written PEFT adapter loaded by
 # transformers + PEFT, and the CUDA float32 golden comparison with TF32 forced off.
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$OUT/card.txt"
+source "$(dirname "$0")/gpu_common.sh"
 echo "== grpo goldens"; python3 scripts/make_grpo_goldens.py "$OUT/grpo.golden.json"
 echo "== peft"; (cd gomlxgrpo/lora && GOMLX_BACKEND=go GOMLXGRPO_PEFT_FIXTURE=/tmp/peft ../../.gpu/lora.test -test.run WritePEFTFixture >/dev/null && echo fixture written)
 python3 scripts/check_peft_adapter.py /tmp/peft 2>&1 | grep -v Warning | tee "$OUT/peft.txt"

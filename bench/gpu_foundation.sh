@@ -3,16 +3,13 @@
 # backend, and load/forward benchmarks beside transformers. Expects Go binaries built here in .gpu/
 # (go build -o .gpu/grpo ./cmd/grpo; go test -c -o .gpu/model.test ./gomlxgrpo/model).
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
+source "$(dirname "$0")/gpu_common.sh"
 export GOMLX_BACKEND="xla:$PLUGIN" GOMLX_NO_AUTO_INSTALL=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/card.txt"
 echo "== goldens"
 python3 scripts/make_model_goldens.py gomlxgrpo/model/testdata/models 2>&1 | tail -15
 tar czf "$OUT/goldens.tgz" gomlxgrpo/model/testdata/models
-echo "== golden tests on CUDA (float32)"
-(cd gomlxgrpo/model && GOMLXGRPO_DTYPE=float32 ../../.gpu/model.test -test.v -test.run 'Golden|Cache' 2>&1 | grep -v "^=== RUN" | tail -40) | tee "$OUT/cuda_golden.txt"
+echo "== golden tests on CUDA (float32, TF32 off)"
+(cd gomlxgrpo/model && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" GOMLXGRPO_DTYPE=float32 ../../.gpu/model.test -test.v -test.run 'Golden|Cache' 2>&1 | grep -v "^=== RUN" | tail -40) | tee "$OUT/cuda_golden.txt"
 echo "== benchmarks"
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK 2>&1 | grep -v Warning | tail -3
 {

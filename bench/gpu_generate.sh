@@ -2,10 +2,7 @@
 # Device call: generation throughput on the GoMLX path (Qwen2.5-1.5B shape, batch 8, 256-token
 # prompt, 200 new tokens), bf16 vs NF4, greedy vs sampled, beside transformers' generate.
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$OUT/card.txt"
+source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK 2>&1 | grep '^{' | grep make
 {
 for v in "" "--greedy" "--load-in-4bit" "--load-in-4bit --greedy"; do

@@ -3,10 +3,7 @@
 # projections, beta 0.04) with gomlxgrpo (NF4 base) beside transformers + PEFT (bf16, the peer
 # ../shared/bench/hf_grpo_step.py, copied to bench/), same card, same call.
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$OUT/card.txt"
+source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK 2>&1 | grep '^{' | grep make
 {
 for s in qwen2.5-1.5b llama3.1-8b; do

@@ -1,11 +1,8 @@
 #!/bin/bash
 # Device call: pretrain the shipped tiny model (gomlxgrpo/tiny) on the GPU backend, two noise levels.
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
+source "$(dirname "$0")/gpu_common.sh"
 export GOMLX_BACKEND="xla:$PLUGIN" GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0
-nvidia-smi --query-gpu=name --format=csv,noheader
 for v in "a 0.4 3000" "b 0.25 3000"; do
   set -- $v
   mkdir -p /tmp/tiny_$1

@@ -2,11 +2,7 @@
 # Device call: bf16 matmul rate (PyTorch beside GoMLX, TF32 flag on/off), CUDA float32 goldens with
 # TF32 off, and the main job (`grpo train`, tiny model) on the GPU backend.
 set -u
-for f in .gpu/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done; chmod +x .gpu/* 2>/dev/null
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
-export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$OUT/card.txt"
+source "$(dirname "$0")/gpu_common.sh"
 {
 python3 - <<'PY'
 import json, torch, time

@@ -160,16 +160,21 @@ func TestMergedEqualsBasePlusAdapter(t *testing.T) {
 				t.Fatal(err)
 			}
 			randomizeB(t, ad, 5)
-			want := logprobs(t, m, false)
-			out := t.TempDir()
-			if err := ad.SaveMerged(out, "F32"); err != nil {
-				t.Fatal(err)
-			}
-			merged := load(t, out)
-			if d := maxRelDiff(logprobs(t, merged, false), want); d > 1e-5 {
-				t.Fatalf("merged model differs from base+adapter by %g", d)
-			}
+			checkMerged(t, m, ad)
 		})
+	}
+}
+
+// checkMerged exports a float32 merged checkpoint and checks that it reloads to the adapted model.
+func checkMerged(t *testing.T, m *model.Model, ad *Adapters) {
+	t.Helper()
+	want := logprobs(t, m, false)
+	out := t.TempDir()
+	if err := ad.SaveMerged(out, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxRelDiff(logprobs(t, load(t, out), false), want); d > 1e-5 {
+		t.Fatalf("merged model differs from base+adapter by %g", d)
 	}
 }
 
@@ -274,13 +279,5 @@ func testQLoRAMerge(t *testing.T, doubleQuant bool) {
 		t.Fatal(err)
 	}
 	randomizeB(t, ad, 9)
-	want := logprobs(t, m, false)
-	out := t.TempDir()
-	if err := ad.SaveMerged(out, "F32"); err != nil {
-		t.Fatal(err)
-	}
-	merged := load(t, out)
-	if d := maxRelDiff(logprobs(t, merged, false), want); d > 1e-5 {
-		t.Fatalf("merged QLoRA model (double quant %v) differs by %g", doubleQuant, d)
-	}
+	checkMerged(t, m, ad)
 }
