@@ -111,29 +111,20 @@ func (m *Model) Generate(prompts [][]int, maxNew int, p sample.Params, seed uint
 	return m.gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: maxNew, Params: p, Seed: seed, StopTokens: m.StopTokens(), PadID: m.PadID()})
 }
 
-// StopTokens are the EOS ids of generation_config.json, else config.json, else the tokenizer's.
-func (m *Model) StopTokens() []int {
-	if ids := hf.GenerationEOS(m.Dir); len(ids) > 0 {
-		return ids
-	}
-	if len(m.Config.EOSTokenID) > 0 {
-		return m.Config.EOSTokenID
-	}
-	if m.Tokenizer != nil && m.Tokenizer.EOSID() >= 0 {
-		return []int{m.Tokenizer.EOSID()}
-	}
-	return nil
-}
+// StopTokens are the ids that end a completion (model.Model.StopTokens with the tokenizer's eos).
+func (m *Model) StopTokens() []int { return m.Model.StopTokens(m.tokenizerID(true)) }
 
-// PadID is the id written into padded positions (never attended to).
-func (m *Model) PadID() int {
-	if m.Config.PadTokenID >= 0 {
-		return m.Config.PadTokenID
+// PadID is the id written into padded positions (model.Model.PadID with the tokenizer's pad).
+func (m *Model) PadID() int { return m.Model.PadID(m.tokenizerID(false)) }
+
+func (m *Model) tokenizerID(eos bool) int {
+	switch {
+	case m.Tokenizer == nil:
+		return -1
+	case eos:
+		return m.Tokenizer.EOSID()
 	}
-	if s := m.StopTokens(); len(s) > 0 {
-		return s[0]
-	}
-	return 0
+	return m.Tokenizer.PadID()
 }
 
 func (m *Model) checkIDs(ids []int) error {

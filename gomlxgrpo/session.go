@@ -184,7 +184,7 @@ func (s *Session) Complete(question string, greedy bool) (string, error) {
 		return "", err
 	}
 	cfg := s.Trainer.Cfg
-	p := samplerParams(cfg)
+	p := cfg.SamplingParams()
 	p.Greedy = greedy
 	s.draws++ // a fresh sample per call, reproducible per (step, call)
 	res, err := s.Model.Generate([][]int{s.Model.Tokenizer.Encode(text, false)}, cfg.MaxCompletionLength, p, uint64(s.Trainer.Step)<<20+s.draws)

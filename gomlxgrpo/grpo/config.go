@@ -3,9 +3,12 @@
 package grpo
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 )
 
 // Config holds the trainer's options, named and defaulted as TRL's GRPOConfig names them.
@@ -82,7 +85,7 @@ func LoadConfig(path string, base Config) (Config, error) {
 	if err != nil {
 		return base, err
 	}
-	dec := json.NewDecoder(bytesReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&base); err != nil {
 		return base, fmt.Errorf("%s: %w", path, err)
@@ -144,4 +147,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("lr_scheduler_type %q is not linear, cosine or constant", c.LRSchedulerType)
 	}
 	return nil
+}
+
+// SamplingParams are the generation settings of the config.
+func (c *Config) SamplingParams() sample.Params {
+	return sample.Params{Temperature: c.Temperature, TopP: c.TopP, TopK: c.TopK, MinP: c.MinP}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/tokenizer"
@@ -82,13 +81,13 @@ func (t *Trainer) generate() (*genBatch, error) {
 	for i := range streams {
 		streams[i] = uint64(t.Step)<<32 | uint64(i)
 	}
-	params := sample.Params{Temperature: cfg.Temperature, TopP: cfg.TopP, TopK: cfg.TopK, MinP: cfg.MinP}
-	stops := t.stopTokens()
-	pad := t.padID(stops)
+	eos, padTok := t.tokenizerIDs()
+	stops := t.Model.StopTokens(eos)
+	pad := t.Model.PadID(padTok)
 	if t.IgnoreEOS {
 		stops = nil
 	}
-	res, err := t.gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: cfg.MaxCompletionLength, Params: params,
+	res, err := t.gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: cfg.MaxCompletionLength, Params: cfg.SamplingParams(),
 		Seed: cfg.Seed, Streams: streams, StopTokens: stops, PadID: pad})
 	if err != nil {
 		return nil, fmt.Errorf("generation: %w", err)
@@ -123,30 +122,12 @@ func (t *Trainer) generate() (*genBatch, error) {
 	return b, nil
 }
 
-func (t *Trainer) stopTokens() []int {
-	var stops []int
-	if t.Tokenizer != nil && t.Tokenizer.EOSID() >= 0 {
-		stops = append(stops, t.Tokenizer.EOSID())
+// tokenizerIDs are the tokenizer's eos and pad ids (-1 when absent or without a tokenizer).
+func (t *Trainer) tokenizerIDs() (eos, pad int) {
+	if t.Tokenizer == nil {
+		return -1, -1
 	}
-	for _, id := range t.Model.Config.EOSTokenID {
-		if len(stops) == 0 || stops[0] != id {
-			stops = append(stops, id)
-		}
-	}
-	return stops
-}
-
-func (t *Trainer) padID(stops []int) int {
-	if t.Tokenizer != nil && t.Tokenizer.PadID() >= 0 {
-		return t.Tokenizer.PadID()
-	}
-	if t.Model.Config.PadTokenID >= 0 {
-		return t.Model.Config.PadTokenID
-	}
-	if len(stops) > 0 {
-		return stops[0]
-	}
-	return 0
+	return t.Tokenizer.EOSID(), t.Tokenizer.PadID()
 }
 
 // assemble lays the batch out as [prompt (left-padded to P) | completion (right-padded to C)].
@@ -407,8 +388,6 @@ func (m *StepMetrics) MetricNames() []string {
 	sort.Strings(k)
 	return k
 }
-
-var _ = model.LeftPad
 
 // SelfCheckPhrases are the phrases of the "aha moment" metric: a completion that checks itself.
 var SelfCheckPhrases = []string{"wait", "let me check", "verify", "double-check", "double check", "let me re", "actually"}

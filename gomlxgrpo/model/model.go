@@ -21,6 +21,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -255,3 +256,35 @@ func (m *Model) Linears() []*Linear {
 
 // Close frees the model's device memory.
 func (m *Model) Close() { m.Store.Finalize() }
+
+// StopTokens are the ids that end a completion: eos_token_id of generation_config.json and of
+// config.json, plus tokenizerEOS (the tokenizer's eos_token, or -1), without repeats.
+func (m *Model) StopTokens(tokenizerEOS int) []int {
+	var out []int
+	add := func(ids ...int) {
+		for _, id := range ids {
+			if id >= 0 && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	add(hf.GenerationEOS(m.Dir)...)
+	add(m.Config.EOSTokenID...)
+	add(tokenizerEOS)
+	return out
+}
+
+// PadID is the id written into padded positions (never attended to): tokenizerPad when >= 0, else
+// config.json's pad_token_id, else the first stop token, else 0.
+func (m *Model) PadID(tokenizerPad int) int {
+	switch {
+	case tokenizerPad >= 0:
+		return tokenizerPad
+	case m.Config.PadTokenID >= 0:
+		return m.Config.PadTokenID
+	}
+	if s := m.StopTokens(-1); len(s) > 0 {
+		return s[0]
+	}
+	return 0
+}

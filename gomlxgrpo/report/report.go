@@ -9,7 +9,6 @@ import (
 	"html"
 	"math"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/charts"
@@ -122,9 +121,6 @@ pre{margin:0;white-space:pre-wrap;font-size:12px}</style>`)
 		b.WriteString("</table>")
 	}
 	cfg, _ := json.MarshalIndent(r.Config, "", "  ")
-	keys := make([]string, 0)
-	_ = sort.Strings
-	_ = keys
 	b.WriteString("<h2>Configuration</h2><pre>" + html.EscapeString(string(cfg)) + "</pre></body></html>")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -1,5 +1,0 @@
-package grpo
-
-import "bytes"
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
