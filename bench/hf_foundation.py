@@ -1,6 +1,6 @@
 """Peer baseline for the foundation benchmarks (issue: load + forward), transformers beside gomlxgrpo.
 
-    python3 bench/hf_foundation.py make DIR     # random bf16 checkpoints with real shapes under DIR
+    python3 bench/hf_foundation.py make DIR [SHAPE...]  # random bf16 checkpoints with real shapes under DIR
     python3 bench/hf_foundation.py load DIR/llama3.1-8b
     python3 bench/hf_foundation.py forward DIR/qwen2.5-1.5b 8 512
 
@@ -19,11 +19,19 @@ SHAPES = {
                         rope_theta=500000.0, tie_word_embeddings=False,
                         rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                           original_max_position_embeddings=8192)),
+    "llama3.2-3b": dict(model_type="llama", hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
+                        num_attention_heads=24, num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,
+                        rope_theta=500000.0, tie_word_embeddings=True),
+    "phi-4": dict(model_type="phi3", hidden_size=5120, intermediate_size=17920, num_hidden_layers=40,
+                  num_attention_heads=40, num_key_value_heads=10, vocab_size=100352, max_position_embeddings=16384,
+                  rope_theta=250000.0, tie_word_embeddings=False),
 }
 
 
-def make(root):
+def make(root, names=None):
     for name, kw in SHAPES.items():
+        if names and name not in names:
+            continue
         d = os.path.join(root, name)
         if os.path.exists(os.path.join(d, "config.json")):
             continue
@@ -73,7 +81,7 @@ if __name__ == "__main__":
     print(json.dumps(dict(torch=torch.__version__, gpu=torch.cuda.get_device_name())), flush=True)
     cmd = sys.argv[1]
     if cmd == "make":
-        make(sys.argv[2])
+        make(sys.argv[2], sys.argv[3:] or ["qwen2.5-1.5b", "llama3.1-8b"])
     elif cmd == "load":
         load(sys.argv[2])
     elif cmd == "forward":

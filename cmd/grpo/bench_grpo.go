@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
@@ -86,6 +88,7 @@ func benchGenerate(args []string) error {
 	newTok := fs.Int("new", 200, "new tokens per row")
 	load4 := fs.Bool("load-in-4bit", false, "NF4 base weights")
 	greedy := fs.Bool("greedy", false, "argmax instead of sampling")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed generation to this file")
 	_ = fs.Parse(args)
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
 	if err != nil {
@@ -110,12 +113,28 @@ func benchGenerate(args []string) error {
 	if _, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 4, Params: req.Params}); err != nil {
 		return err // compile
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
-	if _, err := gen.Generate(req); err != nil {
+	res, err := gen.Generate(req)
+	if err != nil {
 		return err
 	}
 	dt := time.Since(t0).Seconds()
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	tm := res.Timing
 	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy,
 		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
-		"ms_per_token_step": round(dt*1000/float64(*newTok), 2)})
+		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
+		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)})
 }

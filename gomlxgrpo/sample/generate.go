@@ -3,6 +3,7 @@ package sample
 import (
 	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -29,13 +30,25 @@ type Result struct {
 	Tokens    [][]int
 	LogProbs  [][]float64
 	Truncated []bool
+	Timing    Timing
+}
+
+// Timing splits a generation's wall time: the first (prefill) execution, the decode executions,
+// reading the logits back to the host, and picking the tokens there.
+type Timing struct {
+	PrefillS, DecodeS, ReadS, PickS float64
+	Steps                           int
 }
 
 // Generator runs batched decoding with a KV cache on the GoMLX path (any backend). Graphs are
 // compiled once per (batch, prompt width, cache length) and reused.
+//
+// Identical prompts are prefilled once: the GRPO trainer asks for G completions of each prompt,
+// so the prompt's KV cache is computed for one row and copied to its G rows on the device.
 type Generator struct {
-	m    *model.Model
-	exec *gmodel.Exec
+	m      *model.Model
+	exec   *gmodel.Exec
+	expand *graph.Exec
 }
 
 // NewGenerator prepares generation for m.
@@ -44,11 +57,24 @@ func NewGenerator(m *model.Model) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Generator{m: m, exec: e}, nil
+	// expand: rows [B] int32, then caches [U,S,K,H] → caches [B,S,K,H] with cache_b = cache_{rows[b]}.
+	expand, err := graph.NewExec(m.Backend, func(inputs []*graph.Node) []*graph.Node {
+		rows := graph.ExpandAxes(inputs[0], -1) // [B,1]
+		out := make([]*graph.Node, len(inputs)-1)
+		for i, c := range inputs[1:] {
+			out[i] = graph.Gather(c, rows)
+		}
+		return out
+	})
+	if err != nil {
+		e.Finalize()
+		return nil, err
+	}
+	return &Generator{m: m, exec: e, expand: expand}, nil
 }
 
 // Close frees compiled graphs.
-func (g *Generator) Close() { g.exec.Finalize() }
+func (g *Generator) Close() { g.exec.Finalize(); g.expand.Finalize() }
 
 // Generate prefills every prompt (left-padded) and decodes until every row stopped or MaxNewTokens.
 func (g *Generator) Generate(req *Request) (*Result, error) {
@@ -76,10 +102,6 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		valid[b] = make([]bool, S)
 		copy(valid[b], batch.Valid[b])
 	}
-	cache := make([]any, 2*len(m.Layers))
-	for i := range cache {
-		cache[i] = tensors.FromShape(m.CacheShape(B, S))
-	}
 	stop := map[int]bool{}
 	for _, t := range req.StopTokens {
 		stop[t] = true
@@ -95,11 +117,55 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	res := &Result{Tokens: make([][]int, B), LogProbs: make([][]float64, B), Truncated: make([]bool, B)}
 	done := make([]bool, B)
 
-	ids, posn := batch.IDs, batch.Positions
-	writeIdx := int32(0)
+	// Prefill the distinct prompts (uniq[u] is the first row holding prompt u, rowOf[b] its u).
+	uniq, rowOf := distinctRows(batch.IDs)
+	t0 := time.Now()
+	pIDs, pPos, pValid := make([][]int32, len(uniq)), make([][]int32, len(uniq)), make([][]bool, len(uniq))
+	for u, b := range uniq {
+		pIDs[u], pPos[u], pValid[u] = batch.IDs[b], batch.Positions[b], valid[b]
+	}
+	cache := make([]any, 2*len(m.Layers))
+	for i := range cache {
+		cache[i] = tensors.FromShape(m.CacheShape(len(uniq), S))
+	}
+	out, err := g.exec.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
+	if err != nil {
+		return nil, fmt.Errorf("prefill: %w", err)
+	}
+	copy(cache, toAny(out[1:]))
+	if len(uniq) < B {
+		rows := make([]int32, B)
+		for b := range B {
+			rows[b] = int32(rowOf[b])
+		}
+		expanded, err := g.expand.Call(append([]any{rows}, cache...)...)
+		if err != nil {
+			return nil, fmt.Errorf("sharing the prefilled cache: %w", err)
+		}
+		for i := range cache {
+			cache[i].(*tensors.Tensor).FinalizeAll()
+			cache[i] = expanded[i]
+		}
+	}
+	pLogits := tensors.MustCopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	res.Timing.PrefillS = time.Since(t0).Seconds()
+
+	var ids, posn [][]int32
+	writeIdx := int32(0) // set after each step: where the next token goes in the cache
+	var logits []float32
 	for step := 0; ; step++ {
-		args := append([]any{ids, posn, valid, writeIdx}, cache...)
-		if step > 0 {
+		V := m.Config.VocabSize
+		var t0, t1, t2 time.Time
+		if step == 0 {
+			// Row b starts from its prompt's prefill logits.
+			logits = make([]float32, B*V)
+			for b := range B {
+				copy(logits[b*V:(b+1)*V], pLogits[rowOf[b]*V:(rowOf[b]+1)*V])
+			}
+			t2 = time.Now()
+		} else {
+			args := append([]any{ids, posn, valid, writeIdx}, cache...)
 			// Donate the previous caches (already on the device): the executable may then update
 			// them in place instead of allocating a fresh copy every token.
 			for i, c := range cache {
@@ -107,20 +173,24 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 					args[4+i] = d
 				}
 			}
-		}
-		out, err := g.exec.Call(args...)
-		if err != nil {
-			return nil, fmt.Errorf("generation step %d: %w", step, err)
-		}
-		for i := range cache {
-			if old := cache[i].(*tensors.Tensor); old.Ok() {
-				old.FinalizeAll() // free now rather than when the garbage collector gets to it
+			t0 = time.Now()
+			out, err := g.exec.Call(args...)
+			if err != nil {
+				return nil, fmt.Errorf("generation step %d: %w", step, err)
 			}
-			cache[i] = out[1+i]
+			for i := range cache {
+				if old := cache[i].(*tensors.Tensor); old.Ok() {
+					old.FinalizeAll() // free now rather than when the garbage collector gets to it
+				}
+				cache[i] = out[1+i]
+			}
+			t1 = time.Now()
+			logits = tensors.MustCopyFlatData[float32](out[0]) // waits for the execution to finish
+			out[0].FinalizeAll()
+			t2 = time.Now()
+			res.Timing.DecodeS += t1.Sub(t0).Seconds()
+			res.Timing.ReadS += t2.Sub(t1).Seconds()
 		}
-		logits := tensors.MustCopyFlatData[float32](out[0])
-		out[0].FinalizeAll()
-		V := m.Config.VocabSize
 		next := make([][]int32, B)
 		nextPos := make([][]int32, B)
 		allDone := true
@@ -142,6 +212,8 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 			next[b] = []int32{int32(tok)}
 			nextPos[b] = []int32{int32(batch.Lens[b] + step)}
 		}
+		res.Timing.PickS += time.Since(t2).Seconds()
+		res.Timing.Steps++
 		if allDone {
 			break
 		}
@@ -158,3 +230,29 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 }
 
 func roundUp(n, k int) int { return (n + k - 1) / k * k }
+
+// distinctRows returns the first row of each distinct sequence and, for every row, the index of
+// its sequence in that list.
+func distinctRows(ids [][]int32) (uniq []int, rowOf []int) {
+	seen := map[string]int{}
+	rowOf = make([]int, len(ids))
+	for b, row := range ids {
+		key := fmt.Sprint(row)
+		u, ok := seen[key]
+		if !ok {
+			u = len(uniq)
+			seen[key] = u
+			uniq = append(uniq, b)
+		}
+		rowOf[b] = u
+	}
+	return uniq, rowOf
+}
+
+func toAny(ts []*tensors.Tensor) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = t
+	}
+	return out
+}
