@@ -1,6 +1,7 @@
 package grpo
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -89,9 +90,31 @@ func TestRewardRisesOnToyTask(t *testing.T) {
 	}
 	first, last := mean(rewards[:8]), mean(rewards[len(rewards)-8:])
 	t.Logf("mean reward first 8 steps %.3f, last 8 steps %.3f", first, last)
-	if last < first+0.08 || last < 1.5*first {
-		t.Fatalf("reward did not rise clearly: first %.3f, last %.3f (%v)", first, last, rewards)
+	// A clear rise: the least-squares trend of reward over steps is positive with a t statistic
+	// above 4 (a random walk without learning gives |t| < 4 with overwhelming probability).
+	slope, tstat := trend(rewards)
+	t.Logf("trend %.4f per step, t = %.1f", slope, tstat)
+	if last <= first || tstat < 4 {
+		t.Fatalf("reward did not rise clearly: first %.3f, last %.3f, trend t = %.1f (%v)", first, last, tstat, rewards)
 	}
+}
+
+// trend fits y = a + b·i by least squares and returns b and its t statistic b / se(b).
+func trend(y []float64) (slope, tstat float64) {
+	n := float64(len(y))
+	mx, my := (n-1)/2, mean(y)
+	sxx, sxy := 0.0, 0.0
+	for i, v := range y {
+		sxx += (float64(i) - mx) * (float64(i) - mx)
+		sxy += (float64(i) - mx) * (v - my)
+	}
+	slope = sxy / sxx
+	sse := 0.0
+	for i, v := range y {
+		r := v - my - slope*(float64(i)-mx)
+		sse += r * r
+	}
+	return slope, slope / math.Sqrt(sse/(n-2)/sxx)
 }
 
 func mean(x []float64) float64 {

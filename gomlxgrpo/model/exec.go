@@ -95,12 +95,19 @@ func (m *Model) CacheShape(batch, length int) shapes.Shape {
 //
 // Prefill calls it with T = prompt width and writeIdx 0; decoding with T = 1.
 func (m *Model) NewStepExec() (*gmodel.Exec, error) {
+	return m.NewStepExecHead(0, func(logits *Node, _ []*Node) []*Node { return []*Node{logits} })
+}
+
+// NewStepExecHead is NewStepExec with the last position's logits [B,V] passed through head, which
+// also receives nExtra more inputs (placed after writeIdx, before the caches); its outputs come
+// first, then the updated caches. The sampler uses it to draw tokens on the device.
+func (m *Model) NewStepExecHead(nExtra int, head func(logits *Node, extra []*Node) []*Node) (*gmodel.Exec, error) {
 	return gmodel.NewExec(m.Backend, m.Store, func(scope *gmodel.Scope, inputs []*Node) []*Node {
-		cache := append([]*Node(nil), inputs[4:]...)
+		cache := append([]*Node(nil), inputs[4+nExtra:]...)
 		in := &Inputs{IDs: inputs[0], Positions: inputs[1], KeyValid: inputs[2], WriteIdx: inputs[3], Cache: cache}
 		hidden := m.Forward(in)
 		T := hidden.Shape().Dimensions[1]
 		last := Squeeze(SliceAxis(hidden, 1, AxisRange(T-1, T)), 1) // [B, D]
-		return append([]*Node{m.Logits(last)}, in.Cache...)
+		return append(head(m.Logits(last), inputs[4:4+nExtra]), in.Cache...)
 	})
 }

@@ -2,7 +2,6 @@ package sample
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -41,14 +40,16 @@ type Timing struct {
 }
 
 // Generator runs batched decoding with a KV cache on the GoMLX path (any backend). Graphs are
-// compiled once per (batch, prompt width, cache length) and reused.
+// compiled once per (batch, prompt width, cache length, sampling mode) and reused.
 //
 // Identical prompts are prefilled once: the GRPO trainer asks for G completions of each prompt,
 // so the prompt's KV cache is computed for one row and copied to its G rows on the device.
+// Tokens are drawn on the device (device.go): per step only B tokens and log-probs come back.
 type Generator struct {
-	m      *model.Model
-	exec   *gmodel.Exec
-	expand *graph.Exec
+	m       *model.Model
+	prefill *gmodel.Exec          // logits of the distinct prompts
+	first   map[Mode]*graph.Exec  // copy caches to the rows, draw each row's first token
+	decode  map[Mode]*gmodel.Exec // one token for every row
 }
 
 // NewGenerator prepares generation for m.
@@ -57,24 +58,52 @@ func NewGenerator(m *model.Model) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	// expand: rows [B] int32, then caches [U,S,K,H] → caches [B,S,K,H] with cache_b = cache_{rows[b]}.
-	expand, err := graph.NewExec(m.Backend, func(inputs []*graph.Node) []*graph.Node {
+	return &Generator{m: m, prefill: e, first: map[Mode]*graph.Exec{}, decode: map[Mode]*gmodel.Exec{}}, nil
+}
+
+// Close frees compiled graphs.
+func (g *Generator) Close() {
+	g.prefill.Finalize()
+	for _, e := range g.first {
+		e.Finalize()
+	}
+	for _, e := range g.decode {
+		e.Finalize()
+	}
+}
+
+// execs returns (compiling lazily) the first-token and decode executables of a sampling mode.
+//
+//	first:  rows [B] int32, prefill logits [U,V], sampler inputs, caches [U,S,K,H] → tokens [B], log-probs [B], caches [B,S,K,H]
+//	decode: model.NewStepExecHead with the sampler as head → tokens [B], log-probs [B], caches
+func (g *Generator) execs(mode Mode) (*graph.Exec, *gmodel.Exec, error) {
+	if e, ok := g.decode[mode]; ok {
+		return g.first[mode], e, nil
+	}
+	first, err := graph.NewExec(g.m.Backend, func(inputs []*graph.Node) []*graph.Node {
 		rows := graph.ExpandAxes(inputs[0], -1) // [B,1]
-		out := make([]*graph.Node, len(inputs)-1)
-		for i, c := range inputs[1:] {
-			out[i] = graph.Gather(c, rows)
+		logits := graph.Gather(inputs[1], rows) // [B,V]
+		tok, lp := SampleGraph(logits, SamplerFromInputs(inputs[2:2+NumSamplerInputs]), mode)
+		out := []*graph.Node{tok, lp}
+		for _, c := range inputs[2+NumSamplerInputs:] {
+			out = append(out, graph.Gather(c, rows))
 		}
 		return out
 	})
 	if err != nil {
-		e.Finalize()
-		return nil, err
+		return nil, nil, err
 	}
-	return &Generator{m: m, exec: e, expand: expand}, nil
+	dec, err := g.m.NewStepExecHead(NumSamplerInputs, func(logits *graph.Node, extra []*graph.Node) []*graph.Node {
+		tok, lp := SampleGraph(logits, SamplerFromInputs(extra), mode)
+		return []*graph.Node{tok, lp}
+	})
+	if err != nil {
+		first.Finalize()
+		return nil, nil, err
+	}
+	g.first[mode], g.decode[mode] = first, dec
+	return first, dec, nil
 }
-
-// Close frees compiled graphs.
-func (g *Generator) Close() { g.exec.Finalize(); g.expand.Finalize() }
 
 // Generate prefills every prompt (left-padded) and decodes until every row stopped or MaxNewTokens.
 func (g *Generator) Generate(req *Request) (*Result, error) {
@@ -106,13 +135,18 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	for _, t := range req.StopTokens {
 		stop[t] = true
 	}
-	rngs := make([]*rand.Rand, B)
+	k1, k2 := make([]uint32, B), make([]uint32, B)
 	for b := range B {
 		stream := uint64(b)
 		if req.Streams != nil {
 			stream = req.Streams[b]
 		}
-		rngs[b] = RowRNG(req.Seed, stream)
+		k1[b], k2[b] = RowKeys(req.Seed, stream)
+	}
+	mode := ModeOf(req.Params)
+	first, decode, err := g.execs(mode)
+	if err != nil {
+		return nil, err
 	}
 	res := &Result{Tokens: make([][]int, B), LogProbs: make([][]float64, B), Truncated: make([]bool, B)}
 	done := make([]bool, B)
@@ -128,80 +162,48 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	for i := range cache {
 		cache[i] = tensors.FromShape(m.CacheShape(len(uniq), S))
 	}
-	out, err := g.exec.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
+	out, err := g.prefill.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
 	if err != nil {
 		return nil, fmt.Errorf("prefill: %w", err)
 	}
-	copy(cache, toAny(out[1:]))
-	if len(uniq) < B {
-		rows := make([]int32, B)
-		for b := range B {
-			rows[b] = int32(rowOf[b])
-		}
-		expanded, err := g.expand.Call(append([]any{rows}, cache...)...)
-		if err != nil {
-			return nil, fmt.Errorf("sharing the prefilled cache: %w", err)
-		}
-		for i := range cache {
-			cache[i].(*tensors.Tensor).FinalizeAll()
-			cache[i] = expanded[i]
-		}
+	for i := range cache {
+		cache[i].(*tensors.Tensor).FinalizeAll()
 	}
-	pLogits := tensors.MustCopyFlatData[float32](out[0])
-	out[0].FinalizeAll()
+	rows := make([]int32, B)
+	for b := range B {
+		rows[b] = int32(rowOf[b])
+	}
+	pre := out
+	args := append([]any{rows, pre[0]}, SamplerArgs(k1, k2, 0, req.Params)...)
+	out, err = first.Call(append(args, toAny(pre[1:])...)...)
+	for _, t := range pre {
+		t.FinalizeAll()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("first token: %w", err)
+	}
+	copy(cache, toAny(out[2:]))
 	res.Timing.PrefillS = time.Since(t0).Seconds()
 
-	var ids, posn [][]int32
-	writeIdx := int32(0) // set after each step: where the next token goes in the cache
-	var logits []float32
+	ids := make([][]int32, B)
+	posn := make([][]int32, B)
 	for step := 0; ; step++ {
-		V := m.Config.VocabSize
-		var t0, t1, t2 time.Time
-		if step == 0 {
-			// Row b starts from its prompt's prefill logits.
-			logits = make([]float32, B*V)
-			for b := range B {
-				copy(logits[b*V:(b+1)*V], pLogits[rowOf[b]*V:(rowOf[b]+1)*V])
-			}
-			t2 = time.Now()
-		} else {
-			args := append([]any{ids, posn, valid, writeIdx}, cache...)
-			// Donate the previous caches (already on the device): the executable may then update
-			// them in place instead of allocating a fresh copy every token.
-			for i, c := range cache {
-				if d, err := graph.DonateTensorBuffer(c.(*tensors.Tensor), m.Backend, 0); err == nil {
-					args[4+i] = d
-				}
-			}
-			t0 = time.Now()
-			out, err := g.exec.Call(args...)
-			if err != nil {
-				return nil, fmt.Errorf("generation step %d: %w", step, err)
-			}
-			for i := range cache {
-				if old := cache[i].(*tensors.Tensor); old.Ok() {
-					old.FinalizeAll() // free now rather than when the garbage collector gets to it
-				}
-				cache[i] = out[1+i]
-			}
-			t1 = time.Now()
-			logits = tensors.MustCopyFlatData[float32](out[0]) // waits for the execution to finish
-			out[0].FinalizeAll()
-			t2 = time.Now()
-			res.Timing.DecodeS += t1.Sub(t0).Seconds()
-			res.Timing.ReadS += t2.Sub(t1).Seconds()
+		t2 := time.Now()
+		toks := tensors.MustCopyFlatData[int32](out[0]) // waits for the execution to finish
+		lps := tensors.MustCopyFlatData[float32](out[1])
+		out[0].FinalizeAll()
+		out[1].FinalizeAll()
+		t3 := time.Now()
+		if step > 0 {
+			res.Timing.ReadS += t3.Sub(t2).Seconds()
 		}
-		next := make([][]int32, B)
-		nextPos := make([][]int32, B)
 		allDone := true
 		for b := range B {
 			tok := req.PadID
 			if !done[b] {
-				row := logits[b*V : (b+1)*V]
-				var lp float64
-				tok, lp = Pick(row, req.Params, rngs[b])
+				tok = int(toks[b])
 				res.Tokens[b] = append(res.Tokens[b], tok)
-				res.LogProbs[b] = append(res.LogProbs[b], lp)
+				res.LogProbs[b] = append(res.LogProbs[b], float64(lps[b]))
 				if stop[tok] {
 					done[b] = true
 				} else if len(res.Tokens[b]) == req.MaxNewTokens {
@@ -209,19 +211,38 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 				}
 			}
 			allDone = allDone && done[b]
-			next[b] = []int32{int32(tok)}
-			nextPos[b] = []int32{int32(batch.Lens[b] + step)}
+			ids[b] = []int32{int32(tok)}
+			posn[b] = []int32{int32(batch.Lens[b] + step)}
 		}
-		res.Timing.PickS += time.Since(t2).Seconds()
+		res.Timing.PickS += time.Since(t3).Seconds()
 		res.Timing.Steps++
 		if allDone {
 			break
 		}
-		writeIdx = int32(P + step)
 		for b := range B {
 			valid[b][P+step] = true
 		}
-		ids, posn = next, nextPos
+		args := append([]any{ids, posn, valid, int32(P + step)}, SamplerArgs(k1, k2, step+1, req.Params)...)
+		nArgs := len(args)
+		args = append(args, cache...)
+		// Donate the caches: the executable updates them in place instead of allocating a copy every token.
+		for i, c := range cache {
+			if d, err := graph.DonateTensorBuffer(c.(*tensors.Tensor), m.Backend, 0); err == nil {
+				args[nArgs+i] = d
+			}
+		}
+		t0 := time.Now()
+		out, err = decode.Call(args...)
+		if err != nil {
+			return nil, fmt.Errorf("generation step %d: %w", step+1, err)
+		}
+		for i := range cache {
+			if old := cache[i].(*tensors.Tensor); old.Ok() {
+				old.FinalizeAll() // free now rather than when the garbage collector gets to it
+			}
+			cache[i] = out[2+i]
+		}
+		res.Timing.DecodeS += time.Since(t0).Seconds()
 	}
 	for _, c := range cache {
 		c.(*tensors.Tensor).FinalizeAll()
