@@ -83,14 +83,14 @@ func (m *Model) NextTokenLogProbs(seqs [][]int, noAdapters bool) ([][]float32, e
 	return res, nil
 }
 
-// CacheShape is the shape of one layer's K or V cache: [B, S, K, H].
+// CacheShape is the shape of one layer's K or V cache: [B, K, S, H].
 func (m *Model) CacheShape(batch, length int) shapes.Shape {
-	return shapes.Make(m.DType, batch, length, m.Config.NumKVHeads, m.Config.HeadDim)
+	return shapes.Make(m.DType, batch, m.Config.NumKVHeads, length, m.Config.HeadDim)
 }
 
 // NewStepExec compiles (lazily, per input shape) the cached forward step:
 //
-//	inputs:  ids [B,T] int32, positions [B,T] int32, keyValid [B,S] bool, writeIdx int32 scalar, then K,V per layer [B,S,K,H]
+//	inputs:  ids [B,T] int32, positions [B,T] int32, keyValid [B,S] bool, writeIdx int32 scalar, then K,V per layer [B,K,S,H]
 //	outputs: logits of the last of the T positions [B,V] float32, then the updated K,V per layer
 //
 // Prefill calls it with T = prompt width and writeIdx 0; decoding with T = 1.

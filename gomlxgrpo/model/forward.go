@@ -20,7 +20,8 @@ type Inputs struct {
 	KeyValid *Node
 	// WriteIdx: scalar int32, cache index of the first of the T positions (0 without a cache).
 	WriteIdx *Node
-	// Cache, when not nil, holds per layer K and V, each [B, S, K, H]; Forward replaces its entries with the updated caches.
+	// Cache, when not nil, holds per layer K and V, each [B, K, S, H] (heads before positions, so attention
+	// reads it without transposing); Forward replaces its entries with the updated caches.
 	Cache []*Node
 	// NoAdapters runs the base model (adapters disabled): GRPO's reference policy.
 	NoAdapters bool
@@ -80,6 +81,7 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 	rope := pos.NewRoPEWithCosSin(cos, sin) // non-interleaved halves: transformers' rotate_half
 	q, k = rope.Encode(q, 1), rope.Encode(k, 1)
 
+	k, v = TransposeAllDims(k, 0, 2, 1, 3), TransposeAllDims(v, 0, 2, 1, 3) // [B, K, T, H]
 	if kv != nil {
 		kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
 		kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
@@ -104,23 +106,23 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 
 // groupedAttention is causal grouped-query attention:
 //
-//	scores[b,k,g,t,s] = Σ_h q[b,t,k·G+g,h]·key[b,s,k,h] / √H,  masked where mask[b,t,s] is false
-//	out[b,t,k·G+g,h]  = Σ_s softmax_s(scores)·value[b,s,k,h]
+//	scores[b,k,g,t,s] = Σ_h q[b,t,k·G+g,h]·key[b,k,s,h] / √H,  masked where mask[b,t,s] is false
+//	out[b,t,k·G+g,h]  = Σ_s softmax_s(scores)·value[b,k,s,h]
 //
-// q: [B, T, N, H]; key, value: [B, S, K, H]; mask: [B, T, S] bool. Returns [B, T, N·H].
+// q: [B, T, N, H]; key, value: [B, K, S, H]; mask: [B, T, S] bool. Returns [B, T, N·H].
 // Softmax runs in float32 as transformers' eager attention does.
 func groupedAttention(q, key, value, mask *Node, K int) *Node {
 	B, T, N, H := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
 	G := N / K
 	qg := Reshape(q, B, T, K, G, H)
-	scores := Einsum("btkgh,bskh->bkgts", qg, key)
+	scores := Einsum("btkgh,bksh->bkgts", qg, key)
 	scores = ConvertDType(scores, dtypes.Float32)
 	scores = MulScalar(scores, 1/math.Sqrt(float64(H)))
 	m := ExpandAxes(mask, 1, 2) // [B, 1, 1, T, S]
 	m = BroadcastToDims(m, scores.Shape().Dimensions...)
 	scores = Where(m, scores, BroadcastToShape(Scalar(q.Graph(), dtypes.Float32, float32(-math.MaxFloat32)), scores.Shape()))
 	probs := ConvertDType(Softmax(scores, -1), value.DType())
-	out := Einsum("bkgts,bskh->btkgh", probs, value)
+	out := Einsum("bkgts,bksh->btkgh", probs, value)
 	return Reshape(out, B, T, N*H)
 }
 
@@ -161,7 +163,7 @@ func rmsNorm(x, weight *Node, eps float64) *Node {
 	return Mul(ExpandLeftToRank(ConvertDType(weight, dt), x.Rank()), ConvertDType(xf, dt))
 }
 
-// writeCache writes update [B, T, K, H] into cache [B, S, K, H] at positions writeIdx..writeIdx+T-1.
+// writeCache writes update [B, K, T, H] into cache [B, K, S, H] at positions writeIdx..writeIdx+T-1.
 // XLA does it in place with DynamicUpdateSlice; the pure-Go backend lacks that op, so there it is
 // cache' = Where(s in window, update[s - writeIdx], cache), which reads and writes the whole cache.
 func (m *Model) writeCache(cache, update, writeIdx *Node) *Node {
@@ -170,15 +172,15 @@ func (m *Model) writeCache(cache, update, writeIdx *Node) *Node {
 	idx := ConvertDType(writeIdx, dtypes.Int32)
 	if m.Backend.Capabilities().Operations[compute.OpTypeDynamicUpdateSlice] {
 		zero := ScalarZero(g, dtypes.Int32)
-		return DynamicUpdateSlice(cache, update, []*Node{zero, idx, zero, zero})
+		return DynamicUpdateSlice(cache, update, []*Node{zero, zero, idx, zero})
 	}
-	S, T := cache.Shape().Dimensions[1], update.Shape().Dimensions[1]
+	S, T := cache.Shape().Dimensions[2], update.Shape().Dimensions[2]
 	s := Iota(g, shapes.Make(dtypes.Int32, S), 0)
 	rel := Sub(s, idx) // [S]
 	inWindow := And(GreaterOrEqual(rel, ScalarZero(g, dtypes.Int32)), LessThan(rel, Const(g, int32(T))))
 	src := ClipScalar(rel, 0, float64(T-1))                                       // [S]
-	gathered := Gather(TransposeAllDims(update, 1, 0, 2, 3), ExpandAxes(src, -1)) // [S, B, K, H]
-	gathered = TransposeAllDims(gathered, 1, 0, 2, 3)                             // [B, S, K, H]
-	mask := BroadcastToDims(Reshape(inWindow, 1, S, 1, 1), cache.Shape().Dimensions...)
+	gathered := Gather(TransposeAllDims(update, 2, 0, 1, 3), ExpandAxes(src, -1)) // [S, B, K, H]
+	gathered = TransposeAllDims(gathered, 1, 2, 0, 3)                             // [B, K, S, H]
+	mask := BroadcastToDims(Reshape(inWindow, 1, 1, S, 1), cache.Shape().Dimensions...)
 	return Where(mask, gathered, cache)
 }

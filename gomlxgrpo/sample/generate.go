@@ -74,7 +74,7 @@ func (g *Generator) Close() {
 
 // execs returns (compiling lazily) the first-token and decode executables of a sampling mode.
 //
-//	first:  rows [B] int32, prefill logits [U,V], sampler inputs, caches [U,S,K,H] → tokens [B], log-probs [B], caches [B,S,K,H]
+//	first:  rows [B] int32, prefill logits [U,V], sampler inputs, caches [U,K,S,H] → tokens [B], log-probs [B], caches [B,K,S,H]
 //	decode: model.NewStepExecHead with the sampler as head → tokens [B], log-probs [B], caches
 func (g *Generator) execs(mode Mode) (*graph.Exec, *gmodel.Exec, error) {
 	if e, ok := g.decode[mode]; ok {
