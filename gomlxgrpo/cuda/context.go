@@ -1,0 +1,71 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gorgonia.org/cu"
+
+	"github.com/gomlxgrpo/gomlxgrpo/kernels"
+)
+
+var (
+	initOnce sync.Once
+	initErr  error
+	ctx      cu.CUContext
+	fns      = map[string]cu.Function{}
+)
+
+// Init retains device 0's primary context (the one XLA uses) and loads the kernels' PTX.
+// (gorgonia.org/cu initializes the driver when the program starts and exits if there is none, so
+// binaries built with the cuda tag need an NVIDIA driver.)
+func Init() error {
+	initOnce.Do(func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if ctx, initErr = cu.Device(0).RetainPrimaryCtx(); initErr != nil {
+			initErr = fmt.Errorf("cuda: retaining the primary context: %w", initErr)
+			return
+		}
+		if initErr = cu.SetCurrentContext(ctx); initErr != nil {
+			return
+		}
+		for ptx, names := range map[string][]string{
+			kernels.NF4Dequant: {"nf4_dequant_bf16", "nf4_dequant_f32"},
+			kernels.NF4GEMV:    {"nf4_gemv_lora"},
+		} {
+			mod, err := cu.LoadData(ptx)
+			if err != nil {
+				initErr = fmt.Errorf("cuda: loading PTX with %v: %w (the driver must support PTX ISA 7.8 and sm_90)", names, err)
+				return
+			}
+			for _, n := range names {
+				if fns[n], err = mod.Function(n); err != nil {
+					initErr = fmt.Errorf("cuda: kernel %s: %w", n, err)
+					return
+				}
+			}
+		}
+	})
+	return initErr
+}
+
+// onContext runs f on a locked OS thread with the shared context current (a CUDA context is
+// current per thread, and goroutines move between threads).
+func onContext(f func() error) error {
+	if err := Init(); err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(ctx); err != nil {
+		return err
+	}
+	return f()
+}
+
+// Synchronize waits for all work in the shared context (XLA's and the kernels').
+func Synchronize() error { return onContext(cu.Synchronize) }

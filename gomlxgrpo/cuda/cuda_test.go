@@ -1,0 +1,244 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"gorgonia.org/cu"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/quant"
+)
+
+// xlaBackend returns the CUDA XLA backend or skips (these tests run on the GPU machine:
+// GOMLX_BACKEND=xla:<plugin>,tf32=false).
+func xlaBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	if !strings.HasPrefix(os.Getenv("GOMLX_BACKEND"), "xla:") {
+		t.Skip("set GOMLX_BACKEND=xla:<CUDA PJRT plugin> to run the CUDA kernel tests")
+	}
+	be, err := backend.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Init(); err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+// onDevice puts data (a flat slice) of the given shape on the device with no host copy left, so a
+// later read really comes from device memory.
+func onDevice[T interface{ uint8 | float32 | bfloat16T }](t testing.TB, be compute.Backend, flat []T, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
+	t.Helper()
+	tt := tensors.FromFlatDataAndDimensions(flat, dims...)
+	tt.MustMaterializeOnDevice(be, false, 0)
+	tt.FinalizeLocal()
+	p, err := DevicePtr(tt, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tt, p
+}
+
+func zerosOnDevice(t testing.TB, be compute.Backend, dt dtypes.DType, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
+	t.Helper()
+	tt := tensors.FromShape(shapes.Make(dt, dims...))
+	tt.MustMaterializeOnDevice(be, false, 0)
+	tt.FinalizeLocal()
+	p, err := DevicePtr(tt, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tt, p
+}
+
+// TestDevicePtr: a kernel-side read of an XLA buffer's address returns the tensor's values, and a
+// kernel-side write is what GoMLX then reads (the zero-copy contract).
+func TestDevicePtr(t *testing.T) {
+	be := xlaBackend(t)
+	data := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	tt, p := onDevice(t, be, data, 8)
+	got := make([]float32, 8)
+	if err := onContext(func() error { return cu.MemcpyDtoH(unsafePtr(got), p, 32) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		if got[i] != data[i] {
+			t.Fatalf("read through the device pointer %v, want %v", got, data)
+		}
+	}
+	back := []float32{9, 8, 7, 6, 5, 4, 3, 2}
+	if err := onContext(func() error { return cu.MemcpyHtoD(p, unsafePtr(back), 32) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	// An XLA computation on the tensor sees the write.
+	exec, err := graph.NewExec(be, func(x *graph.Node) *graph.Node { return graph.MulScalar(x, 2) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Call(tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doubled := tensors.MustCopyFlatData[float32](out[0])
+	for i := range back {
+		if doubled[i] != 2*back[i] {
+			t.Fatalf("XLA read %v after the kernel-side write of %v", doubled, back)
+		}
+	}
+}
+
+func randomNF4(rng *rand.Rand, out, in int) *quant.Quantized {
+	w := make([]float32, out*in)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	return quant.QuantizeNF4(w, out, in)
+}
+
+// TestNF4Dequant compares the kernel with the host reference on fresh random weights of several
+// shapes (llm.c-style: new inputs every run), both output types, bit for bit.
+func TestNF4Dequant(t *testing.T) {
+	be := xlaBackend(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for _, sh := range [][2]int{{64, 64}, {1536, 8960}, {8, 24}, {256, 4104}} {
+		q := randomNF4(rng, sh[0], sh[1])
+		n := sh[0] * sh[1]
+		want := q.Dequantize()
+		_, pp := onDevice(t, be, q.Packed, len(q.Packed))
+		_, pa := onDevice(t, be, q.Absmax, len(q.Absmax))
+		for _, bf16 := range []bool{false, true} {
+			dt := dtypes.Float32
+			if bf16 {
+				dt = dtypes.BFloat16
+			}
+			ot, po := zerosOnDevice(t, be, dt, n)
+			if err := NF4Dequant(pp, pa, po, int64(n), bf16); err != nil {
+				t.Fatal(err)
+			}
+			if err := Synchronize(); err != nil {
+				t.Fatal(err)
+			}
+			var got []float32
+			if bf16 {
+				for _, v := range tensors.MustCopyFlatData[bfloat16T](ot) {
+					got = append(got, v.Float32())
+				}
+			} else {
+				got = tensors.MustCopyFlatData[float32](ot)
+			}
+			for i := range want {
+				w := want[i]
+				if bf16 {
+					w = roundBF16(w)
+				}
+				if got[i] != w {
+					t.Fatalf("%v bf16=%v: element %d = %v, host reference %v", sh, bf16, i, got[i], w)
+				}
+			}
+		}
+	}
+}
+
+// TestNF4GEMV compares the fused decode matmul (with and without LoRA) with a float64 host
+// reference on fresh random inputs, for several shapes and row counts.
+func TestNF4GEMV(t *testing.T) {
+	be := xlaBackend(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 1536, 8960, 16}, {5, 256, 1536, 8}, {19, 512, 3072, 16}} {
+		q := randomNF4(rng, c.out, c.in)
+		w := q.Dequantize()
+		xs := make([]float32, c.rows*c.in)
+		for i := range xs {
+			xs[i] = roundBF16(float32(rng.NormFloat64()))
+		}
+		xbf := make([]bfloat16T, len(xs))
+		for i, v := range xs {
+			xbf[i] = bfloat16From(v)
+		}
+		_, pp := onDevice(t, be, q.Packed, len(q.Packed))
+		_, pa := onDevice(t, be, q.Absmax, len(q.Absmax))
+		_, px := onDevice(t, be, xbf, c.rows, c.in)
+		yt, py := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.out)
+		var lora *LoRA
+		var u, lb []float32
+		if c.r > 0 {
+			u = make([]float32, c.rows*c.r)
+			lb = make([]float32, c.out*c.r)
+			for i := range u {
+				u[i] = float32(rng.NormFloat64())
+			}
+			for i := range lb {
+				lb[i] = float32(rng.NormFloat64() * 0.1)
+			}
+			_, pu := onDevice(t, be, u, c.rows, c.r)
+			_, pb := onDevice(t, be, lb, c.out, c.r)
+			lora = &LoRA{U: pu, B: pb, R: c.r, Scale: 2}
+		}
+		if err := NF4GEMV(pp, pa, px, py, c.rows, c.in, c.out, lora); err != nil {
+			t.Fatal(err)
+		}
+		if err := Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		got := tensors.MustCopyFlatData[float32](yt)
+		for b := range c.rows {
+			for o := range c.out {
+				want, mag := 0.0, 0.0
+				for i := range c.in {
+					p := float64(xs[b*c.in+i]) * float64(w[o*c.in+i])
+					want += p
+					mag += math.Abs(p)
+				}
+				for j := range c.r {
+					p := 2 * float64(u[b*c.r+j]) * float64(lb[o*c.r+j])
+					want += p
+					mag += math.Abs(p)
+				}
+				if d := math.Abs(float64(got[b*c.out+o]) - want); d > 1e-5*mag+1e-6 {
+					t.Fatalf("%+v: y[%d,%d] = %v, reference %v (|terms| %v)", c, b, o, got[b*c.out+o], want, mag)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkNF4GEMV reports the weight-read bandwidth of the decode matmul on a Llama-3.1-8B MLP
+// shape (14336 × 4096) at 8 rows: GB/s = 4-bit bytes + scales per launch / time.
+func BenchmarkNF4GEMV(b *testing.B) {
+	be := xlaBackend(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const rows, out, in = 8, 14336, 4096
+	q := randomNF4(rng, out, in)
+	_, pp := onDevice(b, be, q.Packed, len(q.Packed))
+	_, pa := onDevice(b, be, q.Absmax, len(q.Absmax))
+	_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
+	_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
+	bytes := float64(len(q.Packed) + 4*len(q.Absmax))
+	_ = Synchronize()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := NF4GEMV(pp, pa, px, py, rows, in, out, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = Synchronize()
+	b.ReportMetric(bytes*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+}

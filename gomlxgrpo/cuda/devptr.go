@@ -1,0 +1,42 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/pjrt"
+	"github.com/gomlx/gomlx/core/tensors"
+	"gorgonia.org/cu"
+)
+
+// DevicePtr returns the device address of t's buffer on be (device 0), moving t to the device
+// first if needed. The address stays valid while t keeps that buffer (do not donate or finalize it).
+//
+// go-xla v0.4.4 keeps the PJRT buffer in an unexported field of *xla.Buffer; it is read with
+// reflect + unsafe (pinned versions; TestDevicePtr guards it), then PJRT_Buffer_UnsafePointer
+// gives the CUDA address.
+func DevicePtr(t *tensors.Tensor, be compute.Backend) (cu.DevicePtr, error) {
+	buf, err := t.Buffer(be, 0)
+	if err != nil {
+		return 0, err
+	}
+	xb, ok := buf.(*xla.Buffer)
+	if !ok {
+		return 0, fmt.Errorf("cuda: tensor is on backend %q, not an XLA CUDA backend", be.Name())
+	}
+	f := reflect.ValueOf(xb).Elem().FieldByName("pjrtBuffer")
+	if !f.IsValid() {
+		return 0, fmt.Errorf("cuda: go-xla's Buffer has no pjrtBuffer field (a go-xla version other than v0.4.4?)")
+	}
+	pb := *(**pjrt.Buffer)(unsafe.Pointer(f.UnsafeAddr()))
+	p, err := pb.UnsafePointer()
+	if err != nil {
+		return 0, fmt.Errorf("cuda: PJRT buffer address: %w", err)
+	}
+	return cu.DevicePtr(uintptr(p)), nil
+}

@@ -1,0 +1,26 @@
+// Shared device helpers for the kernels in this folder. No CUDA headers are needed: bfloat16 values
+// travel as their 16-bit patterns (the same bits GoMLX/XLA store).
+#pragma once
+
+// bitsandbytes' nf4_dequantization_lut, as quant.NF4. Kernels copy it to shared memory
+// (load_nf4_lut) because a run-time index into a local array would live in slow local memory.
+__device__ const float NF4_LUT[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                      -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                      0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                                      0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+// load_nf4_lut fills lut[16] (shared) from NF4_LUT; every thread of the block must call it.
+__device__ __forceinline__ void load_nf4_lut(float* lut) {
+  if (threadIdx.x < 16) lut[threadIdx.x] = NF4_LUT[threadIdx.x];
+  __syncthreads();
+}
+
+// float32 → bfloat16 bits, round to nearest even (NaN kept quiet), as XLA's convert does.
+__device__ __forceinline__ unsigned short f32_to_bf16(float f) {
+  unsigned int u = __float_as_uint(f);
+  if ((u & 0x7fffffff) > 0x7f800000) return (unsigned short)((u >> 16) | 0x40);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (unsigned short)(u >> 16);
+}
+
+__device__ __forceinline__ float bf16_to_f32(unsigned short h) { return __uint_as_float(((unsigned int)h) << 16); }
