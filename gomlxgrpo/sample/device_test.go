@@ -1,14 +1,18 @@
 package sample
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 )
 
 // runSampler samples once per row of logits [B][V] on the default backend.
@@ -214,4 +218,39 @@ func TestDeviceSamplingReproducible(t *testing.T) {
 	if int(greedy[0]) != Argmax(row) || math.Abs(float64(lp[0])-logProbAt(row, Argmax(row))) > 1e-5 {
 		t.Fatalf("greedy: token %d log-prob %v, want %d %v", greedy[0], lp[0], Argmax(row), logProbAt(row, Argmax(row)))
 	}
+}
+
+// TestExplainOOM: a device out-of-memory error names the batch, the cache size and what to lower;
+// other errors pass through unchanged.
+func TestExplainOOM(t *testing.T) {
+	m := loadTiny(t)
+	oom := fmt.Errorf("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123 bytes")
+	err := explainOOM(oom, m, 64, 480)
+	want := CacheBytes(m, 64, 480)
+	if want != int64(2*len(m.Layers)*64*m.Config.NumKVHeads*480*m.Config.HeadDim*m.DType.Size()) {
+		t.Fatalf("CacheBytes %d disagrees with the cache shapes", want)
+	}
+	for _, s := range []string{"64 rows", "480 cache positions", "num_generations", "max_completion_length", "RESOURCE_EXHAUSTED"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("message %q lacks %q", err, s)
+		}
+	}
+	other := fmt.Errorf("shape mismatch")
+	if explainOOM(other, m, 1, 1) != other {
+		t.Errorf("a non-memory error was rewritten")
+	}
+}
+
+func loadTiny(t *testing.T) *model.Model {
+	t.Helper()
+	be, err := backend.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load("../model/testdata/models/qwen2_gqa_tied_bias", be, model.LoadOptions{DType: dtypes.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
 }

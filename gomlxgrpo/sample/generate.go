@@ -2,6 +2,7 @@ package sample
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -164,7 +165,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	}
 	out, err := g.prefill.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
 	if err != nil {
-		return nil, fmt.Errorf("prefill: %w", err)
+		return nil, fmt.Errorf("prefill: %w", explainOOM(err, m, len(uniq), S))
 	}
 	for i := range cache {
 		cache[i].(*tensors.Tensor).FinalizeAll()
@@ -180,7 +181,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		t.FinalizeAll()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("first token: %w", err)
+		return nil, fmt.Errorf("first token: %w", explainOOM(err, m, B, S))
 	}
 	copy(cache, toAny(out[2:]))
 	res.Timing.PrefillS = time.Since(t0).Seconds()
@@ -234,7 +235,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		t0 := time.Now()
 		out, err = decode.Call(args...)
 		if err != nil {
-			return nil, fmt.Errorf("generation step %d: %w", step+1, err)
+			return nil, fmt.Errorf("generation step %d: %w", step+1, explainOOM(err, m, B, S))
 		}
 		for i := range cache {
 			if old := cache[i].(*tensors.Tensor); old.Ok() {
@@ -251,6 +252,22 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 }
 
 func roundUp(n, k int) int { return (n + k - 1) / k * k }
+
+// CacheBytes is the device memory of the KV caches for B rows of S positions (all layers, K and V).
+func CacheBytes(m *model.Model, B, S int) int64 {
+	return int64(2*len(m.Layers)) * int64(m.CacheShape(B, S).Memory())
+}
+
+// explainOOM turns a device out-of-memory error into one that says what to change.
+func explainOOM(err error, m *model.Model, B, S int) error {
+	msg := strings.ToLower(err.Error())
+	if !strings.Contains(msg, "resource_exhausted") && !strings.Contains(msg, "out of memory") {
+		return err
+	}
+	return fmt.Errorf("out of device memory generating %d rows with %d cache positions (their KV cache alone is %.2f GiB, on top of the model and the step's activations): "+
+		"lower num_generations or the prompts per step, or max_completion_length / max_prompt_length: %w",
+		B, S, float64(CacheBytes(m, B, S))/(1<<30), err)
+}
 
 // distinctRows returns the first row of each distinct sequence and, for every row, the index of
 // its sequence in that list.
