@@ -12,6 +12,7 @@ require (
 	github.com/pkoukk/tiktoken-go v0.1.8
 	golang.org/x/text v0.35.0
 	gorgonia.org/cu v0.9.6
+	k8s.io/klog/v2 v2.140.0
 )
 
 require (
@@ -30,5 +31,4 @@ require (
 	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/term v0.40.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	k8s.io/klog/v2 v2.140.0 // indirect
 )

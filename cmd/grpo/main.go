@@ -6,16 +6,21 @@
 //	grpo chat-template (--model DIR | --template FILE) --messages FILE [--add-generation-prompt]
 //	grpo train     [--config FILE] [--max-steps N] [--metrics FILE] [--output DIR] [--resume DIR]
 //
+// GOMLXGRPO_XLA_LOG=1 logs every XLA compilation with its device memory use.
+//
 // The backend is chosen by gomlxgrpo/backend: $GOMLX_BACKEND, else a CUDA PJRT plugin if installed, else the CPU.
 package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	"k8s.io/klog/v2"
 )
 
 type command struct {
@@ -30,6 +35,13 @@ func register(name, usage string, run func(args []string) error) {
 }
 
 func main() {
+	if v := os.Getenv("GOMLXGRPO_XLA_LOG"); v != "" {
+		// go-xla logs each compilation with the executable's device memory (code, inputs, outputs,
+		// temporaries) at klog verbosity 1: what explains a step's peak GPU memory.
+		fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+		klog.InitFlags(fs)
+		_ = fs.Set("v", v)
+	}
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage()
 		os.Exit(2)
