@@ -49,6 +49,9 @@ func onDevice[T interface{ uint8 | float32 | bfloat16T }](t testing.TB, be compu
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := Synchronize(); err != nil { // PJRT's host-to-device copy may still be in flight
+		t.Fatal(err)
+	}
 	return tt, p
 }
 
@@ -59,6 +62,9 @@ func zerosOnDevice(t testing.TB, be compute.Backend, dt dtypes.DType, dims ...in
 	tt.FinalizeLocal()
 	p, err := DevicePtr(tt, be)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Synchronize(); err != nil { // PJRT's host-to-device copy may still be in flight
 		t.Fatal(err)
 	}
 	return tt, p
