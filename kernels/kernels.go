@@ -14,3 +14,8 @@ var NF4Dequant string
 //
 //go:embed nf4_gemv.ptx
 var NF4GEMV string
+
+// Sample is the PTX of sample.cu: sample_rows.
+//
+//go:embed sample.ptx
+var Sample string

@@ -36,6 +36,7 @@ func Init() error {
 		for ptx, names := range map[string][]string{
 			kernels.NF4Dequant: {"nf4_dequant_bf16", "nf4_dequant_f32"},
 			kernels.NF4GEMV:    {"nf4_gemv_lora"},
+			kernels.Sample:     {"sample_rows"},
 		} {
 			mod, err := cu.LoadData(ptx)
 			if err != nil {
