@@ -40,7 +40,9 @@ func xlaBackend(t testing.TB) compute.Backend {
 
 // onDevice puts data (a flat slice) of the given shape on the device with no host copy left, so a
 // later read really comes from device memory.
-func onDevice[T interface{ uint8 | uint32 | float32 | bfloat16T }](t testing.TB, be compute.Backend, flat []T, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
+func onDevice[T interface {
+	uint8 | uint32 | float32 | bfloat16T
+}](t testing.TB, be compute.Backend, flat []T, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
 	t.Helper()
 	tt := tensors.FromFlatDataAndDimensions(flat, dims...)
 	tt.MustMaterializeOnDevice(be, false, 0)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -253,4 +254,31 @@ func loadTiny(t *testing.T) *model.Model {
 	}
 	t.Cleanup(m.Close)
 	return m
+}
+
+// TestBatchTooLargeForCard: on a (pretend) card too small for the KV cache, Generate refuses before
+// any device work with an error giving the sizes and what to lower; a big enough card passes.
+func TestBatchTooLargeForCard(t *testing.T) {
+	m := loadTiny(t)
+	gen, err := NewGenerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	defer func(f func(compute.Backend) (int64, bool)) { deviceMemory = f }(deviceMemory)
+	prompts := make([][]int, 64)
+	for i := range prompts {
+		prompts[i] = []int{5, 6, 7}
+	}
+	req := &Request{Prompts: prompts, MaxNewTokens: 40, Params: DefaultParams()}
+	need := m.Store.ByteSize() + CacheBytes(m, 64, 32+64) + 2*64*int64(m.Config.VocabSize)*4
+	deviceMemory = func(compute.Backend) (int64, bool) { return need - 1, true }
+	_, err = gen.Generate(req)
+	if err == nil || !strings.Contains(err.Error(), "64 rows") || !strings.Contains(err.Error(), "num_generations") {
+		t.Fatalf("want a clear too-large error, got %v", err)
+	}
+	deviceMemory = func(compute.Backend) (int64, bool) { return need, true }
+	if _, err = gen.Generate(req); err != nil {
+		t.Fatalf("a card of exactly the needed size was refused: %v", err)
+	}
 }

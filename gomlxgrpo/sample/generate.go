@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 )
 
@@ -126,6 +127,9 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	S := P + roundUp(req.MaxNewTokens, 32)
 	if width+req.MaxNewTokens > m.Config.MaxPositions {
 		return nil, fmt.Errorf("prompt (%d tokens) + %d new tokens exceeds the model's max_position_embeddings %d: shorten the prompt or lower max new tokens", width, req.MaxNewTokens, m.Config.MaxPositions)
+	}
+	if err := checkMemory(m, B, S); err != nil {
+		return nil, err
 	}
 	valid := make([][]bool, B)
 	for b := range B {
@@ -256,6 +260,28 @@ func roundUp(n, k int) int { return (n + k - 1) / k * k }
 // CacheBytes is the device memory of the KV caches for B rows of S positions (all layers, K and V).
 func CacheBytes(m *model.Model, B, S int) int64 {
 	return int64(2*len(m.Layers)) * int64(m.CacheShape(B, S).Memory())
+}
+
+// deviceMemory is backend.DeviceMemory (a variable so tests can give a small card).
+var deviceMemory = backend.DeviceMemory
+
+// checkMemory refuses, before any device work, a generation that cannot fit the card: the model's
+// weights plus the KV cache of B rows × S positions plus two B×V float32 logit buffers exceed the
+// card's total memory. (What else the step needs is not counted, so passing is no promise.)
+func checkMemory(m *model.Model, B, S int) error {
+	total, ok := deviceMemory(m.Backend)
+	if !ok {
+		return nil
+	}
+	weights, cache := m.Store.ByteSize(), CacheBytes(m, B, S)
+	need := weights + cache + 2*int64(B)*int64(m.Config.VocabSize)*4
+	if need <= total {
+		return nil
+	}
+	gib := func(n int64) float64 { return float64(n) / (1 << 30) }
+	return fmt.Errorf("generating %d rows with %d cache positions needs at least %.2f GiB (weights %.2f, KV cache %.2f) but the GPU has %.2f GiB: "+
+		"lower num_generations or the prompts per step, or max_completion_length / max_prompt_length (or load the model in 4-bit)",
+		B, S, gib(need), gib(weights), gib(cache), gib(total))
 }
 
 // explainOOM turns a device out-of-memory error into one that says what to change.
