@@ -19,3 +19,30 @@ var NF4GEMV string
 //
 //go:embed sample.ptx
 var Sample string
+
+// Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16), rope_cache.cu
+// (rope_cache_bf16), attention_decode.cu (attention_decode_bf16), elementwise.cu (embed_rows_bf16,
+// residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, lora_down).
+var Decode = map[string]string{
+	"rmsnorm_bf16":          rmsnorm,
+	"rope_cache_bf16":       ropeCache,
+	"attention_decode_bf16": attentionDecode,
+	"embed_rows_bf16":       elementwise,
+	"residual_add_bf16":     elementwise,
+	"swiglu_bf16":           elementwise,
+	"gemv_bf16_lora":        gemvBF16,
+	"lora_down":             gemvBF16,
+}
+
+var (
+	//go:embed rmsnorm.ptx
+	rmsnorm string
+	//go:embed rope_cache.ptx
+	ropeCache string
+	//go:embed attention_decode.ptx
+	attentionDecode string
+	//go:embed elementwise.ptx
+	elementwise string
+	//go:embed gemv_bf16.ptx
+	gemvBF16 string
+)

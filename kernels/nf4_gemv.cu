@@ -1,10 +1,10 @@
 // Decode matmul on NF4 weights with the LoRA update fused into the same pass:
 //
-//   y[b,o] = Σ_i x[b,i] · NF4[code(o,i)] · absmax[(o·in + i) / 64]  +  scale · Σ_j u[b,j] · lora_b[o,j]
+//   y[b,o] = Σ_i x[b,i] · NF4[code(o,i)] · absmax[(o·in + i) / 64]  + bias[o] +  scale · Σ_j u[b,j] · lora_b[o,j]
 //
 // W is [out, in] row-major in bitsandbytes' NF4 layout (gomlxgrpo/quant/nf4.go), x [B, in] bfloat16
 // bits, u = x·Aᵀ [B, r] float32 (the adapter's down-projection, tiny, computed before), lora_b
-// [out, r] float32, y [B, out] float32. The 4-bit weights are read once per launch for up to
+// [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read once per launch for up to
 // MAXB = 8 rows of x: gridDim.y chunks of 8 rows each read them again (L2 helps at small shapes).
 // One warp per output row; each lane takes 8 weights (one 32-bit word) per step, 256 per warp step.
 // Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
@@ -15,8 +15,8 @@
 
 extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                          const unsigned short* __restrict__ x, float* __restrict__ y, int B, int in,
-                                         int out, const float* __restrict__ u, const float* __restrict__ lora_b, int r,
-                                         float scale) {
+                                         int out, const unsigned short* __restrict__ bias, const float* __restrict__ u,
+                                         const float* __restrict__ lora_b, int r, float scale) {
   __shared__ float lut[16];
   load_nf4_lut(lut);
   const int lane = threadIdx.x & 31;
@@ -66,6 +66,7 @@ extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed
 #pragma unroll
     for (int b = 0; b < MAXB; b++)
       if (b == lane) v = acc[b];
+    if (bias != nullptr) v += bf16_to_f32(bias[o]);
     if (u != nullptr) {
       float l = 0.f;
       for (int j = 0; j < r; j++) l += u[(long long)(b0 + lane) * r + j] * lora_b[(long long)o * r + j];

@@ -33,11 +33,15 @@ func Init() error {
 		if initErr = cu.SetCurrentContext(ctx); initErr != nil {
 			return
 		}
-		for ptx, names := range map[string][]string{
+		modules := map[string][]string{
 			kernels.NF4Dequant: {"nf4_dequant_bf16", "nf4_dequant_f32"},
 			kernels.NF4GEMV:    {"nf4_gemv_lora"},
 			kernels.Sample:     {"sample_rows"},
-		} {
+		}
+		for name, ptx := range kernels.Decode {
+			modules[ptx] = append(modules[ptx], name)
+		}
+		for ptx, names := range modules {
 			mod, err := cu.LoadData(ptx)
 			if err != nil {
 				initErr = fmt.Errorf("cuda: loading PTX with %v: %w (the driver must support PTX ISA 7.8 and sm_90)", names, err)

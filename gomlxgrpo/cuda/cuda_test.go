@@ -41,7 +41,7 @@ func xlaBackend(t testing.TB) compute.Backend {
 // onDevice puts data (a flat slice) of the given shape on the device with no host copy left, so a
 // later read really comes from device memory.
 func onDevice[T interface {
-	uint8 | uint32 | float32 | bfloat16T
+	uint8 | int32 | uint32 | float32 | bfloat16T
 }](t testing.TB, be compute.Backend, flat []T, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
 	t.Helper()
 	tt := tensors.FromFlatDataAndDimensions(flat, dims...)
@@ -199,7 +199,7 @@ func TestNF4GEMV(t *testing.T) {
 			_, pb := onDevice(t, be, lb, c.out, c.r)
 			lora = &LoRA{U: pu, B: pb, R: c.r, Scale: 2}
 		}
-		if err := NF4GEMV(pp, pa, px, py, c.rows, c.in, c.out, lora); err != nil {
+		if err := NF4GEMV(pp, pa, px, py, c.rows, c.in, c.out, 0, lora); err != nil {
 			t.Fatal(err)
 		}
 		if err := Synchronize(); err != nil {
@@ -243,7 +243,7 @@ func BenchmarkNF4GEMV(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		if err := NF4GEMV(pp, pa, px, py, rows, in, out, nil); err != nil {
+		if err := NF4GEMV(pp, pa, px, py, rows, in, out, 0, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

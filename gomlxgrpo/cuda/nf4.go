@@ -35,9 +35,9 @@ type LoRA struct {
 }
 
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
-// plus the LoRA term when lora is not nil, reading the 4-bit weights once per 8 rows.
-// in must be a multiple of 8. Asynchronous, like NF4Dequant.
-func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, lora *LoRA) error {
+// plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
+// 4-bit weights once per 8 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
+func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
 	}
@@ -49,7 +49,7 @@ func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, lora *LoRA) e
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	const warps = 4
 	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&absmax), unsafe.Pointer(&x), unsafe.Pointer(&y),
-		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&u), unsafe.Pointer(&b),
+		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
 		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
 	return onContext(func() error {
 		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+7)/8, 1, 32*warps, 1, 1, 0, cu.Stream{}, args)

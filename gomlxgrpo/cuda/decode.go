@@ -1,0 +1,106 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// The decode-step kernels (kernels/rmsnorm.cu, rope_cache.cu, attention_decode.cu,
+// elementwise.cu, gemv_bf16.cu). Activations are bfloat16 bits, projection outputs float32, as
+// documented in each kernel. All launches are asynchronous on the default stream.
+
+func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
+	return onContext(func() error {
+		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, cu.Stream{}, args)
+	})
+}
+
+func p(v any) unsafe.Pointer {
+	switch x := v.(type) {
+	case *cu.DevicePtr:
+		return unsafe.Pointer(x)
+	case *int32:
+		return unsafe.Pointer(x)
+	case *int64:
+		return unsafe.Pointer(x)
+	case *float32:
+		return unsafe.Pointer(x)
+	}
+	panic(fmt.Sprintf("cuda: unsupported kernel argument %T", v))
+}
+
+// RMSNorm: out [rows, d] = w ⊙ x/rms(x) (bfloat16 bits), as model.rmsNorm.
+func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
+	d32 := int32(d)
+	return launch("rmsnorm_bf16", [3]int{rows, 1, 1}, 256, 0, p(&x), p(&w), p(&out), p(&d32), p(&eps))
+}
+
+// RopeCache rotates q [rows, n·h] and k [rows, kv·h] (float32) at positions pos [rows] int32 with
+// invFreq [h/2] float32, writes q to qOut [rows, n, h] and k, v into the caches [rows, kv, s, h]
+// (bfloat16 bits) at writeIdx.
+func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s, writeIdx int) error {
+	if h%2 != 0 || h > 2048 {
+		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
+	}
+	n32, k32, h32, s32, w32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx)
+	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
+		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32))
+}
+
+// AttentionDecode: out [rows, n·h] = softmax(q·Kᵀ/√h)·V over the cache positions s with
+// (valid[row,s] ∧ s ≤ writeIdx) ∨ s = writeIdx; q [rows, n, h], caches [rows, kv, s, h] bfloat16
+// bits, valid [rows, s] bytes.
+func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s, writeIdx int) error {
+	if h > 256 || n%kv != 0 {
+		return fmt.Errorf("cuda: AttentionDecode needs head dim ≤ 256 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
+	}
+	if s*4 > 48<<10 {
+		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in 48 KiB of shared memory: at most 12288 cache positions", s)
+	}
+	n32, k32, h32, s32, w32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx)
+	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s,
+		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32))
+}
+
+// EmbedRows: x [rows, d] = E[ids[row], :] (bfloat16 bits, ids int32).
+func EmbedRows(ids, e, x cu.DevicePtr, rows, d int) error {
+	r32, d32 := int32(rows), int32(d)
+	return launch("embed_rows_bf16", [3]int{(rows*d + 255) / 256, 1, 1}, 256, 0, p(&ids), p(&e), p(&x), p(&r32), p(&d32))
+}
+
+// ResidualAdd: x = x + y for n elements (x bfloat16 bits, y float32).
+func ResidualAdd(x, y cu.DevicePtr, n int) error {
+	n64 := int64(n)
+	return launch("residual_add_bf16", [3]int{(n + 255) / 256, 1, 1}, 256, 0, p(&x), p(&y), p(&n64))
+}
+
+// SwiGLU: act = silu(g)·u for n elements (g, u float32; act bfloat16 bits).
+func SwiGLU(g, u, act cu.DevicePtr, n int) error {
+	n64 := int64(n)
+	return launch("swiglu_bf16", [3]int{(n + 255) / 256, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&n64))
+}
+
+// GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].
+func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
+	if in%8 != 0 {
+		return fmt.Errorf("cuda: GEMVBF16 needs in %% 8 == 0, got %d", in)
+	}
+	var u, b cu.DevicePtr
+	r, scale := int32(0), float32(0)
+	if lora != nil {
+		u, b, r, scale = lora.U, lora.B, int32(lora.R), lora.Scale
+	}
+	rows32, in32, out32 := int32(rows), int32(in), int32(out)
+	return launch("gemv_bf16_lora", [3]int{(out + 3) / 4, (rows + 7) / 8, 1}, 128, 0,
+		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
+}
+
+// LoRADown: u [rows, r] float32 = x [rows, in] (bfloat16 bits) · Aᵀ for A [r, in] float32.
+func LoRADown(x, a, u cu.DevicePtr, rows, in, r int) error {
+	rows32, in32, r32 := int32(rows), int32(in), int32(r)
+	return launch("lora_down", [3]int{(rows*r + 3) / 4, 1, 1}, 128, 0, p(&x), p(&a), p(&u), p(&rows32), p(&in32), p(&r32))
+}

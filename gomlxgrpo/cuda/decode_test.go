@@ -1,0 +1,337 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"gorgonia.org/cu"
+)
+
+// Host references for the decode kernels, on fresh random inputs every run (llm.c's validate).
+// Tolerances are one or two bfloat16 steps (2⁻⁸ relative): the kernels and the references sum in
+// different orders, which can move a bfloat16 rounding by one step.
+
+func freshRNG(i uint64) *rand.Rand { return rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), i)) }
+
+func randBF16(rng *rand.Rand, n int, scale float64) ([]float32, []bfloat16T) {
+	f := make([]float32, n)
+	h := make([]bfloat16T, n)
+	for i := range f {
+		h[i] = bfloat16From(float32(rng.NormFloat64() * scale))
+		f[i] = h[i].Float32()
+	}
+	return f, h
+}
+
+func randF32(rng *rand.Rand, n int, scale float64) []float32 {
+	f := make([]float32, n)
+	for i := range f {
+		f[i] = float32(rng.NormFloat64() * scale)
+	}
+	return f
+}
+
+func readBF16(t *testing.T, tt *tensors.Tensor) []float32 {
+	t.Helper()
+	var out []float32
+	for _, v := range tensors.MustCopyFlatData[bfloat16T](tt) {
+		out = append(out, v.Float32())
+	}
+	return out
+}
+
+func syncT(t *testing.T) {
+	t.Helper()
+	if err := Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func near(t *testing.T, what string, got, want []float32, tol func(i int) float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol(i) || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s: element %d = %v, reference %v (tolerance %v)", what, i, got[i], want[i], tol(i))
+		}
+	}
+}
+
+func bf(v float32) float32 { return roundBF16(v) }
+
+func TestRMSNorm(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(4)
+	for _, c := range [][2]int{{1, 64}, {5, 1536}, {8, 4096}, {3, 5120}} {
+		rows, d := c[0], c[1]
+		x, xh := randBF16(rng, rows*d, 1)
+		w, wh := randBF16(rng, d, 1)
+		_, px := onDevice(t, be, xh, rows, d)
+		_, pw := onDevice(t, be, wh, d)
+		ot, po := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+		if err := RMSNorm(px, pw, po, rows, d, 1e-6); err != nil {
+			t.Fatal(err)
+		}
+		syncT(t)
+		want := make([]float32, rows*d)
+		for r := range rows {
+			ss := 0.0
+			for i := range d {
+				ss += float64(x[r*d+i]) * float64(x[r*d+i])
+			}
+			inv := float32(1 / math.Sqrt(ss/float64(d)+1e-6))
+			for i := range d {
+				want[r*d+i] = bf(w[i] * bf(x[r*d+i]*inv))
+			}
+		}
+		near(t, "rmsnorm", readBF16(t, ot), want, func(i int) float64 { return 0.008*math.Abs(float64(want[i])) + 1e-6 })
+	}
+}
+
+func rotRef(z []float32, c, s []float32) []float32 {
+	h := len(z) / 2
+	out := make([]float32, 2*h)
+	for i := range h {
+		z0, z1 := bf(z[i]), bf(z[i+h])
+		out[i] = bf(z0*c[i] - z1*s[i])
+		out[i+h] = bf(z1*c[i] + z0*s[i])
+	}
+	return out
+}
+
+func TestRopeCache(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(5)
+	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 4, 2, 8, 32}, {8, 12, 2, 128, 96}, {3, 32, 8, 128, 64}} {
+		q := randF32(rng, c.rows*c.n*c.h, 1)
+		k := randF32(rng, c.rows*c.kv*c.h, 1)
+		v := randF32(rng, c.rows*c.kv*c.h, 1)
+		pos := make([]int32, c.rows)
+		for i := range pos {
+			pos[i] = int32(rng.IntN(4000))
+		}
+		inv := make([]float32, c.h/2)
+		for i := range inv {
+			inv[i] = float32(math.Pow(10000, -2*float64(i)/float64(c.h)))
+		}
+		w := rng.IntN(c.s)
+		_, pq := onDevice(t, be, q, len(q))
+		_, pk := onDevice(t, be, k, len(k))
+		_, pv := onDevice(t, be, v, len(v))
+		_, pp := onDeviceI32(t, be, pos)
+		_, pi := onDevice(t, be, inv, len(inv))
+		qt, pqo := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
+		kt, pkc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
+		vt, pvc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
+		if err := RopeCache(pq, pk, pv, pp, pi, pqo, pkc, pvc, c.rows, c.n, c.kv, c.h, c.s, w); err != nil {
+			t.Fatal(err)
+		}
+		syncT(t)
+		gq, gk, gv := readBF16(t, qt), readBF16(t, kt), readBF16(t, vt)
+		wantK := make([]float32, len(gk))
+		wantV := make([]float32, len(gv))
+		wantQ := make([]float32, 0, len(gq))
+		for b := range c.rows {
+			cs, sn := make([]float32, c.h/2), make([]float32, c.h/2)
+			for i := range cs {
+				a := float32(pos[b]) * inv[i]
+				cs[i], sn[i] = bf(float32(math.Cos(float64(a)))), bf(float32(math.Sin(float64(a))))
+			}
+			for n := range c.n {
+				wantQ = append(wantQ, rotRef(q[(b*c.n+n)*c.h:(b*c.n+n+1)*c.h], cs, sn)...)
+			}
+			for kh := range c.kv {
+				at := ((b*c.kv+kh)*c.s + w) * c.h
+				copy(wantK[at:], rotRef(k[(b*c.kv+kh)*c.h:(b*c.kv+kh+1)*c.h], cs, sn))
+				for i := range c.h {
+					wantV[at+i] = bf(v[(b*c.kv+kh)*c.h+i])
+				}
+			}
+		}
+		tol := func(i int) float64 { return 0.02 }
+		near(t, "rope q", gq, wantQ, tol)
+		near(t, "k cache", gk, wantK, tol)
+		near(t, "v cache", gv, wantV, func(int) float64 { return 0 })
+	}
+}
+
+func TestAttentionDecode(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(6)
+	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}} {
+		q, qh := randBF16(rng, c.rows*c.n*c.h, 1)
+		kc, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+		vc, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+		valid := make([]uint8, c.rows*c.s)
+		w := c.s/2 + rng.IntN(c.s/2)
+		for b := range c.rows {
+			pad := rng.IntN(w / 2)
+			for s := pad; s < c.s; s++ {
+				valid[b*c.s+s] = 1
+			}
+		}
+		_, pq := onDevice(t, be, qh, len(qh))
+		_, pk := onDevice(t, be, kch, len(kch))
+		_, pv := onDevice(t, be, vch, len(vch))
+		_, pm := onDevice(t, be, valid, len(valid))
+		ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
+		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, w); err != nil {
+			t.Fatal(err)
+		}
+		syncT(t)
+		want := make([]float32, 0, c.rows*c.n*c.h)
+		for b := range c.rows {
+			for n := range c.n {
+				kh := n / (c.n / c.kv)
+				sc := make([]float64, c.s)
+				m := math.Inf(-1)
+				for s := range c.s {
+					sc[s] = math.Inf(-1)
+					if (valid[b*c.s+s] == 1 && s <= w) || s == w {
+						d := float32(0)
+						for i := range c.h {
+							d += q[(b*c.n+n)*c.h+i] * kc[((b*c.kv+kh)*c.s+s)*c.h+i]
+						}
+						sc[s] = float64(bf(d)) / math.Sqrt(float64(c.h))
+						m = math.Max(m, sc[s])
+					}
+				}
+				z := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - m)
+					z += sc[s]
+				}
+				for i := range c.h {
+					acc := 0.0
+					for s := range sc {
+						acc += float64(bf(float32(sc[s]/z))) * float64(vc[((b*c.kv+kh)*c.s+s)*c.h+i])
+					}
+					want = append(want, bf(float32(acc)))
+				}
+			}
+		}
+		near(t, "attention", readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(7)
+	const rows, d, V = 6, 1536, 1000
+	e, eh := randBF16(rng, V*d, 1)
+	ids := make([]int32, rows)
+	for i := range ids {
+		ids[i] = int32(rng.IntN(V))
+	}
+	_, pe := onDevice(t, be, eh, V, d)
+	_, pid := onDeviceI32(t, be, ids)
+	xt, px := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+	if err := EmbedRows(pid, pe, px, rows, d); err != nil {
+		t.Fatal(err)
+	}
+	syncT(t)
+	x := readBF16(t, xt)
+	for b := range rows {
+		near(t, "embed", x[b*d:(b+1)*d], e[int(ids[b])*d:(int(ids[b])+1)*d], func(int) float64 { return 0 })
+	}
+	y := randF32(rng, rows*d, 1)
+	_, py := onDevice(t, be, y, len(y))
+	if err := ResidualAdd(px, py, rows*d); err != nil {
+		t.Fatal(err)
+	}
+	syncT(t)
+	wantX := make([]float32, len(x))
+	for i := range x {
+		wantX[i] = bf(x[i] + bf(y[i]))
+	}
+	near(t, "residual", readBF16(t, xt), wantX, func(int) float64 { return 0 })
+	g, u := randF32(rng, rows*d, 2), randF32(rng, rows*d, 1)
+	_, pg := onDevice(t, be, g, len(g))
+	_, pu := onDevice(t, be, u, len(u))
+	at, pa := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+	if err := SwiGLU(pg, pu, pa, rows*d); err != nil {
+		t.Fatal(err)
+	}
+	syncT(t)
+	want := make([]float32, len(g))
+	for i := range g {
+		gv := bf(g[i])
+		sig := bf(float32(1 / (1 + math.Exp(-float64(gv)))))
+		want[i] = bf(bf(gv*sig) * bf(u[i]))
+	}
+	near(t, "swiglu", readBF16(t, at), want, func(i int) float64 { return 0.008*math.Abs(float64(want[i])) + 1e-6 })
+}
+
+func TestGEMVBF16AndLoRADown(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(8)
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}} {
+		w, wh := randBF16(rng, c.out*c.in, 0.05)
+		x, xh := randBF16(rng, c.rows*c.in, 1)
+		bias, bh := randBF16(rng, c.out, 0.1)
+		_, pw := onDevice(t, be, wh, c.out, c.in)
+		_, px := onDevice(t, be, xh, c.rows, c.in)
+		_, pb := onDevice(t, be, bh, c.out)
+		yt, py := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.out)
+		var lora *LoRA
+		var a, lb, u []float32
+		if c.r > 0 {
+			a, lb = randF32(rng, c.r*c.in, 0.05), randF32(rng, c.out*c.r, 0.05)
+			_, pa := onDevice(t, be, a, c.r, c.in)
+			_, plb := onDevice(t, be, lb, c.out, c.r)
+			ut, pu := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			if err := LoRADown(px, pa, pu, c.rows, c.in, c.r); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			u = tensors.MustCopyFlatData[float32](ut)
+			for b := range c.rows {
+				for j := range c.r {
+					ref, mag := 0.0, 0.0
+					for i := range c.in {
+						p := float64(x[b*c.in+i]) * float64(a[j*c.in+i])
+						ref, mag = ref+p, mag+math.Abs(p)
+					}
+					if math.Abs(float64(u[b*c.r+j])-ref) > 1e-5*mag+1e-6 {
+						t.Fatalf("lora_down %+v: u[%d,%d] = %v, reference %v", c, b, j, u[b*c.r+j], ref)
+					}
+				}
+			}
+			lora = &LoRA{U: pu, B: plb, R: c.r, Scale: 0.5}
+		}
+		if err := GEMVBF16(pw, px, py, c.rows, c.in, c.out, pb, lora); err != nil {
+			t.Fatal(err)
+		}
+		syncT(t)
+		got := tensors.MustCopyFlatData[float32](yt)
+		for b := range c.rows {
+			for o := range c.out {
+				ref, mag := float64(bias[o]), math.Abs(float64(bias[o]))
+				for i := range c.in {
+					p := float64(x[b*c.in+i]) * float64(w[o*c.in+i])
+					ref, mag = ref+p, mag+math.Abs(p)
+				}
+				for j := range c.r {
+					p := 0.5 * float64(u[b*c.r+j]) * float64(lb[o*c.r+j])
+					ref, mag = ref+p, mag+math.Abs(p)
+				}
+				if math.Abs(float64(got[b*c.out+o])-ref) > 1e-5*mag+1e-6 {
+					t.Fatalf("gemv_bf16 %+v: y[%d,%d] = %v, reference %v", c, b, o, got[b*c.out+o], ref)
+				}
+			}
+		}
+	}
+}
+
+func onDeviceI32(t testing.TB, be compute.Backend, v []int32) (*tensors.Tensor, cu.DevicePtr) {
+	return onDevice(t, be, v, len(v))
+}
