@@ -137,6 +137,7 @@ func varPath(module, which string) string {
 //	Δy = s · (dropout(x) · Aᵀ) · Bᵀ   with x [..., In] → [..., Out], computed in float32.
 func (ad *Adapters) wire(a *Adapter) {
 	scale := ad.Config.Scale()
+	a.Linear.LoRAA, a.Linear.LoRAB, a.Linear.LoRAScale = a.A, a.B, scale
 	a.Linear.Adapter = func(x *Node) *Node {
 		g := x.Graph()
 		xf := ConvertDType(x, dtypes.Float32)

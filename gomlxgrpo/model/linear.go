@@ -24,6 +24,10 @@ type Linear struct {
 	NF4AbsmaxQ, NF4Absmax2, NF4Code, NF4Offset *gmodel.Variable
 	// Adapter, when set, adds its output to y (e.g. LoRA: scale·(x·Aᵀ)·Bᵀ). Skipped when adapters are disabled.
 	Adapter func(x *Node) *Node
+	// LoRAA [r, In], LoRAB [Out, r] and LoRAScale describe a LoRA Adapter as data, for decode paths
+	// outside the graph (the CUDA kernels) that read the adapter's buffers in place.
+	LoRAA, LoRAB *gmodel.Variable
+	LoRAScale    float64
 }
 
 // WeightNode returns W [Out, In] in graph g.

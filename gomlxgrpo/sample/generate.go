@@ -2,6 +2,7 @@ package sample
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -48,11 +49,34 @@ type Timing struct {
 // so the prompt's KV cache is computed for one row and copied to its G rows on the device.
 // Tokens are drawn on the device (device.go): per step only B tokens and log-probs come back.
 type Generator struct {
+	// Decoder, when set, runs the decode steps after the first token (the CUDA kernels; see
+	// NewDecoder). Prefill and the first token stay on the GoMLX path.
+	Decoder StepDecoder
+
 	m       *model.Model
 	prefill *gmodel.Exec          // logits of the distinct prompts
 	first   map[Mode]*graph.Exec  // copy caches to the rows, draw each row's first token
 	decode  map[Mode]*gmodel.Exec // one token for every row
 }
+
+// StepDecoder runs decode steps outside the GoMLX graph (gomlxgrpo/cuda, build tag cuda), reading
+// and updating the KV caches in place.
+type StepDecoder interface {
+	// Start prepares B rows over the caches (K and V per layer, each [B,K,S,H]) with the rows'
+	// random keys (RowKeys) and the sampling parameters.
+	Start(caches []*tensors.Tensor, k1, k2 []uint32, p Params) error
+	// Step feeds ids [B] at rotary positions pos [B]; valid [B][S] marks real cache entries and
+	// writeIdx is the new position's cache index; step is the drawn token's index in the
+	// completion. It returns each row's token and its log-prob.
+	Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error)
+	// Close releases what Start allocated.
+	Close()
+}
+
+// NewDecoder, when not nil, is asked for a StepDecoder for every new Generator (a build with the
+// cuda tag sets it); a model it does not support gets the GoMLX path. GOMLXGRPO_DECODER=xla
+// turns it off.
+var NewDecoder func(m *model.Model) (StepDecoder, error)
 
 // NewGenerator prepares generation for m.
 func NewGenerator(m *model.Model) (*Generator, error) {
@@ -60,7 +84,13 @@ func NewGenerator(m *model.Model) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Generator{m: m, prefill: e, first: map[Mode]*graph.Exec{}, decode: map[Mode]*gmodel.Exec{}}, nil
+	g := &Generator{m: m, prefill: e, first: map[Mode]*graph.Exec{}, decode: map[Mode]*gmodel.Exec{}}
+	if NewDecoder != nil && os.Getenv("GOMLXGRPO_DECODER") != "xla" {
+		if d, err := NewDecoder(m); err == nil {
+			g.Decoder = d
+		}
+	}
+	return g, nil
 }
 
 // Close frees compiled graphs.
@@ -192,12 +222,24 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 
 	ids := make([][]int32, B)
 	posn := make([][]int32, B)
+	toks := tensors.MustCopyFlatData[int32](out[0])
+	lps := tensors.MustCopyFlatData[float32](out[1])
+	out[0].FinalizeAll()
+	out[1].FinalizeAll()
+	if g.Decoder != nil {
+		if err := g.Decoder.Start(toTensors(cache), k1, k2, req.Params); err != nil {
+			return nil, err
+		}
+		defer g.Decoder.Close()
+	}
 	for step := 0; ; step++ {
 		t2 := time.Now()
-		toks := tensors.MustCopyFlatData[int32](out[0]) // waits for the execution to finish
-		lps := tensors.MustCopyFlatData[float32](out[1])
-		out[0].FinalizeAll()
-		out[1].FinalizeAll()
+		if step > 0 && g.Decoder == nil {
+			toks = tensors.MustCopyFlatData[int32](out[0]) // waits for the execution to finish
+			lps = tensors.MustCopyFlatData[float32](out[1])
+			out[0].FinalizeAll()
+			out[1].FinalizeAll()
+		}
 		t3 := time.Now()
 		if step > 0 {
 			res.Timing.ReadS += t3.Sub(t2).Seconds()
@@ -226,6 +268,18 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		}
 		for b := range B {
 			valid[b][P+step] = true
+		}
+		if g.Decoder != nil {
+			t0 := time.Now()
+			flatIDs, flatPos := make([]int32, B), make([]int32, B)
+			for b := range B {
+				flatIDs[b], flatPos[b] = ids[b][0], posn[b][0]
+			}
+			if toks, lps, err = g.Decoder.Step(flatIDs, flatPos, valid, P+step, step+1); err != nil {
+				return nil, fmt.Errorf("generation step %d: %w", step+1, explainOOM(err, m, B, S))
+			}
+			res.Timing.DecodeS += time.Since(t0).Seconds()
+			continue
 		}
 		args := append([]any{ids, posn, valid, int32(P + step)}, SamplerArgs(k1, k2, step+1, req.Params)...)
 		nArgs := len(args)
@@ -311,6 +365,14 @@ func distinctRows(ids [][]int32) (uniq []int, rowOf []int) {
 		rowOf[b] = u
 	}
 	return uniq, rowOf
+}
+
+func toTensors(xs []any) []*tensors.Tensor {
+	out := make([]*tensors.Tensor, len(xs))
+	for i, x := range xs {
+		out[i] = x.(*tensors.Tensor)
+	}
+	return out
 }
 
 func toAny(ts []*tensors.Tensor) []any {

@@ -1,0 +1,306 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"gorgonia.org/cu"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
+)
+
+// Decoder runs sample.Generator's decode steps on the kernels of this package, reading the model's
+// weights (bfloat16 or NF4), the LoRA adapters and the KV caches straight from GoMLX's device
+// buffers: no second copy of the weights, no merge, and adapters updated by an optimizer step are
+// seen at the next Start. One step per token:
+//
+//	x = E[ids]
+//	per layer:  h = rms(x);  q,k,v = h·Wᵀ (+b) (+LoRA);  rope(q,k), cache ← k,v;  a = attn(q, cache)
+//	            x += a·W_oᵀ (+LoRA);  h = rms(x);  x += (silu(h·W_gᵀ) ⊙ h·W_uᵀ)·W_dᵀ   (+LoRA each)
+//	logits = rms(x)·W_lmᵀ;  token, logp = sample(logits)
+//
+// Supported: Llama and Qwen2 (separate projections) in bfloat16, projections in bfloat16 or NF4
+// (single-level absmax), LoRA adapters in float32. Other models get an error from NewDecoder, and
+// the Generator then stays on the GoMLX path.
+type Decoder struct {
+	m                                 *model.Model
+	params                            sample.Params
+	B, S                              int
+	caches                            []cu.DevicePtr
+	buf                               map[string]cu.DevicePtr // scratch, allocated by Start
+	layers                            []layerPtrs
+	embed, finalNorm, lmHead, invFreq cu.DevicePtr
+	maxR                              int
+}
+
+type linearPtrs struct {
+	w, packed, absmax, bias cu.DevicePtr // w: bfloat16 weight, or packed+absmax for NF4
+	a, b                    cu.DevicePtr // LoRA, float32
+	r                       int
+	scale                   float32
+	in, out                 int
+}
+
+type layerPtrs struct {
+	inNorm, postNorm         cu.DevicePtr
+	q, k, v, o, gate, up, dn linearPtrs
+}
+
+// NewDecoder checks that m is supported; weights are looked up at every Start.
+func NewDecoder(m *model.Model) (sample.StepDecoder, error) {
+	if !IsCUDABackend(m) {
+		return nil, fmt.Errorf("cuda: the model is not on an XLA CUDA backend")
+	}
+	if m.DType != dtypes.BFloat16 {
+		return nil, fmt.Errorf("cuda: the decoder supports bfloat16 models, this one is %s", m.DType)
+	}
+	if m.Config.Architecture == hf.Phi3 {
+		return nil, fmt.Errorf("cuda: the decoder does not support Phi-3's fused projections yet")
+	}
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	return &Decoder{m: m}, nil
+}
+
+// IsCUDABackend reports whether m's backend is XLA (the only one with device pointers here).
+func IsCUDABackend(m *model.Model) bool {
+	return len(m.Backend.Name()) >= 3 && m.Backend.Name()[:3] == "xla"
+}
+
+func (d *Decoder) ptr(v *gmodel.Variable) (cu.DevicePtr, error) {
+	if v == nil {
+		return 0, nil
+	}
+	t, err := v.Value()
+	if err != nil {
+		return 0, err
+	}
+	return DevicePtr(t, d.m.Backend)
+}
+
+func (d *Decoder) linear(l *model.Linear) (lp linearPtrs, err error) {
+	lp.in, lp.out = l.In, l.Out
+	if l.NF4Packed != nil {
+		if l.NF4Absmax == nil {
+			return lp, fmt.Errorf("cuda: %s: double-quantized NF4 is not supported by the decoder yet", l.Name)
+		}
+		if lp.packed, err = d.ptr(l.NF4Packed); err != nil {
+			return
+		}
+		if lp.absmax, err = d.ptr(l.NF4Absmax); err != nil {
+			return
+		}
+	} else if l.Weight != nil {
+		if l.Weight.Shape().DType != dtypes.BFloat16 {
+			return lp, fmt.Errorf("cuda: %s: weight is %s, the decoder reads bfloat16", l.Name, l.Weight.Shape().DType)
+		}
+		if lp.w, err = d.ptr(l.Weight); err != nil {
+			return
+		}
+	} else {
+		return lp, fmt.Errorf("cuda: %s: weight source not supported by the decoder", l.Name)
+	}
+	if l.Bias != nil {
+		if l.Bias.Shape().DType != dtypes.BFloat16 {
+			return lp, fmt.Errorf("cuda: %s: bias is %s, the decoder reads bfloat16", l.Name, l.Bias.Shape().DType)
+		}
+		if lp.bias, err = d.ptr(l.Bias); err != nil {
+			return
+		}
+	}
+	if l.LoRAA != nil {
+		if l.LoRAA.Shape().DType != dtypes.Float32 || l.LoRAB.Shape().DType != dtypes.Float32 {
+			return lp, fmt.Errorf("cuda: %s: LoRA weights must be float32", l.Name)
+		}
+		lp.r, lp.scale = l.LoRAA.Shape().Dimensions[0], float32(l.LoRAScale)
+		if lp.a, err = d.ptr(l.LoRAA); err != nil {
+			return
+		}
+		if lp.b, err = d.ptr(l.LoRAB); err != nil {
+			return
+		}
+	}
+	return lp, nil
+}
+
+// Start looks up every buffer (adapters may have been replaced by an optimizer step), allocates the
+// scratch for B rows and waits for XLA's work on the caches.
+func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Params) error {
+	m, c := d.m, d.m.Config
+	d.params, d.B = p, len(k1)
+	d.S = caches[0].Shape().Dimensions[2]
+	var err error
+	d.caches = make([]cu.DevicePtr, len(caches))
+	for i, t := range caches {
+		if d.caches[i], err = DevicePtr(t, m.Backend); err != nil {
+			return err
+		}
+	}
+	d.layers = make([]layerPtrs, len(m.Layers))
+	d.maxR = 0
+	for i, l := range m.Layers {
+		lp := &d.layers[i]
+		if lp.inNorm, err = d.ptr(l.InputNorm); err != nil {
+			return err
+		}
+		if lp.postNorm, err = d.ptr(l.PostAttnNorm); err != nil {
+			return err
+		}
+		for _, pair := range []struct {
+			dst *linearPtrs
+			src *model.Linear
+		}{{&lp.q, l.Q}, {&lp.k, l.K}, {&lp.v, l.V}, {&lp.o, l.O}, {&lp.gate, l.Gate}, {&lp.up, l.Up}, {&lp.dn, l.Down}} {
+			if *pair.dst, err = d.linear(pair.src); err != nil {
+				return err
+			}
+			d.maxR = max(d.maxR, pair.dst.r)
+		}
+	}
+	if d.embed, err = d.ptr(m.Embed); err != nil {
+		return err
+	}
+	if d.finalNorm, err = d.ptr(m.FinalNorm); err != nil {
+		return err
+	}
+	if m.LMHead.Weight == nil || m.LMHead.Weight.Shape().DType != dtypes.BFloat16 {
+		return fmt.Errorf("cuda: the decoder reads a bfloat16 lm_head")
+	}
+	if d.lmHead, err = d.ptr(m.LMHead.Weight); err != nil {
+		return err
+	}
+	B, D, F, V := d.B, c.HiddenSize, c.IntermediateSize, c.VocabSize
+	NH, KH := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	widest := max(D, F, NH)
+	sizes := map[string]int{
+		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
+		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
+		"lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
+		"pos": 4 * B, "valid": B * d.S, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
+	}
+	d.buf = map[string]cu.DevicePtr{}
+	err = onContext(func() error {
+		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
+			return err
+		}
+		for name, n := range sizes {
+			ptr, err := cu.MemAlloc(int64(n))
+			if err != nil {
+				return fmt.Errorf("cuda: allocating %d bytes of decode scratch (%s): %w", n, name, err)
+			}
+			d.buf[name] = ptr
+		}
+		inv := c.InvFreq()
+		if err := cu.MemcpyHtoD(d.buf["invFreq"], unsafe.Pointer(&inv[0]), int64(4*len(inv))); err != nil {
+			return err
+		}
+		if err := cu.MemcpyHtoD(d.buf["k1"], unsafe.Pointer(&k1[0]), int64(4*B)); err != nil {
+			return err
+		}
+		return cu.MemcpyHtoD(d.buf["k2"], unsafe.Pointer(&k2[0]), int64(4*B))
+	})
+	if err != nil {
+		d.Close()
+	}
+	return err
+}
+
+// gemv applies one projection: y [B, out] float32 = h·Wᵀ (+ bias) (+ LoRA).
+func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
+	var lora *LoRA
+	if l.r > 0 {
+		if err := LoRADown(h, l.a, d.buf["lora"], d.B, l.in, l.r); err != nil {
+			return err
+		}
+		lora = &LoRA{U: d.buf["lora"], B: l.b, R: l.r, Scale: l.scale}
+	}
+	if l.packed != 0 {
+		return NF4GEMV(l.packed, l.absmax, h, y, d.B, l.in, l.out, l.bias, lora)
+	}
+	return GEMVBF16(l.w, h, y, d.B, l.in, l.out, l.bias, lora)
+}
+
+// Step runs one decode step (see Decoder) and returns the tokens and log-probs.
+func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error) {
+	c, B, b := d.m.Config, d.B, d.buf
+	D, F, H, eps := c.HiddenSize, c.IntermediateSize, c.HeadDim, float32(c.RMSNormEps)
+	mask := make([]byte, B*d.S)
+	for r := range B {
+		for s, ok := range valid[r] {
+			if ok {
+				mask[r*d.S+s] = 1
+			}
+		}
+	}
+	var err error
+	run := func(e error) { // keeps the first launch error; later launches are skipped by the check below
+		if err == nil && e != nil {
+			err = fmt.Errorf("cuda decode step: %w", e)
+		}
+	}
+	{
+		run(onContext(func() error {
+			if err := cu.MemcpyHtoD(b["ids"], unsafe.Pointer(&ids[0]), int64(4*B)); err != nil {
+				return err
+			}
+			if err := cu.MemcpyHtoD(b["pos"], unsafe.Pointer(&pos[0]), int64(4*B)); err != nil {
+				return err
+			}
+			return cu.MemcpyHtoD(b["valid"], unsafe.Pointer(&mask[0]), int64(len(mask)))
+		}))
+		run(EmbedRows(b["ids"], d.embed, b["x"], B, D))
+		for i, l := range d.layers {
+			kc, vc := d.caches[2*i], d.caches[2*i+1]
+			run(RMSNorm(b["x"], l.inNorm, b["h"], B, D, eps))
+			run(d.gemv(&l.q, b["h"], b["q"]))
+			run(d.gemv(&l.k, b["h"], b["k"]))
+			run(d.gemv(&l.v, b["h"], b["v"]))
+			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx))
+			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx))
+			run(d.gemv(&l.o, b["attn"], b["y"]))
+			run(ResidualAdd(b["x"], b["y"], B*D))
+			run(RMSNorm(b["x"], l.postNorm, b["h"], B, D, eps))
+			run(d.gemv(&l.gate, b["h"], b["g"]))
+			run(d.gemv(&l.up, b["h"], b["u"]))
+			run(SwiGLU(b["g"], b["u"], b["act"], B*F))
+			run(d.gemv(&l.dn, b["act"], b["y"]))
+			run(ResidualAdd(b["x"], b["y"], B*D))
+		}
+		run(RMSNorm(b["x"], d.finalNorm, b["h"], B, D, eps))
+		run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
+		run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, step, d.params))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	toks, lps := make([]int32, B), make([]float32, B)
+	err = onContext(func() error {
+		if err := cu.Synchronize(); err != nil {
+			return err
+		}
+		if err := cu.MemcpyDtoH(unsafe.Pointer(&toks[0]), b["tokens"], int64(4*B)); err != nil {
+			return err
+		}
+		return cu.MemcpyDtoH(unsafe.Pointer(&lps[0]), b["logps"], int64(4*B))
+	})
+	return toks, lps, err
+}
+
+// Close frees the scratch buffers (the caches and weights belong to GoMLX).
+func (d *Decoder) Close() {
+	_ = onContext(func() error {
+		_ = cu.Synchronize()
+		for _, ptr := range d.buf {
+			_ = cu.MemFree(ptr)
+		}
+		return nil
+	})
+	d.buf = nil
+}
