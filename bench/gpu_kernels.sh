@@ -1,20 +1,27 @@
 #!/bin/bash
-# Device call: the CUDA kernel tests and benchmark (gomlxgrpo/cuda, built with -tags cuda into
-# .gpu/cuda.test), then a per-kernel timing of XLA's decode step with ncu (Qwen2.5-1.5B NF4, b8).
-# Build here first:
-#   CGO_CFLAGS=-I$CUDA/include CGO_LDFLAGS=-L$CUDA/lib/stubs go test -tags cuda -c -o .gpu/cuda.test ./gomlxgrpo/cuda
+# Device call: the CUDA kernel and decoder tests (gomlxgrpo/cuda), generation on the CUDA decoder
+# beside the GoMLX path and transformers (same call), then a per-kernel ncu timing of XLA's decode
+# step. Build first: scripts/build_gpu_binaries.sh
 set -u
 source "$(dirname "$0")/gpu_common.sh"
-export GOMLX_BACKEND="xla:$PLUGIN,tf32=false"
-(cd gomlxgrpo/cuda && ../../.gpu/cuda.test -test.v -test.bench . -test.benchtime 200x 2>&1 | tail -30) | tee "$OUT/cuda_tests.txt"
-unset GOMLX_BACKEND
-CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
+(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" ../../.gpu/cuda.test -test.v -test.bench . -test.benchtime 200x 2>&1 | grep -v "^=== RUN" | tail -40) | tee "$OUT/cuda_tests.txt"
+CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
+Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b
+{
+for bin in grpo grpo-cuda; do
+  .gpu/$bin bench generate --model $Q 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
+  .gpu/$bin bench generate --model $Q --load-in-4bit 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
+  .gpu/$bin bench generate --model $L3 --batch 64 --load-in-4bit 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
+done
+python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
+} | tee "$OUT/generate_cuda.jsonl"
 # The timed generation is the second; skip the first run's launches (compilation, autotuning, warm-up).
-timeout 300 ncu --metrics gpu__time_duration.sum --csv --launch-skip 300000 --launch-count 2000 \
-  .gpu/grpo bench generate --model $CK/qwen2.5-1.5b --load-in-4bit > /tmp/ncu.csv 2>/dev/null
+timeout 240 ncu --metrics gpu__time_duration.sum --csv --launch-skip 300000 --launch-count 2000 \
+  .gpu/grpo bench generate --model $Q --load-in-4bit > /tmp/ncu.csv 2>/dev/null
 python3 - <<'PY' | tee "$OUT/ncu_summary.txt"
 import csv, collections
 rows = [r for r in csv.reader(open("/tmp/ncu.csv")) if len(r) > 10]
+if not rows: raise SystemExit("no ncu rows")
 hdr = rows[0]; ki = hdr.index("Kernel Name"); vi = hdr.index("Metric Value")
 tot = collections.Counter(); cnt = collections.Counter()
 for r in rows[1:]:
@@ -22,6 +29,6 @@ for r in rows[1:]:
     except ValueError: continue
     name = r[ki].split("(")[0][:60]; tot[name] += v; cnt[name] += 1
 s = sum(tot.values())
-print(f"{sum(cnt.values())} kernels, {s/1e6:.2f} ms total (ns units)")
+print(f"{sum(cnt.values())} kernels, {s/1e6:.2f} ms total")
 for k, v in tot.most_common(25): print(f"{v/1e3:10.1f} us {cnt[k]:6d}x  {k}")
 PY

@@ -1,0 +1,15 @@
+#!/bin/bash
+# Builds what the device scripts in bench/ carry to the GPU machine (which has no Go), into .gpu/:
+# grpo (default build), grpo-cuda and cuda.test (build tag cuda, needing CUDA headers and the
+# driver's link stub: ../shared/docs/gpu-and-build.md, e.g. Debian's nvidia-cuda-dev unpacked into
+# $CUDA_DEV), model.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
+set -eu
+CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
+mkdir -p .gpu && rm -f .gpu/*
+go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
+go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
+export CGO_CFLAGS="-I$CUDA_DEV/include" CGO_LDFLAGS="-L$CUDA_DEV/lib/x86_64-linux-gnu/stubs"
+go build -ldflags="-s -w" -tags cuda -o .gpu/grpo-cuda ./cmd/grpo
+go test -ldflags="-s -w" -tags cuda -c -o .gpu/cuda.test ./gomlxgrpo/cuda
+gzip -9 -f .gpu/*
+ls -la .gpu
