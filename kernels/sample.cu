@@ -109,9 +109,10 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
   float lo = -INFINITY;  // every kept x satisfies x >= lo
   if (!greedy && top_k > 0 && top_k < V) {
     // Largest key t with count(x ≥ t) ≥ k: the k-th largest value.
-    unsigned int a = 0, z = 0xffffffffu;  // invariant: count(≥ unfkey(a)) ≥ k
+    // Invariant: count(x ≥ unfkey(a)) ≥ k; a starts at −∞ (count V), z at the maximum.
+    unsigned int a = fkey(-INFINITY), z = fkey(mx);
     while (a < z) {
-      unsigned int mid = a + (z - a + 1) / 2;
+      unsigned int mid = (unsigned int)(((unsigned long long)a + z + 1) / 2);
       float t = unfkey(mid);
       float c = 0.f;
       for (int v = threadIdx.x; v < V; v += THREADS) c += (row[v] / temp >= t) ? 1.f : 0.f;
