@@ -2,7 +2,8 @@
 //
 //   embed_rows:  x[b,:] = E[ids[b], :]
 //   residual_add: x = bf16(x + bf16(y))                        (x bf16 bits, y float32)
-//   swiglu:       act = bf16(bf16(g)·σ(bf16(g)) · bf16(u))      (g, u float32 projection outputs)
+//   swiglu:       act = bf16(bf16(g)·σ(bf16(g)) · bf16(u))      (g, u float32 projection outputs,
+//                 rows `stride` floats apart: F for separate gate/up, 2F for Phi-3's gate_up_proj)
 //
 // One thread per element.
 
@@ -23,10 +24,11 @@ extern "C" __global__ void residual_add_bf16(unsigned short* __restrict__ x, con
 }
 
 extern "C" __global__ void swiglu_bf16(const float* __restrict__ g, const float* __restrict__ u,
-                                       unsigned short* __restrict__ act, long long n) {
+                                       unsigned short* __restrict__ act, int B, int F, int stride) {
   long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= n) return;
-  const float gv = bf16_to_f32(f32_to_bf16(g[t]));
+  if (t >= (long long)B * F) return;
+  const long long at = (t / F) * stride + t % F;
+  const float gv = bf16_to_f32(f32_to_bf16(g[at]));
   const float silu = bf16_to_f32(f32_to_bf16(gv * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gv))))));
-  act[t] = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[t])));
+  act[t] = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[at])));
 }

@@ -7,8 +7,9 @@
 //   qout[b,n,:] = bf16(rot(bf16 q[b,n,:]))
 //   kcache[b,k,w,:] = bf16(rot(bf16 k[b,k,:])),  vcache[b,k,w,:] = bf16(v[b,k,:])      w = write_idx
 //
-// q [B, N·H], k and v [B, K·H] float32 (projection outputs); caches [B, K, S, H] bfloat16 bits.
-// Grid: (B, N + K) blocks of H/2 threads.
+// q [B, N·H], k and v [B, K·H] float32 (projection outputs, rows `stride` floats apart: N·H and
+// K·H for separate projections, (N+2K)·H for Phi-3's fused qkv_proj); caches [B, K, S, H] bfloat16
+// bits. Grid: (B, N + K) blocks of H/2 threads.
 
 #include "common.cuh"
 
@@ -16,7 +17,7 @@ extern "C" __global__ void rope_cache_bf16(const float* __restrict__ q, const fl
                                            const float* __restrict__ v, const int* __restrict__ pos,
                                            const float* __restrict__ inv_freq, unsigned short* __restrict__ qout,
                                            unsigned short* __restrict__ kcache, unsigned short* __restrict__ vcache,
-                                           int N, int K, int H, int S, int write_idx) {
+                                           int N, int K, int H, int S, int write_idx, int q_stride, int kv_stride) {
   const int b = blockIdx.x, head = blockIdx.y, i = threadIdx.x, half = H / 2;
   if (i >= half) return;
   const float ang = (float)pos[b] * inv_freq[i];
@@ -24,14 +25,14 @@ extern "C" __global__ void rope_cache_bf16(const float* __restrict__ q, const fl
   const float* src;
   unsigned short* dst;
   if (head < N) {
-    src = q + ((long long)b * N + head) * H;
+    src = q + (long long)b * q_stride + (long long)head * H;
     dst = qout + ((long long)b * N + head) * H;
   } else {
     const int kh = head - N;
-    src = k + ((long long)b * K + kh) * H;
+    src = k + (long long)b * kv_stride + (long long)kh * H;
     const long long at = (((long long)b * K + kh) * S + write_idx) * H;
     dst = kcache + at;
-    const float* vs = v + ((long long)b * K + kh) * H;
+    const float* vs = v + (long long)b * kv_stride + (long long)kh * H;
     vcache[at + i] = f32_to_bf16(vs[i]);
     vcache[at + i + half] = f32_to_bf16(vs[i + half]);
   }

@@ -41,14 +41,21 @@ func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
 
 // RopeCache rotates q [rows, n·h] and k [rows, kv·h] (float32) at positions pos [rows] int32 with
 // invFreq [h/2] float32, writes q to qOut [rows, n, h] and k, v into the caches [rows, kv, s, h]
-// (bfloat16 bits) at writeIdx.
-func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s, writeIdx int) error {
+// (bfloat16 bits) at writeIdx. Rows of q are qStride floats apart, rows of k and v kvStride (0
+// means packed: n·h and kv·h).
+func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s, writeIdx, qStride, kvStride int) error {
+	if qStride == 0 {
+		qStride = n * h
+	}
+	if kvStride == 0 {
+		kvStride = kv * h
+	}
 	if h%2 != 0 || h > 2048 {
 		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
 	}
-	n32, k32, h32, s32, w32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx)
+	n32, k32, h32, s32, w32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx), int32(qStride), int32(kvStride)
 	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
-		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32))
+		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32), p(&qs32), p(&kvs32))
 }
 
 // AttentionDecode: out [rows, n·h] = softmax(q·Kᵀ/√h)·V over the cache positions s with
@@ -78,10 +85,14 @@ func ResidualAdd(x, y cu.DevicePtr, n int) error {
 	return launch("residual_add_bf16", [3]int{(n + 255) / 256, 1, 1}, 256, 0, p(&x), p(&y), p(&n64))
 }
 
-// SwiGLU: act = silu(g)·u for n elements (g, u float32; act bfloat16 bits).
-func SwiGLU(g, u, act cu.DevicePtr, n int) error {
-	n64 := int64(n)
-	return launch("swiglu_bf16", [3]int{(n + 255) / 256, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&n64))
+// SwiGLU: act [rows, f] = silu(g)·u (g, u float32 with rows stride floats apart, 0 meaning f;
+// act bfloat16 bits).
+func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
+	if stride == 0 {
+		stride = f
+	}
+	r32, f32, s32 := int32(rows), int32(f), int32(stride)
+	return launch("swiglu_bf16", [3]int{(rows*f + 255) / 256, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&r32), p(&f32), p(&s32))
 }
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].

@@ -132,7 +132,7 @@ func TestRopeCache(t *testing.T) {
 		qt, pqo := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
 		kt, pkc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
 		vt, pvc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
-		if err := RopeCache(pq, pk, pv, pp, pi, pqo, pkc, pvc, c.rows, c.n, c.kv, c.h, c.s, w); err != nil {
+		if err := RopeCache(pq, pk, pv, pp, pi, pqo, pkc, pvc, c.rows, c.n, c.kv, c.h, c.s, w, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		syncT(t)
@@ -258,7 +258,7 @@ func TestElementwise(t *testing.T) {
 	_, pg := onDevice(t, be, g, len(g))
 	_, pu := onDevice(t, be, u, len(u))
 	at, pa := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
-	if err := SwiGLU(pg, pu, pa, rows*d); err != nil {
+	if err := SwiGLU(pg, pu, pa, rows, d, 0); err != nil {
 		t.Fatal(err)
 	}
 	syncT(t)

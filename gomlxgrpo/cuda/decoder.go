@@ -11,7 +11,6 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"gorgonia.org/cu"
 
-	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 )
@@ -26,8 +25,8 @@ import (
 //	            x += a·W_oᵀ (+LoRA);  h = rms(x);  x += (silu(h·W_gᵀ) ⊙ h·W_uᵀ)·W_dᵀ   (+LoRA each)
 //	logits = rms(x)·W_lmᵀ;  token, logp = sample(logits)
 //
-// Supported: Llama and Qwen2 (separate projections) in bfloat16, projections in bfloat16 or NF4
-// (single-level absmax), LoRA adapters in float32. Other models get an error from NewDecoder, and
+// Supported: Llama, Qwen2 and Phi3 (fused qkv_proj and gate_up_proj) in bfloat16, projections in
+// bfloat16 or NF4 (single-level absmax), LoRA adapters in float32. Other models get an error from NewDecoder, and
 // the Generator then stays on the GoMLX path.
 type Decoder struct {
 	m                                 *model.Model
@@ -51,6 +50,8 @@ type linearPtrs struct {
 type layerPtrs struct {
 	inNorm, postNorm         cu.DevicePtr
 	q, k, v, o, gate, up, dn linearPtrs
+	qkv, gateUp              linearPtrs // Phi3 (fused: q, k, v and gate, up unused)
+	fused                    bool
 }
 
 // NewDecoder checks that m is supported; weights are looked up at every Start.
@@ -60,9 +61,6 @@ func NewDecoder(m *model.Model) (sample.StepDecoder, error) {
 	}
 	if m.DType != dtypes.BFloat16 {
 		return nil, fmt.Errorf("cuda: the decoder supports bfloat16 models, this one is %s", m.DType)
-	}
-	if m.Config.Architecture == hf.Phi3 {
-		return nil, fmt.Errorf("cuda: the decoder does not support Phi-3's fused projections yet")
 	}
 	if err := Init(); err != nil {
 		return nil, err
@@ -154,10 +152,18 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		if lp.postNorm, err = d.ptr(l.PostAttnNorm); err != nil {
 			return err
 		}
-		for _, pair := range []struct {
+		type pair struct {
 			dst *linearPtrs
 			src *model.Linear
-		}{{&lp.q, l.Q}, {&lp.k, l.K}, {&lp.v, l.V}, {&lp.o, l.O}, {&lp.gate, l.Gate}, {&lp.up, l.Up}, {&lp.dn, l.Down}} {
+		}
+		pairs := []pair{{&lp.q, l.Q}, {&lp.k, l.K}, {&lp.v, l.V}, {&lp.o, l.O}, {&lp.gate, l.Gate}, {&lp.up, l.Up}, {&lp.dn, l.Down}}
+		if lp.fused = l.QKV != nil; lp.fused {
+			if l.GateUp == nil {
+				return fmt.Errorf("cuda: layer %d has a fused qkv_proj but separate gate and up projections", i)
+			}
+			pairs = []pair{{&lp.qkv, l.QKV}, {&lp.o, l.O}, {&lp.gateUp, l.GateUp}, {&lp.dn, l.Down}}
+		}
+		for _, pair := range pairs {
 			if *pair.dst, err = d.linear(pair.src); err != nil {
 				return err
 			}
@@ -182,7 +188,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	sizes := map[string]int{
 		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
 		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
-		"lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
+		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
 	}
 	d.buf = map[string]cu.DevicePtr{}
@@ -231,6 +237,7 @@ func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
 func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error) {
 	c, B, b := d.m.Config, d.B, d.buf
 	D, F, H, eps := c.HiddenSize, c.IntermediateSize, c.HeadDim, float32(c.RMSNormEps)
+	NH, KH := c.NumHeads*H, c.NumKVHeads*H
 	mask := make([]byte, B*d.S)
 	for r := range B {
 		for s, ok := range valid[r] {
@@ -259,17 +266,30 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 		for i, l := range d.layers {
 			kc, vc := d.caches[2*i], d.caches[2*i+1]
 			run(RMSNorm(b["x"], l.inNorm, b["h"], B, D, eps))
-			run(d.gemv(&l.q, b["h"], b["q"]))
-			run(d.gemv(&l.k, b["h"], b["k"]))
-			run(d.gemv(&l.v, b["h"], b["v"]))
-			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx))
+			if l.fused { // y = [q | k | v] per row
+				qkv, w := b["qkv"], NH+2*KH
+				run(d.gemv(&l.qkv, b["h"], qkv))
+				run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
+					B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx, w, w))
+			} else {
+				run(d.gemv(&l.q, b["h"], b["q"]))
+				run(d.gemv(&l.k, b["h"], b["k"]))
+				run(d.gemv(&l.v, b["h"], b["v"]))
+				run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx, 0, 0))
+			}
 			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx))
 			run(d.gemv(&l.o, b["attn"], b["y"]))
 			run(ResidualAdd(b["x"], b["y"], B*D))
 			run(RMSNorm(b["x"], l.postNorm, b["h"], B, D, eps))
-			run(d.gemv(&l.gate, b["h"], b["g"]))
-			run(d.gemv(&l.up, b["h"], b["u"]))
-			run(SwiGLU(b["g"], b["u"], b["act"], B*F))
+			if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
+				gu := b["gu"]
+				run(d.gemv(&l.gateUp, b["h"], gu))
+				run(SwiGLU(gu, gu+cu.DevicePtr(4*F), b["act"], B, F, 2*F))
+			} else {
+				run(d.gemv(&l.gate, b["h"], b["g"]))
+				run(d.gemv(&l.up, b["h"], b["u"]))
+				run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
+			}
 			run(d.gemv(&l.dn, b["act"], b["y"]))
 			run(ResidualAdd(b["x"], b["y"], B*D))
 		}

@@ -22,7 +22,7 @@ import (
 // again checked against the full forward at temperature 1).
 func TestDecoderMatchesGoMLX(t *testing.T) {
 	be := xlaBackend(t)
-	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded"} {
+	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded", "phi3_gqa_fused", "phi3_mqa_bf16_sharded"} {
 		for _, nf4 := range []bool{false, true} {
 			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4})
 			if err != nil {
