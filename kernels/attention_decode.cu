@@ -17,7 +17,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
     const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
     const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
     unsigned short* __restrict__ out, int N, int K, int H, int S, int write_idx) {
-  extern __shared__ float sc[];  // [S] scores, then probabilities
+  DYNAMIC_SHARED(float, sc);  // [S] scores, then probabilities
   __shared__ float red[THREADS / 32];
   __shared__ float qs[256];      // H ≤ 256
   const int b = blockIdx.x, n = blockIdx.y, kh = n / (N / K);

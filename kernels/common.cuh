@@ -2,6 +2,11 @@
 // travel as their 16-bit patterns (the same bits GoMLX/XLA store).
 #pragma once
 
+// Dynamic shared memory, spelled as a macro so that scripts/kernel_emulator can run the kernels on the CPU.
+#ifndef DYNAMIC_SHARED
+#define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 // bitsandbytes' nf4_dequantization_lut, as quant.NF4. Kernels copy it to shared memory
 // (load_nf4_lut) because a run-time index into a local array would live in slow local memory.
 __device__ const float NF4_LUT[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,

@@ -1,0 +1,12 @@
+#!/bin/bash
+# Runs kernels/*.cu on the CPU emulator against C++ references (no GPU needed; g++ ≥ 12).
+set -eu
+cd "$(dirname "$0")"
+out=$(mktemp -d)
+for cu in ../../kernels/*.cu; do
+  g++ -std=c++20 -O1 -pthread -w -include emu.h -I../../kernels -x c++ -c "$cu" -o "$out/$(basename "$cu" .cu).o"
+done
+g++ -std=c++20 -O1 -pthread -w -c emu.cc -o "$out/emu.o"
+g++ -std=c++20 -O1 -pthread -w -c test.cc -o "$out/test.o"
+g++ -pthread -o "$out/kernels_test" "$out"/*.o
+"$out/kernels_test"

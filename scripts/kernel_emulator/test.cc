@@ -1,0 +1,319 @@
+// Runs every kernel of kernels/ on the CPU emulator (emu.h) against plain C++ references on random
+// inputs, the same checks as gomlxgrpo/cuda's GPU tests. Usage: scripts/kernel_emulator/run.sh
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "emu.h"
+
+typedef unsigned short u16;
+extern "C" {
+void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
+void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
+void nf4_gemv_lora(const unsigned*, const float*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void lora_down(const u16*, const float*, float*, int, int, int);
+void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
+void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, int, int, int);
+void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, int);
+void embed_rows_bf16(const int*, const u16*, u16*, int, int);
+void residual_add_bf16(u16*, const float*, long long);
+void swiglu_bf16(const float*, const float*, u16*, int, int, int);
+void sample_rows(const float*, int, const unsigned*, const unsigned*, int, float, int, float, float, int, int*, float*);
+}
+
+static std::mt19937_64 rng(12345);
+static float gauss(double s) { return std::normal_distribution<double>(0, s)(rng); }
+static u16 tobf(float f) {  // round to nearest even, as the kernels
+  unsigned u = __float_as_uint(f);
+  u += 0x7fff + ((u >> 16) & 1);
+  return u >> 16;
+}
+static float fbf(u16 h) { return __uint_as_float(unsigned(h) << 16); }
+static float bf(float f) { return fbf(tobf(f)); }
+static int failures = 0;
+#define CHECK(cond, ...)            \
+  do {                              \
+    if (!(cond)) {                  \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      printf(__VA_ARGS__);          \
+      printf("\n");                 \
+      failures++;                   \
+      return;                       \
+    }                               \
+  } while (0)
+
+static const float NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                              -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                              0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                              0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+struct NF4W {
+  std::vector<unsigned char> packed;
+  std::vector<float> absmax, w;
+};
+static NF4W randomNF4(int out, int in) {
+  NF4W q;
+  long long n = (long long)out * in;
+  q.packed.resize(n / 2);
+  q.absmax.resize((n + 63) / 64);
+  for (auto& b : q.packed) b = rng() & 0xff;
+  for (auto& a : q.absmax) a = std::fabs(gauss(0.05)) + 0.01f;
+  q.w.resize(n);
+  for (long long i = 0; i < n; i++) {
+    int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
+    q.w[i] = NF4[code] * q.absmax[i / 64];
+  }
+  return q;
+}
+
+static void testDequant() {
+  auto q = randomNF4(24, 136);
+  long long n = 24 * 136;
+  std::vector<float> out(n);
+  std::vector<u16> outb(n);
+  emuLaunch({unsigned((n / 8 + 255) / 256)}, 256, 0, [&] { nf4_dequant_f32((const unsigned*)q.packed.data(), q.absmax.data(), out.data(), n); });
+  emuLaunch({unsigned((n / 8 + 255) / 256)}, 256, 0, [&] { nf4_dequant_bf16((const unsigned*)q.packed.data(), q.absmax.data(), outb.data(), n); });
+  for (long long i = 0; i < n; i++) {
+    CHECK(out[i] == q.w[i], "dequant f32 [%lld] %g want %g", i, out[i], q.w[i]);
+    CHECK(outb[i] == tobf(q.w[i]), "dequant bf16 [%lld]", i);
+  }
+  printf("ok nf4_dequant\n");
+}
+
+static void testGEMV(bool nf4) {
+  const int rows = 11, out = 40, in = 136, r = 4;
+  auto q = randomNF4(out, in);
+  std::vector<u16> wb(out * in), xb(rows * in), bias(out);
+  std::vector<float> x(rows * in), wf(out * in);
+  for (int i = 0; i < out * in; i++) wb[i] = tobf(gauss(0.05)), wf[i] = nf4 ? q.w[i] : fbf(wb[i]);
+  for (int i = 0; i < rows * in; i++) xb[i] = tobf(gauss(1)), x[i] = fbf(xb[i]);
+  for (auto& b : bias) b = tobf(gauss(0.1));
+  std::vector<float> A(r * in), Bm(out * r), u(rows * r), y(rows * out);
+  for (auto& a : A) a = gauss(0.05);
+  for (auto& b : Bm) b = gauss(0.05);
+  emuLaunch({unsigned((rows * r + 3) / 4)}, 128, 0, [&] { lora_down(xb.data(), A.data(), u.data(), rows, in, r); });
+  for (int b = 0; b < rows; b++)
+    for (int j = 0; j < r; j++) {
+      double ref = 0, mag = 0;
+      for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * A[j * in + i], mag += std::fabs(double(x[b * in + i]) * A[j * in + i]);
+      CHECK(std::fabs(u[b * r + j] - ref) <= 1e-5 * mag + 1e-6, "lora_down [%d,%d] %g want %g", b, j, u[b * r + j], ref);
+    }
+  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + 7) / 8)};
+  if (nf4)
+    emuLaunch(grid, 128, 0, [&] { nf4_gemv_lora((const unsigned*)q.packed.data(), q.absmax.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+  else
+    emuLaunch(grid, 128, 0, [&] { gemv_bf16_lora(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+  for (int b = 0; b < rows; b++)
+    for (int o = 0; o < out; o++) {
+      double ref = fbf(bias[o]), mag = std::fabs(ref);
+      for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * wf[o * in + i], mag += std::fabs(double(x[b * in + i]) * wf[o * in + i]);
+      for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
+      CHECK(std::fabs(y[b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s gemv [%d,%d] %g want %g", nf4 ? "nf4" : "bf16", b, o, y[b * out + o], ref);
+    }
+  printf("ok %s gemv + lora_down\n", nf4 ? "nf4" : "bf16");
+}
+
+static void testRMSNorm() {
+  const int rows = 3, D = 200;
+  std::vector<u16> x(rows * D), w(D), out(rows * D);
+  for (auto& v : x) v = tobf(gauss(1));
+  for (auto& v : w) v = tobf(gauss(1));
+  emuLaunch({rows}, 256, 0, [&] { rmsnorm_bf16(x.data(), w.data(), out.data(), D, 1e-6f); });
+  for (int r = 0; r < rows; r++) {
+    double ss = 0;
+    for (int i = 0; i < D; i++) ss += double(fbf(x[r * D + i])) * fbf(x[r * D + i]);
+    float inv = 1 / std::sqrt(ss / D + 1e-6);
+    for (int i = 0; i < D; i++) {
+      float want = bf(fbf(w[i]) * bf(fbf(x[r * D + i]) * inv)), got = fbf(out[r * D + i]);
+      CHECK(std::fabs(got - want) <= 0.008 * std::fabs(want) + 1e-6, "rmsnorm [%d,%d] %g want %g", r, i, got, want);
+    }
+  }
+  printf("ok rmsnorm\n");
+}
+
+static void rot(const float* z, const float* c, const float* s, int H, float* out) {
+  int h = H / 2;
+  for (int i = 0; i < h; i++) {
+    float z0 = bf(z[i]), z1 = bf(z[i + h]);
+    out[i] = bf(z0 * c[i] - z1 * s[i]);
+    out[i + h] = bf(z1 * c[i] + z0 * s[i]);
+  }
+}
+
+static void testRope(bool fused) {
+  const int B = 2, N = 4, K = 2, H = 16, S = 40, w = 17;
+  const int qs = fused ? (N + 2 * K) * H : N * H, kvs = fused ? (N + 2 * K) * H : K * H;
+  std::vector<float> buf(B * (N + 2 * K) * H), q, k, v;
+  for (auto& x : buf) x = gauss(1);
+  const float *pq, *pk, *pv;
+  if (fused) {
+    pq = buf.data(), pk = buf.data() + N * H, pv = buf.data() + (N + K) * H;
+  } else {
+    q.assign(buf.begin(), buf.begin() + B * N * H);
+    k.assign(buf.begin() + B * N * H, buf.begin() + B * (N + K) * H);
+    v.assign(buf.begin() + B * (N + K) * H, buf.end());
+    pq = q.data(), pk = k.data(), pv = v.data();
+  }
+  std::vector<int> pos = {5, 3000};
+  std::vector<float> inv(H / 2);
+  for (int i = 0; i < H / 2; i++) inv[i] = std::pow(10000.0, -2.0 * i / H);
+  std::vector<u16> qo(B * N * H), kc(B * K * S * H), vc(B * K * S * H);
+  emuLaunch({B, N + K}, H / 2, 0, [&] { rope_cache_bf16(pq, pk, pv, pos.data(), inv.data(), qo.data(), kc.data(), vc.data(), N, K, H, S, w, qs, kvs); });
+  for (int b = 0; b < B; b++) {
+    float c[64], s[64], want[128];
+    for (int i = 0; i < H / 2; i++) {
+      float a = float(pos[b]) * inv[i];
+      c[i] = bf(cosf(a)), s[i] = bf(sinf(a));
+    }
+    for (int n = 0; n < N; n++) {
+      rot(pq + b * qs + n * H, c, s, H, want);
+      for (int i = 0; i < H; i++) CHECK(std::fabs(fbf(qo[(b * N + n) * H + i]) - want[i]) <= 0.02, "rope q");
+    }
+    for (int kh = 0; kh < K; kh++) {
+      rot(pk + b * kvs + kh * H, c, s, H, want);
+      long long at = ((long long)(b * K + kh) * S + w) * H;
+      for (int i = 0; i < H; i++) {
+        CHECK(std::fabs(fbf(kc[at + i]) - want[i]) <= 0.02, "rope k");
+        CHECK(vc[at + i] == tobf(pv[b * kvs + kh * H + i]), "v cache");
+      }
+    }
+  }
+  printf("ok rope_cache (%s)\n", fused ? "fused qkv" : "separate");
+}
+
+static void testAttention() {
+  const int B = 2, N = 4, K = 2, H = 16, S = 48, w = 30;
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
+  emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, w); });
+  for (int b = 0; b < B; b++)
+    for (int n = 0; n < N; n++) {
+      int kh = n / (N / K);
+      std::vector<double> sc(S);
+      double m = -INFINITY;
+      for (int s = 0; s < S; s++) {
+        sc[s] = -INFINITY;
+        if ((valid[b * S + s] && s <= w) || s == w) {
+          float d = 0;
+          for (int i = 0; i < H; i++) d += fbf(q[(b * N + n) * H + i]) * fbf(kc[((b * K + kh) * S + s) * H + i]);
+          sc[s] = bf(d) / std::sqrt(double(H));
+          m = std::max(m, sc[s]);
+        }
+      }
+      double z = 0;
+      for (auto& v : sc) v = std::exp(v - m), z += v;
+      for (int i = 0; i < H; i++) {
+        double acc = 0;
+        for (int s = 0; s < S; s++) acc += bf(float(sc[s] / z)) * fbf(vc[((b * K + kh) * S + s) * H + i]);
+        float want = bf(acc), got = fbf(out[(b * N + n) * H + i]);
+        CHECK(std::fabs(got - want) <= 0.02 * std::fabs(want) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want);
+      }
+    }
+  printf("ok attention_decode\n");
+}
+
+static void testElementwise() {
+  const int B = 3, D = 40, V = 10, F = 24;
+  std::vector<u16> E(V * D), x(B * D);
+  for (auto& e : E) e = tobf(gauss(1));
+  std::vector<int> ids = {7, 0, 9};
+  emuLaunch({unsigned((B * D + 255) / 256)}, 256, 0, [&] { embed_rows_bf16(ids.data(), E.data(), x.data(), B, D); });
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < D; i++) CHECK(x[b * D + i] == E[ids[b] * D + i], "embed");
+  std::vector<float> y(B * D);
+  for (auto& v : y) v = gauss(1);
+  auto x0 = x;
+  emuLaunch({1}, 256, 0, [&] { residual_add_bf16(x.data(), y.data(), B * D); });
+  for (int i = 0; i < B * D; i++) CHECK(x[i] == tobf(fbf(x0[i]) + bf(y[i])), "residual");
+  std::vector<float> gu(B * 2 * F);
+  for (auto& v : gu) v = gauss(2);
+  std::vector<u16> act(B * F);
+  emuLaunch({1}, 256, 0, [&] { swiglu_bf16(gu.data(), gu.data() + F, act.data(), B, F, 2 * F); });
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < F; i++) {
+      float g = bf(gu[b * 2 * F + i]), u = bf(gu[b * 2 * F + F + i]);
+      float want = bf(bf(g * bf(1 / (1 + std::exp(-g)))) * u);
+      CHECK(std::fabs(fbf(act[b * F + i]) - want) <= 0.008 * std::fabs(want) + 1e-6, "swiglu");
+    }
+  printf("ok elementwise (embed, residual, swiglu strided)\n");
+}
+
+// Sort-based reference of the warpers (gomlxgrpo/sample/device.go's Warp) and the Gumbel draw.
+static unsigned lowbias32(unsigned x) {
+  x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+  return x;
+}
+static float uniform01(unsigned k1, unsigned k2, int step, int v) {
+  unsigned x = lowbias32(lowbias32(lowbias32((unsigned)v * 0x9E3779B9u ^ k1) ^ k2) ^ ((unsigned)step + 1u) * 0x85EBCA6Bu);
+  return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+static void testSample() {
+  const int B = 3, V = 3000;
+  std::vector<float> logits(B * V);
+  for (auto& l : logits) l = gauss(2);
+  std::vector<unsigned> k1 = {1, 22, 333}, k2 = {4, 55, 666};
+  struct P { int greedy; float t; int k; float p, minp; };
+  for (P p : {P{1, 1, 0, 1, 0}, P{0, 1, 0, 1, 0}, P{0, 0.7f, 50, 1, 0}, P{0, 1, 0, 0.9f, 0}, P{0, 1.1f, 200, 0.8f, 0.02f}, P{0, 1, 0, 1, 0.1f}}) {
+    std::vector<int> tok(B);
+    std::vector<float> lp(B);
+    int step = 17;
+    emuLaunch({B}, 1024, 0, [&] { sample_rows(logits.data(), V, k1.data(), k2.data(), step, p.t, p.k, p.p, p.minp, p.greedy, tok.data(), lp.data()); });
+    for (int b = 0; b < B; b++) {
+      std::vector<float> x(V);
+      for (int v = 0; v < V; v++) x[v] = p.greedy ? logits[b * V + v] : logits[b * V + v] / p.t;
+      std::vector<float> s(x);
+      std::sort(s.begin(), s.end(), std::greater<float>());
+      float lo = -INFINITY;
+      if (!p.greedy && p.k > 0) lo = s[p.k - 1];
+      if (!p.greedy && p.p < 1) {
+        double z = 0;
+        for (float v : s) if (v >= lo) z += std::exp(v - s[0]);
+        double before = 0;
+        float cut = s[0];
+        for (float v : s) {
+          if (v < lo || before / z >= p.p) break;
+          cut = v;
+          before += std::exp(v - s[0]);
+        }
+        lo = std::max(lo, cut);
+      }
+      if (!p.greedy && p.minp > 0) lo = std::max(lo, s[0] + logf(p.minp));
+      int best = -1;
+      float bs = -INFINITY;
+      double lsum = 0;
+      for (int v = 0; v < V; v++) {
+        if (x[v] < lo) continue;
+        lsum += std::exp(double(x[v]) - s[0]);
+        float sc = p.greedy ? x[v] : x[v] - logf(-logf(uniform01(k1[b], k2[b], step, v)));
+        if (sc > bs) bs = sc, best = v;
+      }
+      double wantLP = x[best] - s[0] - std::log(lsum);
+      CHECK(tok[b] == best, "sample greedy=%d t=%g k=%d p=%g minp=%g row %d: kernel %d, reference %d", p.greedy, p.t, p.k, p.p, p.minp, b, tok[b], best);
+      CHECK(std::fabs(lp[b] - wantLP) < 1e-4, "sample logp row %d: %g want %g", b, lp[b], wantLP);
+    }
+  }
+  printf("ok sample_rows\n");
+}
+
+int main() {
+  testDequant();
+  testGEMV(true);
+  testGEMV(false);
+  testRMSNorm();
+  testRope(false);
+  testRope(true);
+  testAttention();
+  testElementwise();
+  testSample();
+  if (failures) {
+    printf("%d FAILED\n", failures);
+    return 1;
+  }
+  printf("all kernels match their references on the emulator\n");
+}
