@@ -8,7 +8,7 @@
 
 #include "common.cuh"
 
-#define MAXB 8
+#define MAXB 16
 
 extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, const unsigned short* __restrict__ x,
                                           float* __restrict__ y, int B, int in, int out,

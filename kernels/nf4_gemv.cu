@@ -5,13 +5,13 @@
 // W is [out, in] row-major in bitsandbytes' NF4 layout (gomlxgrpo/quant/nf4.go), x [B, in] bfloat16
 // bits, u = x·Aᵀ [B, r] float32 (the adapter's down-projection, tiny, computed before), lora_b
 // [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read once per launch for up to
-// MAXB = 8 rows of x: gridDim.y chunks of 8 rows each read them again (L2 helps at small shapes).
+// MAXB = 16 rows of x: gridDim.y chunks of 16 rows each read them again (L2 helps at small shapes).
 // One warp per output row; each lane takes 8 weights (one 32-bit word) per step, 256 per warp step.
 // Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
 
 #include "common.cuh"
 
-#define MAXB 8
+#define MAXB 16
 
 extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                          const unsigned short* __restrict__ x, float* __restrict__ y, int B, int in,

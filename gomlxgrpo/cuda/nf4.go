@@ -52,6 +52,6 @@ func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, bias cu.Devic
 		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
 		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
 	return onContext(func() error {
-		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+7)/8, 1, 32*warps, 1, 1, 0, cu.Stream{}, args)
+		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+15)/16, 1, 32*warps, 1, 1, 0, cu.Stream{}, args)
 	})
 }
