@@ -32,54 +32,28 @@ var NF4 = [16]float32{
 	0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 }
 
-// quantizeNF4 is bnb's dQuantizeNF4 decision tree (midpoints between neighbouring NF4 values).
+// nf4Mid are the 15 midpoints between neighbouring NF4 values that bnb's dQuantizeNF4 decision
+// tree compares against (csrc/kernels.cu), ascending.
+var nf4Mid = [15]float32{
+	-0.8480964004993439, -0.6106329262256622, -0.4599952697753906, -0.33967943489551544,
+	-0.23460740596055984, -0.13791173323988914, -0.045525018125772476, 0.03979014977812767,
+	0.1202552504837513, 0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
+	0.5016634166240692, 0.6427869200706482, 0.8614784181118011,
+}
+
+// quantizeNF4 is bnb's dQuantizeNF4: its decision tree goes right when x > midpoint, so the code
+// is the number of midpoints strictly below x (NaN goes left everywhere: 0b0000, as in the tree).
+// x > m exactly when m − x is negative (the sign of a float difference is exact), so the count
+// needs no branches: several times faster than the tree on random weights (no mispredictions).
 func quantizeNF4(x float32) byte {
-	if x > 0.03979014977812767 {
-		if x > 0.3893125355243683 {
-			if x > 0.6427869200706482 {
-				if x > 0.8614784181118011 {
-					return 0b1111
-				}
-				return 0b1110
-			}
-			if x > 0.5016634166240692 {
-				return 0b1101
-			}
-			return 0b1100
-		}
-		if x > 0.2035212516784668 {
-			if x > 0.2920137718319893 {
-				return 0b1011
-			}
-			return 0b1010
-		}
-		if x > 0.1202552504837513 {
-			return 0b1001
-		}
-		return 0b1000
+	if x != x {
+		return 0
 	}
-	if x > -0.33967943489551544 {
-		if x > -0.13791173323988914 {
-			if x > -0.045525018125772476 {
-				return 0b0111
-			}
-			return 0b0110
-		}
-		if x > -0.23460740596055984 {
-			return 0b0101
-		}
-		return 0b0100
+	var c uint32
+	for _, m := range nf4Mid {
+		c += math.Float32bits(m-x) >> 31
 	}
-	if x > -0.6106329262256622 {
-		if x > -0.4599952697753906 {
-			return 0b0011
-		}
-		return 0b0010
-	}
-	if x > -0.8480964004993439 {
-		return 0b0001
-	}
-	return 0b0000
+	return byte(c)
 }
 
 // Quantized is one NF4 tensor: packed codes and per-block absmax (float32, not double-quantized).

@@ -163,3 +163,72 @@ func TestDoubleQuantization(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeNF4MatchesTree checks the branch-free code count against bnb's decision tree on the
+// midpoints themselves (ties go left), their float neighbours, signed zeros, infinities, NaN and
+// random values.
+func TestQuantizeNF4MatchesTree(t *testing.T) {
+	vals := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1, -1, 2, -2}
+	for _, m := range nf4Mid {
+		vals = append(vals, m, math.Nextafter32(m, 2), math.Nextafter32(m, -2))
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 100000 {
+		vals = append(vals, float32(r.NormFloat64()*0.5))
+	}
+	for _, x := range vals {
+		if got, want := quantizeNF4(x), quantizeNF4Tree(x); got != want {
+			t.Fatalf("quantizeNF4(%v) = %04b, bnb's tree gives %04b", x, got, want)
+		}
+	}
+}
+
+// quantizeNF4Tree is bnb's dQuantizeNF4 decision tree as written in csrc/kernels.cu, the reference for quantizeNF4.
+func quantizeNF4Tree(x float32) byte {
+	if x > 0.03979014977812767 {
+		if x > 0.3893125355243683 {
+			if x > 0.6427869200706482 {
+				if x > 0.8614784181118011 {
+					return 0b1111
+				}
+				return 0b1110
+			}
+			if x > 0.5016634166240692 {
+				return 0b1101
+			}
+			return 0b1100
+		}
+		if x > 0.2035212516784668 {
+			if x > 0.2920137718319893 {
+				return 0b1011
+			}
+			return 0b1010
+		}
+		if x > 0.1202552504837513 {
+			return 0b1001
+		}
+		return 0b1000
+	}
+	if x > -0.33967943489551544 {
+		if x > -0.13791173323988914 {
+			if x > -0.045525018125772476 {
+				return 0b0111
+			}
+			return 0b0110
+		}
+		if x > -0.23460740596055984 {
+			return 0b0101
+		}
+		return 0b0100
+	}
+	if x > -0.6106329262256622 {
+		if x > -0.4599952697753906 {
+			return 0b0011
+		}
+		return 0b0010
+	}
+	if x > -0.8480964004993439 {
+		return 0b0001
+	}
+	return 0b0000
+}
