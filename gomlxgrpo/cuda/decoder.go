@@ -65,7 +65,11 @@ func NewDecoder(m *model.Model) (sample.StepDecoder, error) {
 	if err := Init(); err != nil {
 		return nil, err
 	}
-	return &Decoder{m: m}, nil
+	d := &Decoder{m: m}
+	if err := d.collect(); err != nil { // an unsupported weight layout keeps the GoMLX path
+		return nil, err
+	}
+	return d, nil
 }
 
 // IsCUDABackend reports whether m's backend is XLA (the only one with device pointers here).
@@ -142,6 +146,49 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 			return err
 		}
 	}
+	if err := d.collect(); err != nil {
+		return err
+	}
+	B, D, F, V := d.B, c.HiddenSize, c.IntermediateSize, c.VocabSize
+	NH, KH := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	widest := max(D, F, NH)
+	sizes := map[string]int{
+		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
+		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
+		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
+		"pos": 4 * B, "valid": B * d.S, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
+	}
+	d.buf = map[string]cu.DevicePtr{}
+	err = onContext(func() error {
+		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
+			return err
+		}
+		for name, n := range sizes {
+			ptr, err := cu.MemAlloc(int64(n))
+			if err != nil {
+				return fmt.Errorf("cuda: allocating %d bytes of decode scratch (%s): %w", n, name, err)
+			}
+			d.buf[name] = ptr
+		}
+		inv := c.InvFreq()
+		if err := cu.MemcpyHtoD(d.buf["invFreq"], unsafe.Pointer(&inv[0]), int64(4*len(inv))); err != nil {
+			return err
+		}
+		if err := cu.MemcpyHtoD(d.buf["k1"], unsafe.Pointer(&k1[0]), int64(4*B)); err != nil {
+			return err
+		}
+		return cu.MemcpyHtoD(d.buf["k2"], unsafe.Pointer(&k2[0]), int64(4*B))
+	})
+	if err != nil {
+		d.Close()
+	}
+	return err
+}
+
+// collect looks up the device address of every weight, norm and adapter the decode step reads.
+func (d *Decoder) collect() error {
+	m := d.m
+	var err error
 	d.layers = make([]layerPtrs, len(m.Layers))
 	d.maxR = 0
 	for i, l := range m.Layers {
@@ -182,40 +229,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	if d.lmHead, err = d.ptr(m.LMHead.Weight); err != nil {
 		return err
 	}
-	B, D, F, V := d.B, c.HiddenSize, c.IntermediateSize, c.VocabSize
-	NH, KH := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
-	widest := max(D, F, NH)
-	sizes := map[string]int{
-		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
-		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
-		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
-		"pos": 4 * B, "valid": B * d.S, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
-	}
-	d.buf = map[string]cu.DevicePtr{}
-	err = onContext(func() error {
-		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
-			return err
-		}
-		for name, n := range sizes {
-			ptr, err := cu.MemAlloc(int64(n))
-			if err != nil {
-				return fmt.Errorf("cuda: allocating %d bytes of decode scratch (%s): %w", n, name, err)
-			}
-			d.buf[name] = ptr
-		}
-		inv := c.InvFreq()
-		if err := cu.MemcpyHtoD(d.buf["invFreq"], unsafe.Pointer(&inv[0]), int64(4*len(inv))); err != nil {
-			return err
-		}
-		if err := cu.MemcpyHtoD(d.buf["k1"], unsafe.Pointer(&k1[0]), int64(4*B)); err != nil {
-			return err
-		}
-		return cu.MemcpyHtoD(d.buf["k2"], unsafe.Pointer(&k2[0]), int64(4*B))
-	})
-	if err != nil {
-		d.Close()
-	}
-	return err
+	return nil
 }
 
 // gemv applies one projection: y [B, out] float32 = h·Wᵀ (+ bias) (+ LoRA).
