@@ -8,12 +8,17 @@
 // MAXB = 16 rows of x: gridDim.y chunks of 16 rows each read them again (L2 helps at small shapes).
 // One warp per output row; each lane takes 8 weights (one 32-bit word) per step, 256 per warp step.
 // Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
+//
+// Double quantization (absmax == null): absmax[k] = code2[absmax_q[k]] · absmax2[k / 256] + offset,
+// bitsandbytes' compress_statistics layout (gomlxgrpo/quant/doublequant.go).
 
 #include "common.cuh"
 
 #define MAXB 16
 
 extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
+                                         const unsigned char* __restrict__ absmax_q, const float* __restrict__ code2,
+                                         const float* __restrict__ absmax2, float offset,
                                          const unsigned short* __restrict__ x, float* __restrict__ y, int B, int in,
                                          int out, const unsigned short* __restrict__ bias, const float* __restrict__ u,
                                          const float* __restrict__ lora_b, int r, float scale) {
@@ -33,7 +38,8 @@ extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed
   const unsigned int* row = packed + (long long)o * words;
   for (int w = lane; w < words; w += 32) {
     const unsigned int word = row[w];
-    const float s = absmax[((long long)o * in + (long long)w * 8) / 64];
+    const long long blk = ((long long)o * in + (long long)w * 8) / 64;
+    const float s = absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
     float wv[8];
 #pragma unroll
     for (int k = 0; k < 4; k++) {

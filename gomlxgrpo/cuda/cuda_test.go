@@ -199,7 +199,7 @@ func TestNF4GEMV(t *testing.T) {
 			_, pb := onDevice(t, be, lb, c.out, c.r)
 			lora = &LoRA{U: pu, B: pb, R: c.r, Scale: 2}
 		}
-		if err := NF4GEMV(pp, pa, px, py, c.rows, c.in, c.out, 0, lora); err != nil {
+		if err := NF4GEMV(pp, NF4Scales{Absmax: pa}, px, py, c.rows, c.in, c.out, 0, lora); err != nil {
 			t.Fatal(err)
 		}
 		if err := Synchronize(); err != nil {
@@ -243,7 +243,7 @@ func BenchmarkNF4GEMV(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		if err := NF4GEMV(pp, pa, px, py, rows, in, out, 0, nil); err != nil {
+		if err := NF4GEMV(pp, NF4Scales{Absmax: pa}, px, py, rows, in, out, 0, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -26,7 +26,7 @@ import (
 //	logits = rms(x)·W_lmᵀ;  token, logp = sample(logits)
 //
 // Supported: Llama, Qwen2 and Phi3 (fused qkv_proj and gate_up_proj) in bfloat16, projections in
-// bfloat16 or NF4 (single-level absmax), LoRA adapters in float32. Other models get an error from NewDecoder, and
+// bfloat16 or NF4 (with or without double quantization), LoRA adapters in float32. Other models get an error from NewDecoder, and
 // the Generator then stays on the GoMLX path.
 type Decoder struct {
 	m                                 *model.Model
@@ -40,11 +40,12 @@ type Decoder struct {
 }
 
 type linearPtrs struct {
-	w, packed, absmax, bias cu.DevicePtr // w: bfloat16 weight, or packed+absmax for NF4
-	a, b                    cu.DevicePtr // LoRA, float32
-	r                       int
-	scale                   float32
-	in, out                 int
+	w, packed, bias cu.DevicePtr // w: bfloat16 weight, or packed codes + scales for NF4
+	scales          NF4Scales
+	a, b            cu.DevicePtr // LoRA, float32
+	r               int
+	scale           float32
+	in, out         int
 }
 
 type layerPtrs struct {
@@ -91,14 +92,30 @@ func (d *Decoder) ptr(v *gmodel.Variable) (cu.DevicePtr, error) {
 func (d *Decoder) linear(l *model.Linear) (lp linearPtrs, err error) {
 	lp.in, lp.out = l.In, l.Out
 	if l.NF4Packed != nil {
-		if l.NF4Absmax == nil {
-			return lp, fmt.Errorf("cuda: %s: double-quantized NF4 is not supported by the decoder yet", l.Name)
-		}
 		if lp.packed, err = d.ptr(l.NF4Packed); err != nil {
 			return
 		}
-		if lp.absmax, err = d.ptr(l.NF4Absmax); err != nil {
-			return
+		if l.NF4Absmax != nil {
+			if lp.scales.Absmax, err = d.ptr(l.NF4Absmax); err != nil {
+				return
+			}
+		} else { // double quantization
+			for _, x := range []struct {
+				dst *cu.DevicePtr
+				v   *gmodel.Variable
+			}{{&lp.scales.Q, l.NF4AbsmaxQ}, {&lp.scales.Code, l.NF4Code}, {&lp.scales.Absmax2, l.NF4Absmax2}} {
+				if x.v == nil {
+					return lp, fmt.Errorf("cuda: %s: NF4 weight without block scales", l.Name)
+				}
+				if *x.dst, err = d.ptr(x.v); err != nil {
+					return
+				}
+			}
+			off, err := l.NF4Offset.Value()
+			if err != nil {
+				return lp, err
+			}
+			lp.scales.Offset = tensors.MustCopyFlatData[float32](off)[0]
 		}
 	} else if l.Weight != nil {
 		if l.Weight.Shape().DType != dtypes.BFloat16 {
@@ -242,7 +259,7 @@ func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
 		lora = &LoRA{U: d.buf["lora"], B: l.b, R: l.r, Scale: l.scale}
 	}
 	if l.packed != 0 {
-		return NF4GEMV(l.packed, l.absmax, h, y, d.B, l.in, l.out, l.bias, lora)
+		return NF4GEMV(l.packed, l.scales, h, y, d.B, l.in, l.out, l.bias, lora)
 	}
 	return GEMVBF16(l.w, h, y, d.B, l.in, l.out, l.bias, lora)
 }

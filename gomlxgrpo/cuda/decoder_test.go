@@ -23,8 +23,9 @@ import (
 func TestDecoderMatchesGoMLX(t *testing.T) {
 	be := xlaBackend(t)
 	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded", "phi3_gqa_fused", "phi3_mqa_bf16_sharded"} {
-		for _, nf4 := range []bool{false, true} {
-			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4})
+		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant"} {
+			nf4 := quant != "bf16"
+			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: quant == "nf4+double-quant"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +46,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 			}
 			dec, err := NewDecoder(m)
 			if err != nil {
-				t.Fatalf("%s nf4=%v: %v", name, nf4, err)
+				t.Fatalf("%s %s: %v", name, quant, err)
 			}
 			gen, err := sample.NewGenerator(m)
 			if err != nil {
@@ -56,7 +57,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 			for _, p := range []sample.Params{{Greedy: true}, sample.DefaultParams()} {
 				res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 				if err != nil {
-					t.Fatalf("%s nf4=%v: %v", name, nf4, err)
+					t.Fatalf("%s %s: %v", name, quant, err)
 				}
 				for i, pr := range prompts {
 					full := append(append([]int(nil), pr...), res.Tokens[i]...)
@@ -67,7 +68,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 					for j, got := range res.LogProbs[i] {
 						want := float64(lp[0][len(pr)-1+j])
 						if math.Abs(got-want) > 0.05+0.02*math.Abs(want) {
-							t.Errorf("%s nf4=%v %+v row %d token %d: decoder log-prob %.4f, full forward %.4f", name, nf4, p, i, j, got, want)
+							t.Errorf("%s %s %+v row %d token %d: decoder log-prob %.4f, full forward %.4f", name, quant, p, i, j, got, want)
 						}
 					}
 				}

@@ -34,10 +34,17 @@ type LoRA struct {
 	Scale float32
 }
 
+// NF4Scales are an NF4 weight's block scales: Absmax [n/64] float32, or with double quantization
+// (Absmax 0) absmax[k] = Code[Q[k]]·Absmax2[k/256] + Offset (Q uint8, Code [256] and Absmax2 float32).
+type NF4Scales struct {
+	Absmax, Q, Code, Absmax2 cu.DevicePtr
+	Offset                   float32
+}
+
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
 // plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
-// 4-bit weights once per 8 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
-func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
+// 4-bit weights once per 16 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
+func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
 	}
@@ -48,7 +55,8 @@ func NF4GEMV(packed, absmax, x, y cu.DevicePtr, rows, in, out int, bias cu.Devic
 	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	const warps = 4
-	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&absmax), unsafe.Pointer(&x), unsafe.Pointer(&y),
+	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&sc.Absmax), unsafe.Pointer(&sc.Q), unsafe.Pointer(&sc.Code),
+		unsafe.Pointer(&sc.Absmax2), unsafe.Pointer(&sc.Offset), unsafe.Pointer(&x), unsafe.Pointer(&y),
 		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
 		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
 	return onContext(func() error {

@@ -10,7 +10,7 @@ typedef unsigned short u16;
 extern "C" {
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
-void nf4_gemv_lora(const unsigned*, const float*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
@@ -81,9 +81,22 @@ static void testDequant() {
   printf("ok nf4_dequant\n");
 }
 
-static void testGEMV(bool nf4) {
+static void testGEMV(bool nf4, bool dq = false) {
   const int rows = 19, out = 40, in = 136, r = 4;
   auto q = randomNF4(out, in);
+  // Double quantization: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset; rebuild the weights from it.
+  std::vector<unsigned char> aq(q.absmax.size());
+  std::vector<float> code2(256), absmax2((q.absmax.size() + 255) / 256);
+  const float offset = 0.03f;
+  if (dq) {
+    for (auto& c : code2) c = gauss(1);
+    for (auto& a : absmax2) a = std::fabs(gauss(0.02)) + 0.001f;
+    for (size_t k = 0; k < aq.size(); k++) aq[k] = rng() & 0xff, q.absmax[k] = code2[aq[k]] * absmax2[k / 256] + offset;
+    for (size_t i = 0; i < q.w.size(); i++) {
+      int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
+      q.w[i] = NF4[code] * q.absmax[i / 64];
+    }
+  }
   std::vector<u16> wb(out * in), xb(rows * in), bias(out);
   std::vector<float> x(rows * in), wf(out * in);
   for (int i = 0; i < out * in; i++) wb[i] = tobf(gauss(0.05)), wf[i] = nf4 ? q.w[i] : fbf(wb[i]);
@@ -101,7 +114,7 @@ static void testGEMV(bool nf4) {
     }
   dim3 grid{unsigned((out + 3) / 4), unsigned((rows + 15) / 16)};
   if (nf4)
-    emuLaunch(grid, 128, 0, [&] { nf4_gemv_lora((const unsigned*)q.packed.data(), q.absmax.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+    emuLaunch(grid, 128, 0, [&] { nf4_gemv_lora((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   else
     emuLaunch(grid, 128, 0, [&] { gemv_bf16_lora(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   for (int b = 0; b < rows; b++)
@@ -111,7 +124,7 @@ static void testGEMV(bool nf4) {
       for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
       CHECK(std::fabs(y[b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s gemv [%d,%d] %g want %g", nf4 ? "nf4" : "bf16", b, o, y[b * out + o], ref);
     }
-  printf("ok %s gemv + lora_down\n", nf4 ? "nf4" : "bf16");
+  printf("ok %s gemv + lora_down\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16");
 }
 
 static void testRMSNorm() {
@@ -304,6 +317,7 @@ static void testSample() {
 int main() {
   testDequant();
   testGEMV(true);
+  testGEMV(true, true);
   testGEMV(false);
   testRMSNorm();
   testRope(false);
