@@ -250,3 +250,33 @@ func BenchmarkNF4GEMV(b *testing.B) {
 	_ = Synchronize()
 	b.ReportMetric(bytes*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
 }
+
+// BenchmarkCopy reports the card's device-to-device copy bandwidth (read + write bytes per second
+// over a 1 GiB buffer), the ceiling BenchmarkNF4GEMV's weight-read bandwidth is compared with.
+func BenchmarkCopy(b *testing.B) {
+	xlaBackend(b)
+	const n = 1 << 30
+	var src, dst cu.DevicePtr
+	err := onContext(func() error {
+		var err error
+		if src, err = cu.MemAlloc(n); err != nil {
+			return err
+		}
+		dst, err = cu.MemAlloc(n)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer onContext(func() error { _ = cu.MemFree(src); return cu.MemFree(dst) })
+	_ = Synchronize()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := onContext(func() error { return cu.MemcpyDtoD(dst, src, n) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = Synchronize()
+	b.ReportMetric(2*n*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+}
