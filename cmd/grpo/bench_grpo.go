@@ -134,7 +134,11 @@ func benchGenerate(args []string) error {
 		pprof.StopCPUProfile()
 	}
 	tm := res.Timing
-	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP,
+	decoder := "xla"
+	if gen.Decoder != nil {
+		decoder = "cuda"
+	}
+	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
 		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
 		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)})
