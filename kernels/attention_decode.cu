@@ -16,7 +16,8 @@
 extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
     const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
     const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
-    unsigned short* __restrict__ out, int N, int K, int H, int S, int write_idx) {
+    unsigned short* __restrict__ out, int N, int K, int H, int S, const int* __restrict__ write_idx_p) {
+  const int write_idx = *write_idx_p;  // device memory: one captured CUDA graph serves every step
   DYNAMIC_SHARED(float, sc);  // [S] scores, then probabilities
   __shared__ float red[THREADS / 32];
   __shared__ float qs[256];      // H ≤ 256

@@ -17,7 +17,9 @@ extern "C" __global__ void rope_cache_bf16(const float* __restrict__ q, const fl
                                            const float* __restrict__ v, const int* __restrict__ pos,
                                            const float* __restrict__ inv_freq, unsigned short* __restrict__ qout,
                                            unsigned short* __restrict__ kcache, unsigned short* __restrict__ vcache,
-                                           int N, int K, int H, int S, int write_idx, int q_stride, int kv_stride) {
+                                           int N, int K, int H, int S, const int* __restrict__ write_idx_p, int q_stride,
+                                           int kv_stride) {
+  const int write_idx = *write_idx_p;
   const int b = blockIdx.x, head = blockIdx.y, i = threadIdx.x, half = H / 2;
   if (i >= half) return;
   const float ang = (float)pos[b] * inv_freq[i];

@@ -94,11 +94,11 @@ __device__ int block_argmax(float best, int idx, float* redv, int* redi) {
 
 extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
     const float* __restrict__ logits, int V, const unsigned int* __restrict__ key1, const unsigned int* __restrict__ key2,
-    int step, float temperature, int top_k, float top_p, float min_p, int greedy, int* __restrict__ tokens,
+    const int* __restrict__ step_p, float temperature, int top_k, float top_p, float min_p, int greedy, int* __restrict__ tokens,
     float* __restrict__ logps) {
   __shared__ float redv[THREADS / 32];
   __shared__ int redi[THREADS / 32];
-  const int b = blockIdx.x;
+  const int b = blockIdx.x, step = *step_p;  // device memory: one captured CUDA graph serves every step
   const float* row = logits + (long long)b * V;
   const float temp = greedy ? 1.f : temperature;  // x = logit / T, divided as the graph divides
 

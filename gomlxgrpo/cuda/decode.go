@@ -15,7 +15,7 @@ import (
 
 func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
-		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, cu.Stream{}, args)
+		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)
 	})
 }
 
@@ -41,9 +41,9 @@ func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
 
 // RopeCache rotates q [rows, n·h] and k [rows, kv·h] (float32) at positions pos [rows] int32 with
 // invFreq [h/2] float32, writes q to qOut [rows, n, h] and k, v into the caches [rows, kv, s, h]
-// (bfloat16 bits) at writeIdx. Rows of q are qStride floats apart, rows of k and v kvStride (0
-// means packed: n·h and kv·h).
-func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s, writeIdx, qStride, kvStride int) error {
+// (bfloat16 bits) at the cache index held in device memory at writeIdx (int32). Rows of q are
+// qStride floats apart, rows of k and v kvStride (0 means packed: n·h and kv·h).
+func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, qStride, kvStride int) error {
 	if qStride == 0 {
 		qStride = n * h
 	}
@@ -53,24 +53,24 @@ func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n
 	if h%2 != 0 || h > 2048 {
 		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
 	}
-	n32, k32, h32, s32, w32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx), int32(qStride), int32(kvStride)
+	n32, k32, h32, s32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(qStride), int32(kvStride)
 	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
-		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32), p(&qs32), p(&kvs32))
+		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
 }
 
 // AttentionDecode: out [rows, n·h] = softmax(q·Kᵀ/√h)·V over the cache positions s with
-// (valid[row,s] ∧ s ≤ writeIdx) ∨ s = writeIdx; q [rows, n, h], caches [rows, kv, s, h] bfloat16
-// bits, valid [rows, s] bytes.
-func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s, writeIdx int) error {
+// (valid[row,s] ∧ s ≤ w) ∨ s = w, w the int32 in device memory at writeIdx; q [rows, n, h], caches
+// [rows, kv, s, h] bfloat16 bits, valid [rows, s] bytes.
+func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr) error {
 	if h > 256 || n%kv != 0 {
 		return fmt.Errorf("cuda: AttentionDecode needs head dim ≤ 256 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
 	}
 	if s*4 > 48<<10 {
 		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in 48 KiB of shared memory: at most 12288 cache positions", s)
 	}
-	n32, k32, h32, s32, w32 := int32(n), int32(kv), int32(h), int32(s), int32(writeIdx)
+	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
 	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s,
-		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&w32))
+		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx))
 }
 
 // EmbedRows: x [rows, d] = E[ids[row], :] (bfloat16 bits, ids int32).

@@ -124,6 +124,7 @@ func TestRopeCache(t *testing.T) {
 			inv[i] = float32(math.Pow(10000, -2*float64(i)/float64(c.h)))
 		}
 		w := rng.IntN(c.s)
+		_, pw := onDevice(t, be, []int32{int32(w)}, 1)
 		_, pq := onDevice(t, be, q, len(q))
 		_, pk := onDevice(t, be, k, len(k))
 		_, pv := onDevice(t, be, v, len(v))
@@ -132,7 +133,7 @@ func TestRopeCache(t *testing.T) {
 		qt, pqo := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
 		kt, pkc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
 		vt, pvc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
-		if err := RopeCache(pq, pk, pv, pp, pi, pqo, pkc, pvc, c.rows, c.n, c.kv, c.h, c.s, w, 0, 0); err != nil {
+		if err := RopeCache(pq, pk, pv, pp, pi, pqo, pkc, pvc, c.rows, c.n, c.kv, c.h, c.s, pw, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		syncT(t)
@@ -179,12 +180,13 @@ func TestAttentionDecode(t *testing.T) {
 				valid[b*c.s+s] = 1
 			}
 		}
+		_, pw := onDevice(t, be, []int32{int32(w)}, 1)
 		_, pq := onDevice(t, be, qh, len(qh))
 		_, pk := onDevice(t, be, kch, len(kch))
 		_, pv := onDevice(t, be, vch, len(vch))
 		_, pm := onDevice(t, be, valid, len(valid))
 		ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
-		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, w); err != nil {
+		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw); err != nil {
 			t.Fatal(err)
 		}
 		syncT(t)

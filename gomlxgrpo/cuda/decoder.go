@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
@@ -29,6 +30,8 @@ import (
 // bfloat16 or NF4 (with or without double quantization), LoRA adapters in float32. Other models get an error from NewDecoder, and
 // the Generator then stays on the GoMLX path.
 type Decoder struct {
+	stream                            cu.Stream  // this decoder's launches (captured once into graph)
+	graph                             *stepGraph // one decode step; nil until the first Step, or always with GOMLXGRPO_CUDA_GRAPH=0
 	m                                 *model.Model
 	params                            sample.Params
 	B, S                              int
@@ -173,13 +176,18 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
 		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
 		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
-		"pos": 4 * B, "valid": B * d.S, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
+		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
 	}
 	d.buf = map[string]cu.DevicePtr{}
 	err = onContext(func() error {
 		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
 			return err
 		}
+		var err error
+		if d.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
+			return err
+		}
+		stream = d.stream
 		for name, n := range sizes {
 			ptr, err := cu.MemAlloc(int64(n))
 			if err != nil {
@@ -266,9 +274,7 @@ func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
 
 // Step runs one decode step (see Decoder) and returns the tokens and log-probs.
 func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error) {
-	c, B, b := d.m.Config, d.B, d.buf
-	D, F, H, eps := c.HiddenSize, c.IntermediateSize, c.HeadDim, float32(c.RMSNormEps)
-	NH, KH := c.NumHeads*H, c.NumKVHeads*H
+	B, b := d.B, d.buf
 	mask := make([]byte, B*d.S)
 	for r := range B {
 		for s, ok := range valid[r] {
@@ -277,65 +283,46 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 			}
 		}
 	}
-	var err error
-	run := func(e error) { // keeps the first launch error; later launches are skipped by the check below
-		if err == nil && e != nil {
-			err = fmt.Errorf("cuda decode step: %w", e)
-		}
-	}
-	{
-		run(onContext(func() error {
+	upload := func() error {
+		return onContext(func() error {
 			if err := cu.MemcpyHtoD(b["ids"], unsafe.Pointer(&ids[0]), int64(4*B)); err != nil {
 				return err
 			}
 			if err := cu.MemcpyHtoD(b["pos"], unsafe.Pointer(&pos[0]), int64(4*B)); err != nil {
 				return err
 			}
-			return cu.MemcpyHtoD(b["valid"], unsafe.Pointer(&mask[0]), int64(len(mask)))
-		}))
-		run(EmbedRows(b["ids"], d.embed, b["x"], B, D))
-		for i, l := range d.layers {
-			kc, vc := d.caches[2*i], d.caches[2*i+1]
-			run(RMSNorm(b["x"], l.inNorm, b["h"], B, D, eps))
-			if l.fused { // y = [q | k | v] per row
-				qkv, w := b["qkv"], NH+2*KH
-				run(d.gemv(&l.qkv, b["h"], qkv))
-				run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
-					B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx, w, w))
-			} else {
-				run(d.gemv(&l.q, b["h"], b["q"]))
-				run(d.gemv(&l.k, b["h"], b["k"]))
-				run(d.gemv(&l.v, b["h"], b["v"]))
-				run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx, 0, 0))
+			if err := cu.MemcpyHtoD(b["valid"], unsafe.Pointer(&mask[0]), int64(len(mask))); err != nil {
+				return err
 			}
-			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, writeIdx))
-			run(d.gemv(&l.o, b["attn"], b["y"]))
-			run(ResidualAdd(b["x"], b["y"], B*D))
-			run(RMSNorm(b["x"], l.postNorm, b["h"], B, D, eps))
-			if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
-				gu := b["gu"]
-				run(d.gemv(&l.gateUp, b["h"], gu))
-				run(SwiGLU(gu, gu+cu.DevicePtr(4*F), b["act"], B, F, 2*F))
-			} else {
-				run(d.gemv(&l.gate, b["h"], b["g"]))
-				run(d.gemv(&l.up, b["h"], b["u"]))
-				run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
+			scalars := [2]int32{int32(writeIdx), int32(step)}
+			if err := cu.MemcpyHtoD(b["widx"], unsafe.Pointer(&scalars[0]), 4); err != nil {
+				return err
 			}
-			run(d.gemv(&l.dn, b["act"], b["y"]))
-			run(ResidualAdd(b["x"], b["y"], B*D))
+			return cu.MemcpyHtoD(b["step"], unsafe.Pointer(&scalars[1]), 4)
+		})
+	}
+	if err := upload(); err != nil {
+		return nil, nil, fmt.Errorf("cuda decode step: %w", err)
+	}
+	var err error
+	if d.graph == nil && os.Getenv("GOMLXGRPO_CUDA_GRAPH") != "0" {
+		if d.graph, err = capture(d.stream, d.record); err != nil {
+			return nil, nil, err
 		}
-		run(RMSNorm(b["x"], d.finalNorm, b["h"], B, D, eps))
-		run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
-		run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, step, d.params))
+	}
+	if d.graph != nil {
+		err = d.graph.launch(d.stream)
+	} else {
+		err = d.record()
+	}
+	if err == nil {
+		err = syncStream(d.stream)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	toks, lps := make([]int32, B), make([]float32, B)
 	err = onContext(func() error {
-		if err := cu.Synchronize(); err != nil {
-			return err
-		}
 		if err := cu.MemcpyDtoH(unsafe.Pointer(&toks[0]), b["tokens"], int64(4*B)); err != nil {
 			return err
 		}
@@ -344,12 +331,69 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 	return toks, lps, err
 }
 
-// Close frees the scratch buffers (the caches and weights belong to GoMLX).
+// record launches one decode step on d.stream; everything that changes between steps (ids,
+// positions, mask, cache index, token index) is read from device buffers, so a captured graph of
+// it replays every step.
+func (d *Decoder) record() error {
+	c, B, b := d.m.Config, d.B, d.buf
+	D, F, H, eps := c.HiddenSize, c.IntermediateSize, c.HeadDim, float32(c.RMSNormEps)
+	NH, KH := c.NumHeads*H, c.NumKVHeads*H
+	var err error
+	run := func(e error) { // keeps the first launch error
+		if err == nil && e != nil {
+			err = fmt.Errorf("cuda decode step: %w", e)
+		}
+	}
+	run(EmbedRows(b["ids"], d.embed, b["x"], B, D))
+	for i, l := range d.layers {
+		kc, vc := d.caches[2*i], d.caches[2*i+1]
+		run(RMSNorm(b["x"], l.inNorm, b["h"], B, D, eps))
+		if l.fused { // y = [q | k | v] per row
+			qkv, w := b["qkv"], NH+2*KH
+			run(d.gemv(&l.qkv, b["h"], qkv))
+			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
+				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
+		} else {
+			run(d.gemv(&l.q, b["h"], b["q"]))
+			run(d.gemv(&l.k, b["h"], b["k"]))
+			run(d.gemv(&l.v, b["h"], b["v"]))
+			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
+		}
+		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
+		run(d.gemv(&l.o, b["attn"], b["y"]))
+		run(ResidualAdd(b["x"], b["y"], B*D))
+		run(RMSNorm(b["x"], l.postNorm, b["h"], B, D, eps))
+		if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
+			gu := b["gu"]
+			run(d.gemv(&l.gateUp, b["h"], gu))
+			run(SwiGLU(gu, gu+cu.DevicePtr(4*F), b["act"], B, F, 2*F))
+		} else {
+			run(d.gemv(&l.gate, b["h"], b["g"]))
+			run(d.gemv(&l.up, b["h"], b["u"]))
+			run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
+		}
+		run(d.gemv(&l.dn, b["act"], b["y"]))
+		run(ResidualAdd(b["x"], b["y"], B*D))
+	}
+	run(RMSNorm(b["x"], d.finalNorm, b["h"], B, D, eps))
+	run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
+	run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, b["step"], d.params))
+	return err
+}
+
+// Close frees the graph and the scratch buffers (the caches and weights belong to GoMLX).
 func (d *Decoder) Close() {
+	d.graph.destroy()
+	d.graph = nil
+	stream = cu.Stream{}
 	_ = onContext(func() error {
 		_ = cu.Synchronize()
 		for _, ptr := range d.buf {
 			_ = cu.MemFree(ptr)
+		}
+		if d.stream != (cu.Stream{}) {
+			_ = d.stream.Destroy()
+			d.stream = cu.Stream{}
 		}
 		return nil
 	})

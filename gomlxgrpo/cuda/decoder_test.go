@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -54,10 +55,28 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 			}
 			gen.Decoder = dec
 			prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
-			for _, p := range []sample.Params{{Greedy: true}, sample.DefaultParams()} {
+			var captured [][]int
+			for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}} {
+				// The last case launches the kernels one by one instead of replaying a captured
+				// graph: it must decode exactly what the graph decoded.
+				graphs := "1"
+				if ci == 2 {
+					graphs = "0"
+				}
+				t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 				res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 				if err != nil {
 					t.Fatalf("%s %s: %v", name, quant, err)
+				}
+				switch ci {
+				case 0:
+					captured = res.Tokens
+				case 2:
+					for i := range prompts {
+						if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
+							t.Errorf("%s %s row %d: direct launches decoded %v, the captured graph %v", name, quant, i, res.Tokens[i], captured[i])
+						}
+					}
 				}
 				for i, pr := range prompts {
 					full := append(append([]int(nil), pr...), res.Tokens[i]...)

@@ -23,7 +23,7 @@ func NF4Dequant(packed, absmax, out cu.DevicePtr, n int64, bf16 bool) error {
 	const threads = 256
 	blocks := int((n/8 + threads - 1) / threads)
 	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&absmax), unsafe.Pointer(&out), unsafe.Pointer(&n)}
-	return onContext(func() error { return fns[name].Launch(blocks, 1, 1, threads, 1, 1, 0, cu.Stream{}, args) })
+	return onContext(func() error { return fns[name].Launch(blocks, 1, 1, threads, 1, 1, 0, stream, args) })
 }
 
 // LoRA is the fused adapter term of NF4GEMV: y += Scale · U · Bᵀ with U = x·Aᵀ [B, R] float32 and
@@ -60,6 +60,6 @@ func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out
 		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
 		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
 	return onContext(func() error {
-		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+15)/16, 1, 32*warps, 1, 1, 0, cu.Stream{}, args)
+		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+15)/16, 1, 32*warps, 1, 1, 0, stream, args)
 	})
 }

@@ -41,9 +41,10 @@ func TestSampleMatchesGraph(t *testing.T) {
 		{Temperature: 1.1, TopP: 0.95, TopK: 200, MinP: 0.01},
 	} {
 		step := rng.IntN(300)
+		_, pstep := onDevice(t, be, []int32{int32(step)}, 1)
 		tt, pt := zerosOnDevice(t, be, dtypes.Int32, rows)
 		lpt, plp := zerosOnDevice(t, be, dtypes.Float32, rows)
-		if err := Sample(pl, pk1, pk2, pt, plp, rows, V, step, p); err != nil {
+		if err := Sample(pl, pk1, pk2, pt, plp, rows, V, pstep, p); err != nil {
 			t.Fatal(err)
 		}
 		if err := Synchronize(); err != nil {
@@ -90,9 +91,10 @@ func BenchmarkSample(b *testing.B) {
 	_, pt := zerosOnDevice(b, be, dtypes.Int32, rows)
 	_, plp := zerosOnDevice(b, be, dtypes.Float32, rows)
 	p := sample.Params{Temperature: 1, TopP: 0.95}
+	_, pstep := onDevice(b, be, []int32{7}, 1)
 	b.ResetTimer()
-	for i := range b.N {
-		if err := Sample(pl, pk, pk, pt, plp, rows, V, i, p); err != nil {
+	for range b.N {
+		if err := Sample(pl, pk, pk, pt, plp, rows, V, pstep, p); err != nil {
 			b.Fatal(err)
 		}
 	}

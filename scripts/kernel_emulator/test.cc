@@ -14,12 +14,12 @@ void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const fl
 void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
-void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, int, int, int);
-void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, int);
+void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
+void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
-void sample_rows(const float*, int, const unsigned*, const unsigned*, int, float, int, float, float, int, int*, float*);
+void sample_rows(const float*, int, const unsigned*, const unsigned*, const int*, float, int, float, float, int, int*, float*);
 }
 
 static std::mt19937_64 rng(12345);
@@ -155,7 +155,8 @@ static void rot(const float* z, const float* c, const float* s, int H, float* ou
 }
 
 static void testRope(bool fused) {
-  const int B = 2, N = 4, K = 2, H = 16, S = 40, w = 17;
+  const int B = 2, N = 4, K = 2, H = 16, S = 40;
+  const int w = 17;
   const int qs = fused ? (N + 2 * K) * H : N * H, kvs = fused ? (N + 2 * K) * H : K * H;
   std::vector<float> buf(B * (N + 2 * K) * H), q, k, v;
   for (auto& x : buf) x = gauss(1);
@@ -172,7 +173,7 @@ static void testRope(bool fused) {
   std::vector<float> inv(H / 2);
   for (int i = 0; i < H / 2; i++) inv[i] = std::pow(10000.0, -2.0 * i / H);
   std::vector<u16> qo(B * N * H), kc(B * K * S * H), vc(B * K * S * H);
-  emuLaunch({B, N + K}, H / 2, 0, [&] { rope_cache_bf16(pq, pk, pv, pos.data(), inv.data(), qo.data(), kc.data(), vc.data(), N, K, H, S, w, qs, kvs); });
+  emuLaunch({B, N + K}, H / 2, 0, [&] { rope_cache_bf16(pq, pk, pv, pos.data(), inv.data(), qo.data(), kc.data(), vc.data(), N, K, H, S, &w, qs, kvs); });
   for (int b = 0; b < B; b++) {
     float c[64], s[64], want[128];
     for (int i = 0; i < H / 2; i++) {
@@ -196,14 +197,15 @@ static void testRope(bool fused) {
 }
 
 static void testAttention() {
-  const int B = 2, N = 4, K = 2, H = 16, S = 48, w = 30;
+  const int B = 2, N = 4, K = 2, H = 16, S = 48;
+  const int w = 30;
   std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H);
   for (auto& x : q) x = tobf(gauss(1));
   for (auto& x : kc) x = tobf(gauss(1));
   for (auto& x : vc) x = tobf(gauss(1));
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
-  emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, w); });
+  emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
       int kh = n / (N / K);
@@ -276,7 +278,7 @@ static void testSample() {
     std::vector<int> tok(B);
     std::vector<float> lp(B);
     int step = 17;
-    emuLaunch({B}, 1024, 0, [&] { sample_rows(logits.data(), V, k1.data(), k2.data(), step, p.t, p.k, p.p, p.minp, p.greedy, tok.data(), lp.data()); });
+    emuLaunch({B}, 1024, 0, [&] { sample_rows(logits.data(), V, k1.data(), k2.data(), &step, p.t, p.k, p.p, p.minp, p.greedy, tok.data(), lp.data()); });
     for (int b = 0; b < B; b++) {
       std::vector<float> x(V);
       for (int v = 0; v < V; v++) x[v] = p.greedy ? logits[b * V + v] : logits[b * V + v] / p.t;
