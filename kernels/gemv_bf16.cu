@@ -8,7 +8,7 @@
 
 #include "common.cuh"
 
-#define MAXB 16
+#define MAXB 32
 
 extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, const unsigned short* __restrict__ x,
                                           float* __restrict__ y, int B, int in, int out,
@@ -48,8 +48,9 @@ extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, 
   }
 #pragma unroll
   for (int b = 0; b < MAXB; b++) {
+    if (b < nb)  // warp-uniform
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
+      for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
   }
   if (lane < nb) {
     float v = 0.f;

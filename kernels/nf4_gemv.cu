@@ -5,7 +5,7 @@
 // W is [out, in] row-major in bitsandbytes' NF4 layout (gomlxgrpo/quant/nf4.go), x [B, in] bfloat16
 // bits, u = x·Aᵀ [B, r] float32 (the adapter's down-projection, tiny, computed before), lora_b
 // [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read once per launch for up to
-// MAXB = 16 rows of x: gridDim.y chunks of 16 rows each read them again (L2 helps at small shapes).
+// MAXB = 32 rows of x: gridDim.y chunks of 32 rows each read them again (L2 helps at small shapes).
 // One warp per output row; each lane takes 8 weights (one 32-bit word) per step, 256 per warp step.
 // Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
 //
@@ -14,7 +14,7 @@
 
 #include "common.cuh"
 
-#define MAXB 16
+#define MAXB 32
 
 extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                          const unsigned char* __restrict__ absmax_q, const float* __restrict__ code2,
@@ -63,8 +63,9 @@ extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed
   }
 #pragma unroll
   for (int b = 0; b < MAXB; b++) {
+    if (b < nb)  // warp-uniform
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
+      for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
   }
   if (lane < nb) {
     // Lane b writes row b (a compile-time-indexed select keeps acc in registers).

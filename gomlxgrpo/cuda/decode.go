@@ -106,7 +106,7 @@ func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *
 		u, b, r, scale = lora.U, lora.B, int32(lora.R), lora.Scale
 	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
-	return launch("gemv_bf16_lora", [3]int{(out + 3) / 4, (rows + 15) / 16, 1}, 128, 0,
+	return launch("gemv_bf16_lora", [3]int{(out + 3) / 4, (rows + 31) / 32, 1}, 128, 0,
 		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }
 

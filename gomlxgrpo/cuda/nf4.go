@@ -43,7 +43,7 @@ type NF4Scales struct {
 
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
 // plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
-// 4-bit weights once per 16 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
+// 4-bit weights once per 32 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
 func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
@@ -60,6 +60,6 @@ func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out
 		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
 		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
 	return onContext(func() error {
-		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+15)/16, 1, 32*warps, 1, 1, 0, stream, args)
+		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+31)/32, 1, 32*warps, 1, 1, 0, stream, args)
 	})
 }

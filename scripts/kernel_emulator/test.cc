@@ -82,7 +82,7 @@ static void testDequant() {
 }
 
 static void testGEMV(bool nf4, bool dq = false) {
-  const int rows = 19, out = 40, in = 136, r = 4;
+  const int rows = 37, out = 40, in = 136, r = 4;
   auto q = randomNF4(out, in);
   // Double quantization: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset; rebuild the weights from it.
   std::vector<unsigned char> aq(q.absmax.size());
@@ -112,7 +112,7 @@ static void testGEMV(bool nf4, bool dq = false) {
       for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * A[j * in + i], mag += std::fabs(double(x[b * in + i]) * A[j * in + i]);
       CHECK(std::fabs(u[b * r + j] - ref) <= 1e-5 * mag + 1e-6, "lora_down [%d,%d] %g want %g", b, j, u[b * r + j], ref);
     }
-  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + 15) / 16)};
+  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + 31) / 32)};
   if (nf4)
     emuLaunch(grid, 128, 0, [&] { nf4_gemv_lora((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   else
