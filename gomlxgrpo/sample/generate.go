@@ -197,12 +197,19 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	for i := range cache {
 		cache[i] = tensors.FromShape(m.CacheShape(len(uniq), S))
 	}
+	defer func() { // free the caches now, also on errors, rather than when the collector gets to them
+		for _, c := range cache {
+			if t := c.(*tensors.Tensor); t.Ok() {
+				t.FinalizeAll()
+			}
+		}
+	}()
 	out, err := g.prefill.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
 	if err != nil {
 		return nil, fmt.Errorf("prefill: %w", explainOOM(err, m, len(uniq), S))
 	}
-	for i := range cache {
-		cache[i].(*tensors.Tensor).FinalizeAll()
+	for _, c := range cache {
+		c.(*tensors.Tensor).FinalizeAll()
 	}
 	rows := make([]int32, B)
 	for b := range B {
@@ -302,9 +309,6 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 			cache[i] = out[2+i]
 		}
 		res.Timing.DecodeS += time.Since(t0).Seconds()
-	}
-	for _, c := range cache {
-		c.(*tensors.Tensor).FinalizeAll()
 	}
 	return res, nil
 }
