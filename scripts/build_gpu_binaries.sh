@@ -5,6 +5,14 @@
 # $CUDA_DEV), model.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
 set -eu
 CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
+if [ ! -f "$CUDA_DEV/include/cuda.h" ]; then
+  cat >&2 <<MSG
+no CUDA headers at $CUDA_DEV/include: with Debian's non-free component enabled,
+  apt-get update && apt-get download nvidia-cuda-dev && dpkg -x nvidia-cuda-dev_*.deb /work/cuda-dev
+(or set CUDA_DEV to a folder with include/cuda.h and lib/x86_64-linux-gnu/stubs/libcuda.so)
+MSG
+  exit 1
+fi
 mkdir -p .gpu && rm -f .gpu/*
 go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
 go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
