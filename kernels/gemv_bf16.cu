@@ -4,11 +4,9 @@
 //   y[b,o] = Σ_i x[b,i]·W[o,i] + bias[o] + scale · Σ_j u[b,j]·lora_b[o,j]      (y float32)
 //
 // W [out, in] and x [B, in] bfloat16 bits, bias [out] bfloat16 bits or null; in % 8 == 0.
-// One warp per output row, 8 weights (16 bytes) per lane per step; MAXB rows of x per launch row.
+// One warp per output row, 8 weights (16 bytes) per lane per step; GEMV_GEMV_MAXB rows of x per launch row (gemv.cuh).
 
-#include "common.cuh"
-
-#define MAXB 32
+#include "gemv.cuh"
 
 extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, const unsigned short* __restrict__ x,
                                           float* __restrict__ y, int B, int in, int out,
@@ -16,12 +14,12 @@ extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, 
                                           const float* __restrict__ lora_b, int r, float scale) {
   const int lane = threadIdx.x & 31;
   const int o = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  const int b0 = blockIdx.y * MAXB;
-  const int nb = min(MAXB, B - b0);
+  const int b0 = blockIdx.y * GEMV_MAXB;
+  const int nb = min(GEMV_MAXB, B - b0);
   if (o >= out || nb <= 0) return;
-  float acc[MAXB];
+  float acc[GEMV_MAXB];
 #pragma unroll
-  for (int b = 0; b < MAXB; b++) acc[b] = 0.f;
+  for (int b = 0; b < GEMV_MAXB; b++) acc[b] = 0.f;
   const int vecs = in / 8;
   const uint4* row = reinterpret_cast<const uint4*>(W + (long long)o * in);
   for (int w = lane; w < vecs; w += 32) {
@@ -33,38 +31,9 @@ extern "C" __global__ void gemv_bf16_lora(const unsigned short* __restrict__ W, 
       wv[2 * k] = bf16_to_f32((unsigned short)(ws[k] & 0xffff));
       wv[2 * k + 1] = bf16_to_f32((unsigned short)(ws[k] >> 16));
     }
-#pragma unroll
-    for (int b = 0; b < MAXB; b++) {
-      if (b < nb) {
-        const uint4 xv = *reinterpret_cast<const uint4*>(x + (long long)(b0 + b) * in + (long long)w * 8);
-        const unsigned int xs[4] = {xv.x, xv.y, xv.z, xv.w};
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-          acc[b] += wv[2 * k] * bf16_to_f32((unsigned short)(xs[k] & 0xffff));
-          acc[b] += wv[2 * k + 1] * bf16_to_f32((unsigned short)(xs[k] >> 16));
-        }
-      }
-    }
+    gemv_accumulate(acc, wv, x, b0, nb, in, w);
   }
-#pragma unroll
-  for (int b = 0; b < MAXB; b++) {
-    if (b < nb)  // warp-uniform
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
-  }
-  if (lane < nb) {
-    float v = 0.f;
-#pragma unroll
-    for (int b = 0; b < MAXB; b++)
-      if (b == lane) v = acc[b];
-    if (bias != nullptr) v += bf16_to_f32(bias[o]);
-    if (u != nullptr) {
-      float l = 0.f;
-      for (int j = 0; j < r; j++) l += u[(long long)(b0 + lane) * r + j] * lora_b[(long long)o * r + j];
-      v += scale * l;
-    }
-    y[(long long)(b0 + lane) * out + o] = v;
-  }
+  gemv_finish(acc, lane, o, b0, nb, out, y, bias, u, lora_b, r, scale);
 }
 
 // LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in]):

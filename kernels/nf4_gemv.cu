@@ -5,16 +5,14 @@
 // W is [out, in] row-major in bitsandbytes' NF4 layout (gomlxgrpo/quant/nf4.go), x [B, in] bfloat16
 // bits, u = x·Aᵀ [B, r] float32 (the adapter's down-projection, tiny, computed before), lora_b
 // [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read once per launch for up to
-// MAXB = 32 rows of x: gridDim.y chunks of 32 rows each read them again (L2 helps at small shapes).
+// GEMV_MAXB = 32 rows of x: gridDim.y chunks of 32 rows each read them again (L2 helps at small shapes).
 // One warp per output row; each lane takes 8 weights (one 32-bit word) per step, 256 per warp step.
 // Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
 //
 // Double quantization (absmax == null): absmax[k] = code2[absmax_q[k]] · absmax2[k / 256] + offset,
 // bitsandbytes' compress_statistics layout (gomlxgrpo/quant/doublequant.go).
 
-#include "common.cuh"
-
-#define MAXB 32
+#include "gemv.cuh"
 
 extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                          const unsigned char* __restrict__ absmax_q, const float* __restrict__ code2,
@@ -26,13 +24,13 @@ extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed
   load_nf4_lut(lut);
   const int lane = threadIdx.x & 31;
   const int o = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  const int b0 = blockIdx.y * MAXB;
-  const int nb = min(MAXB, B - b0);
+  const int b0 = blockIdx.y * GEMV_MAXB;
+  const int nb = min(GEMV_MAXB, B - b0);
   if (o >= out || nb <= 0) return;
 
-  float acc[MAXB];
+  float acc[GEMV_MAXB];
 #pragma unroll
-  for (int b = 0; b < MAXB; b++) acc[b] = 0.f;
+  for (int b = 0; b < GEMV_MAXB; b++) acc[b] = 0.f;
 
   const int words = in / 8;                       // 32-bit words in one row of W
   const unsigned int* row = packed + (long long)o * words;
@@ -47,38 +45,7 @@ extern "C" __global__ void nf4_gemv_lora(const unsigned int* __restrict__ packed
       wv[2 * k] = lut[byte >> 4] * s;
       wv[2 * k + 1] = lut[byte & 15] * s;
     }
-#pragma unroll
-    for (int b = 0; b < MAXB; b++) {
-      if (b < nb) {
-        // 8 bfloat16 inputs = 16 bytes, aligned because in % 8 == 0.
-        const uint4 xv = *reinterpret_cast<const uint4*>(x + (long long)(b0 + b) * in + (long long)w * 8);
-        const unsigned int xs[4] = {xv.x, xv.y, xv.z, xv.w};
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-          acc[b] += wv[2 * k] * bf16_to_f32((unsigned short)(xs[k] & 0xffff));
-          acc[b] += wv[2 * k + 1] * bf16_to_f32((unsigned short)(xs[k] >> 16));
-        }
-      }
-    }
+    gemv_accumulate(acc, wv, x, b0, nb, in, w);
   }
-#pragma unroll
-  for (int b = 0; b < MAXB; b++) {
-    if (b < nb)  // warp-uniform
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], off);
-  }
-  if (lane < nb) {
-    // Lane b writes row b (a compile-time-indexed select keeps acc in registers).
-    float v = 0.f;
-#pragma unroll
-    for (int b = 0; b < MAXB; b++)
-      if (b == lane) v = acc[b];
-    if (bias != nullptr) v += bf16_to_f32(bias[o]);
-    if (u != nullptr) {
-      float l = 0.f;
-      for (int j = 0; j < r; j++) l += u[(long long)(b0 + lane) * r + j] * lora_b[(long long)o * r + j];
-      v += scale * l;
-    }
-    y[(long long)(b0 + lane) * out + o] = v;
-  }
+  gemv_finish(acc, lane, o, b0, nb, out, y, bias, u, lora_b, r, scale);
 }
