@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"gorgonia.org/cu"
 
@@ -74,3 +75,25 @@ func onContext(f func() error) error {
 
 // Synchronize waits for all work in the shared context (XLA's and the kernels').
 func Synchronize() error { return onContext(cu.Synchronize) }
+
+// launch runs kernel name on this package's stream (see graph.go) with the given arguments.
+func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
+	return onContext(func() error {
+		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)
+	})
+}
+
+// p passes one kernel argument: a device pointer or a 32/64-bit scalar, by address.
+func p(v any) unsafe.Pointer {
+	switch x := v.(type) {
+	case *cu.DevicePtr:
+		return unsafe.Pointer(x)
+	case *int32:
+		return unsafe.Pointer(x)
+	case *int64:
+		return unsafe.Pointer(x)
+	case *float32:
+		return unsafe.Pointer(x)
+	}
+	panic(fmt.Sprintf("cuda: unsupported kernel argument %T", v))
+}

@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"unsafe"
 
 	"gorgonia.org/cu"
 )
@@ -12,26 +11,6 @@ import (
 // The decode-step kernels (kernels/rmsnorm.cu, rope_cache.cu, attention_decode.cu,
 // elementwise.cu, gemv_bf16.cu). Activations are bfloat16 bits, projection outputs float32, as
 // documented in each kernel. All launches are asynchronous on the default stream.
-
-func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
-	return onContext(func() error {
-		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)
-	})
-}
-
-func p(v any) unsafe.Pointer {
-	switch x := v.(type) {
-	case *cu.DevicePtr:
-		return unsafe.Pointer(x)
-	case *int32:
-		return unsafe.Pointer(x)
-	case *int64:
-		return unsafe.Pointer(x)
-	case *float32:
-		return unsafe.Pointer(x)
-	}
-	panic(fmt.Sprintf("cuda: unsupported kernel argument %T", v))
-}
 
 // RMSNorm: out [rows, d] = w ⊙ x/rms(x) (bfloat16 bits), as model.rmsNorm.
 func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
@@ -100,13 +79,9 @@ func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: GEMVBF16 needs in %% 8 == 0, got %d", in)
 	}
-	var u, b cu.DevicePtr
-	r, scale := int32(0), float32(0)
-	if lora != nil {
-		u, b, r, scale = lora.U, lora.B, int32(lora.R), lora.Scale
-	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
-	return launch("gemv_bf16_lora", [3]int{(out + 3) / 4, (rows + 31) / 32, 1}, 128, 0,
+	u, b, r, scale := lora.args()
+	return launch("gemv_bf16_lora", gemvGrid(rows, out), gemvThreads, 0,
 		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }
 

@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"unsafe"
 
 	"gorgonia.org/cu"
 )
@@ -20,10 +19,7 @@ func NF4Dequant(packed, absmax, out cu.DevicePtr, n int64, bf16 bool) error {
 	if bf16 {
 		name = "nf4_dequant_bf16"
 	}
-	const threads = 256
-	blocks := int((n/8 + threads - 1) / threads)
-	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&absmax), unsafe.Pointer(&out), unsafe.Pointer(&n)}
-	return onContext(func() error { return fns[name].Launch(blocks, 1, 1, threads, 1, 1, 0, stream, args) })
+	return launch(name, [3]int{int((n/8 + 255) / 256), 1, 1}, 256, 0, p(&packed), p(&absmax), p(&out), p(&n))
 }
 
 // LoRA is the fused adapter term of NF4GEMV: y += Scale · U · Bᵀ with U = x·Aᵀ [B, R] float32 and
@@ -32,6 +28,25 @@ type LoRA struct {
 	U, B  cu.DevicePtr
 	R     int
 	Scale float32
+}
+
+// args are the GEMV kernels' LoRA parameters (all zero without an adapter).
+func (l *LoRA) args() (u, b cu.DevicePtr, r int32, scale float32) {
+	if l == nil {
+		return 0, 0, 0, 0
+	}
+	return l.U, l.B, int32(l.R), l.Scale
+}
+
+// The decode GEMVs (kernels/gemv.cuh) run one warp per output row, 4 warps per block, and read
+// each weight once per gemvRows rows of x (GEMV_MAXB).
+const (
+	gemvThreads = 128
+	gemvRows    = 32
+)
+
+func gemvGrid(rows, out int) [3]int {
+	return [3]int{(out + gemvThreads/32 - 1) / (gemvThreads / 32), (rows + gemvRows - 1) / gemvRows, 1}
 }
 
 // NF4Scales are an NF4 weight's block scales: Absmax [n/64] float32, or with double quantization
@@ -48,18 +63,9 @@ func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
 	}
-	var u, b cu.DevicePtr
-	r, scale := int32(0), float32(0)
-	if lora != nil {
-		u, b, r, scale = lora.U, lora.B, int32(lora.R), lora.Scale
-	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
-	const warps = 4
-	args := []unsafe.Pointer{unsafe.Pointer(&packed), unsafe.Pointer(&sc.Absmax), unsafe.Pointer(&sc.Q), unsafe.Pointer(&sc.Code),
-		unsafe.Pointer(&sc.Absmax2), unsafe.Pointer(&sc.Offset), unsafe.Pointer(&x), unsafe.Pointer(&y),
-		unsafe.Pointer(&rows32), unsafe.Pointer(&in32), unsafe.Pointer(&out32), unsafe.Pointer(&bias), unsafe.Pointer(&u), unsafe.Pointer(&b),
-		unsafe.Pointer(&r), unsafe.Pointer(&scale)}
-	return onContext(func() error {
-		return fns["nf4_gemv_lora"].Launch((out+warps-1)/warps, (rows+31)/32, 1, 32*warps, 1, 1, 0, stream, args)
-	})
+	u, b, r, scale := lora.args()
+	return launch("nf4_gemv_lora", gemvGrid(rows, out), gemvThreads, 0,
+		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset), p(&x), p(&y),
+		p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }

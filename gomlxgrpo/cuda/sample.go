@@ -3,8 +3,6 @@
 package cuda
 
 import (
-	"unsafe"
-
 	"gorgonia.org/cu"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
@@ -14,16 +12,13 @@ import (
 // the CUDA twin of sample.SampleGraph: the same warpers and the same counter-based uniforms, keyed by
 // key1/key2 [rows] uint32 (sample.RowKeys) and the token index held in device memory at step
 // (int32). Writes tokens [rows] int32 and logps [rows] float32. Asynchronous, like the other launchers.
-func Sample(logits, key1, key2, tokens, logps cu.DevicePtr, rows, vocab int, step cu.DevicePtr, p sample.Params) error {
-	args := sample.SamplerArgs(nil, nil, 0, p) // normalizes temperature, top-p, top-k, min-p
-	temp, topK, topP, minP := args[3].(float32), args[4].(int32), args[5].(float32), args[6].(float32)
+func Sample(logits, key1, key2, tokens, logps cu.DevicePtr, rows, vocab int, step cu.DevicePtr, params sample.Params) error {
+	temp, topK, topP, minP := params.Normalized()
 	greedy := int32(0)
-	if p.Greedy {
+	if params.Greedy {
 		greedy = 1
 	}
 	v32 := int32(vocab)
-	kp := []unsafe.Pointer{unsafe.Pointer(&logits), unsafe.Pointer(&v32), unsafe.Pointer(&key1), unsafe.Pointer(&key2),
-		unsafe.Pointer(&step), unsafe.Pointer(&temp), unsafe.Pointer(&topK), unsafe.Pointer(&topP), unsafe.Pointer(&minP),
-		unsafe.Pointer(&greedy), unsafe.Pointer(&tokens), unsafe.Pointer(&logps)}
-	return onContext(func() error { return fns["sample_rows"].Launch(rows, 1, 1, 1024, 1, 1, 0, stream, kp) })
+	return launch("sample_rows", [3]int{rows, 1, 1}, 1024, 0, p(&logits), p(&v32), p(&key1), p(&key2), p(&step),
+		p(&temp), p(&topK), p(&topP), p(&minP), p(&greedy), p(&tokens), p(&logps))
 }

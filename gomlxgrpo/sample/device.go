@@ -53,15 +53,22 @@ const NumSamplerInputs = 7
 
 // SamplerArgs returns the host values of the sampler's inputs, in SamplerInputs' order.
 func SamplerArgs(k1, k2 []uint32, step int, p Params) []any {
+	temp, topK, topP, minP := p.Normalized()
+	return []any{k1, k2, int32(step), temp, topK, topP, minP}
+}
+
+// Normalized returns the settings the device samplers apply: temperature (1 when ≤ 0), top-k (0,
+// off, when negative), top-p (1, off, outside (0, 1]) and min-p (0 when negative).
+func (p Params) Normalized() (temperature float32, topK int32, topP, minP float32) {
 	temp := p.Temperature
 	if temp <= 0 {
 		temp = 1
 	}
-	topP := p.TopP
-	if topP <= 0 || topP > 1 {
-		topP = 1
+	tp := p.TopP
+	if tp <= 0 || tp > 1 {
+		tp = 1
 	}
-	return []any{k1, k2, int32(step), float32(temp), int32(max(p.TopK, 0)), float32(topP), float32(max(p.MinP, 0))}
+	return float32(temp), int32(max(p.TopK, 0)), float32(tp), float32(max(p.MinP, 0))
 }
 
 // SamplerFromInputs wraps the NumSamplerInputs graph inputs (in SamplerArgs' order).
