@@ -44,22 +44,18 @@ func onDevice[T interface {
 	uint8 | int32 | uint32 | float32 | bfloat16T
 }](t testing.TB, be compute.Backend, flat []T, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
 	t.Helper()
-	tt := tensors.FromFlatDataAndDimensions(flat, dims...)
-	tt.MustMaterializeOnDevice(be, false, 0)
-	tt.FinalizeLocal()
-	p, err := DevicePtr(tt, be)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Synchronize(); err != nil { // PJRT's host-to-device copy may still be in flight
-		t.Fatal(err)
-	}
-	return tt, p
+	return place(t, be, tensors.FromFlatDataAndDimensions(flat, dims...))
 }
 
+// zerosOnDevice is onDevice for a zero tensor of the given dtype and shape.
 func zerosOnDevice(t testing.TB, be compute.Backend, dt dtypes.DType, dims ...int) (*tensors.Tensor, cu.DevicePtr) {
 	t.Helper()
-	tt := tensors.FromShape(shapes.Make(dt, dims...))
+	return place(t, be, tensors.FromShape(shapes.Make(dt, dims...)))
+}
+
+// place moves tt to the device, drops its host copy and returns its device address once the copy is done.
+func place(t testing.TB, be compute.Backend, tt *tensors.Tensor) (*tensors.Tensor, cu.DevicePtr) {
+	t.Helper()
 	tt.MustMaterializeOnDevice(be, false, 0)
 	tt.FinalizeLocal()
 	p, err := DevicePtr(tt, be)

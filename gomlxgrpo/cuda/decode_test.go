@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
-	"gorgonia.org/cu"
 )
 
 // Host references for the decode kernels, on fresh random inputs every run (llm.c's validate).
@@ -128,7 +126,7 @@ func TestRopeCache(t *testing.T) {
 		_, pq := onDevice(t, be, q, len(q))
 		_, pk := onDevice(t, be, k, len(k))
 		_, pv := onDevice(t, be, v, len(v))
-		_, pp := onDeviceI32(t, be, pos)
+		_, pp := onDevice(t, be, pos, len(pos))
 		_, pi := onDevice(t, be, inv, len(inv))
 		qt, pqo := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
 		kt, pkc := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.kv, c.s, c.h)
@@ -235,7 +233,7 @@ func TestElementwise(t *testing.T) {
 		ids[i] = int32(rng.IntN(V))
 	}
 	_, pe := onDevice(t, be, eh, V, d)
-	_, pid := onDeviceI32(t, be, ids)
+	_, pid := onDevice(t, be, ids, len(ids))
 	xt, px := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
 	if err := EmbedRows(pid, pe, px, rows, d); err != nil {
 		t.Fatal(err)
@@ -332,8 +330,4 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 			}
 		}
 	}
-}
-
-func onDeviceI32(t testing.TB, be compute.Backend, v []int32) (*tensors.Tensor, cu.DevicePtr) {
-	return onDevice(t, be, v, len(v))
 }
