@@ -10,22 +10,13 @@ import json, os, resource, sys, time, subprocess
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-SHAPES = {
-    "qwen2.5-1.5b": dict(model_type="qwen2", hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
-                         num_attention_heads=12, num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
-                         rope_theta=1e6, tie_word_embeddings=True),
-    "llama3.1-8b": dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,
-                        rope_theta=500000.0, tie_word_embeddings=False,
-                        rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
-                                          original_max_position_embeddings=8192)),
-    "llama3.2-3b": dict(model_type="llama", hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
-                        num_attention_heads=24, num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,
-                        rope_theta=500000.0, tie_word_embeddings=True),
-    "phi-4": dict(model_type="phi3", hidden_size=5120, intermediate_size=17920, num_hidden_layers=40,
-                  num_attention_heads=40, num_key_value_heads=10, vocab_size=100352, max_position_embeddings=16384,
-                  rope_theta=250000.0, tie_word_embeddings=False),
-}
+from hf_grpo_step import SHAPES as PEER_SHAPES  # the peer's shapes (same folder)
+
+# The peer's shapes, with Llama-3.1-8B's llama3 RoPE scaling (its checkpoints carry it; the load
+# and forward goldens read it).
+SHAPES = dict(PEER_SHAPES)
+SHAPES["llama3.1-8b"] = dict(PEER_SHAPES["llama3.1-8b"], rope_scaling=dict(
+    rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original_max_position_embeddings=8192))
 
 
 def make(root, names=None):
