@@ -15,12 +15,15 @@ var (
 	memTotal int64
 )
 
+// IsXLA reports whether be is go-xla's PJRT backend (the one with CUDA device buffers).
+func IsXLA(be compute.Backend) bool { return be != nil && strings.HasPrefix(be.Name(), "xla") }
+
 // DeviceMemory returns the total memory in bytes of the GPU that be runs on, and false when be
 // is not a CUDA backend or the figure is unavailable. It asks nvidia-smi (installed with every
 // NVIDIA driver) once: go-xla v0.4.4 exposes no device memory query, and gorgonia.org/cu sits
 // behind the cuda build tag. The first visible GPU is assumed, as XLA uses device 0.
 func DeviceMemory(be compute.Backend) (int64, bool) {
-	if be == nil || !strings.HasPrefix(be.Name(), "xla") || !hasNvidiaDriver() {
+	if !IsXLA(be) || !hasNvidiaDriver() {
 		return 0, false
 	}
 	memOnce.Do(func() {

@@ -12,6 +12,7 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"gorgonia.org/cu"
 
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 )
@@ -60,7 +61,7 @@ type layerPtrs struct {
 
 // NewDecoder checks that m is supported; weights are looked up at every Start.
 func NewDecoder(m *model.Model) (sample.StepDecoder, error) {
-	if !IsCUDABackend(m) {
+	if !backend.IsXLA(m.Backend) {
 		return nil, fmt.Errorf("cuda: the model is not on an XLA CUDA backend")
 	}
 	if m.DType != dtypes.BFloat16 {
@@ -74,11 +75,6 @@ func NewDecoder(m *model.Model) (sample.StepDecoder, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// IsCUDABackend reports whether m's backend is XLA (the only one with device pointers here).
-func IsCUDABackend(m *model.Model) bool {
-	return len(m.Backend.Name()) >= 3 && m.Backend.Name()[:3] == "xla"
 }
 
 func (d *Decoder) ptr(v *gmodel.Variable) (cu.DevicePtr, error) {
