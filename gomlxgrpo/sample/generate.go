@@ -227,8 +227,6 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	copy(cache, toAny(out[2:]))
 	res.Timing.PrefillS = time.Since(t0).Seconds()
 
-	ids := make([][]int32, B)
-	posn := make([][]int32, B)
 	toks := tensors.MustCopyFlatData[int32](out[0])
 	lps := tensors.MustCopyFlatData[float32](out[1])
 	out[0].FinalizeAll()
@@ -252,6 +250,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 			res.Timing.ReadS += t3.Sub(t2).Seconds()
 		}
 		allDone := true
+		ids, posn := make([]int32, B), make([]int32, B) // the next step's input token and its position, per row
 		for b := range B {
 			tok := req.PadID
 			if !done[b] {
@@ -265,8 +264,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 				}
 			}
 			allDone = allDone && done[b]
-			ids[b] = []int32{int32(tok)}
-			posn[b] = []int32{int32(batch.Lens[b] + step)}
+			ids[b], posn[b] = int32(tok), int32(batch.Lens[b]+step)
 		}
 		res.Timing.PickS += time.Since(t3).Seconds()
 		res.Timing.Steps++
@@ -278,17 +276,14 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		}
 		if g.Decoder != nil {
 			t0 := time.Now()
-			flatIDs, flatPos := make([]int32, B), make([]int32, B)
-			for b := range B {
-				flatIDs[b], flatPos[b] = ids[b][0], posn[b][0]
-			}
-			if toks, lps, err = g.Decoder.Step(flatIDs, flatPos, valid, P+step, step+1); err != nil {
+			if toks, lps, err = g.Decoder.Step(ids, posn, valid, P+step, step+1); err != nil {
 				return nil, fmt.Errorf("generation step %d: %w", step+1, explainOOM(err, m, B, S))
 			}
 			res.Timing.DecodeS += time.Since(t0).Seconds()
 			continue
 		}
-		args := append([]any{ids, posn, valid, int32(P + step)}, SamplerArgs(k1, k2, step+1, req.Params)...)
+		args := append([]any{tensors.FromFlatDataAndDimensions(ids, B, 1), tensors.FromFlatDataAndDimensions(posn, B, 1), valid, int32(P + step)},
+			SamplerArgs(k1, k2, step+1, req.Params)...)
 		nArgs := len(args)
 		args = append(args, cache...)
 		// Donate the caches: the executable updates them in place instead of allocating a copy every token.
