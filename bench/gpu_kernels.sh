@@ -1,20 +1,23 @@
 #!/bin/bash
-# Device call: the CUDA kernel and decoder tests (gomlxgrpo/cuda), generation on the CUDA decoder
-# beside the GoMLX path and transformers (same call), then a per-kernel ncu timing of XLA's decode
-# step. Build first: scripts/build_gpu_binaries.sh
+# Device call: the CUDA kernel and decoder tests (gomlxgrpo/cuda), then generation on the CUDA
+# decoder beside the GoMLX path and transformers (same call). Build first:
+# scripts/build_gpu_binaries.sh. NCU=1 adds a per-kernel ncu timing of XLA's decode step.
 set -u
 source "$(dirname "$0")/gpu_common.sh"
-(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" ../../.gpu/cuda.test -test.v -test.bench . -test.benchtime 200x 2>&1 | grep -v "^=== RUN" | tail -40) | tee "$OUT/cuda_tests.txt"
+(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout ${TEST_S:-200} ../../.gpu/cuda.test -test.v -test.bench "${BENCH:-.}" -test.benchtime 200x -test.run "${RUN:-.}" > "$OUT/cuda_tests.txt" 2>&1; echo "rc=$?" >> "$OUT/cuda_tests.txt")
+grep -v "^=== RUN" "$OUT/cuda_tests.txt" | grep -E -- "^(---|ok|FAIL|PASS|Benchmark|rc=|panic)|_test.go|decoder" | head -80
+[ "${GEN:-1}" = 1 ] || exit 0
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b
 {
-for bin in grpo grpo-cuda; do
-  .gpu/$bin bench generate --model $Q 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
-  .gpu/$bin bench generate --model $Q --load-in-4bit 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
-  .gpu/$bin bench generate --model $L3 --batch 64 --load-in-4bit 2>&1 | grep --line-buffered '^{' | sed "s/^{/{\"bin\":\"$bin\",/"
+for bin in grpo-cuda grpo; do
+  timeout 100 .gpu/$bin bench generate --model $Q 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"
+  timeout 100 .gpu/$bin bench generate --model $Q --load-in-4bit 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"
+  timeout 120 .gpu/$bin bench generate --model $L3 --batch 64 --load-in-4bit 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"
 done
-python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
+[ "${PEER:-1}" = 1 ] && timeout 120 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/generate_cuda.jsonl"
+[ "${NCU:-0}" = 1 ] || exit 0
 # The timed generation is the second; skip the first run's launches (compilation, autotuning, warm-up).
 timeout 240 ncu --metrics gpu__time_duration.sum --csv --launch-skip 300000 --launch-count 2000 \
   .gpu/grpo bench generate --model $Q --load-in-4bit > /tmp/ncu.csv 2>/dev/null
