@@ -10,7 +10,7 @@ grep -v "^=== RUN" "$OUT/cuda_tests.txt" | grep -E -- "^(---|ok|FAIL|PASS|Benchm
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b
 {
-for bin in grpo-cuda grpo; do
+for bin in ${BINS:-grpo-cuda grpo}; do
   timeout 100 .gpu/$bin bench generate --model $Q 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"
   timeout 100 .gpu/$bin bench generate --model $Q --load-in-4bit 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"
   timeout 120 .gpu/$bin bench generate --model $L3 --batch 64 --load-in-4bit 2>&1 | grep --line-buffered -E '^\{|rror|panic' | head -5 | sed "s/^{/{\"bin\":\"$bin\",/"

@@ -71,6 +71,30 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 				switch ci {
 				case 0:
 					captured = res.Tokens
+					gen.Decoder = nil // the GoMLX path's greedy decode, token for token
+					ref, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
+					gen.Decoder = dec
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, pr := range prompts {
+						j := firstDiff(res.Tokens[i], ref.Tokens[i])
+						if j < 0 {
+							continue
+						}
+						// Random tiny models have near-flat logits: a bfloat16 rounding may flip an
+						// exact tie, nothing more. Allowed only when GoMLX scores both tokens within 1e-3.
+						full := append(append([]int(nil), pr...), ref.Tokens[i][:j]...)
+						both := [][]int{append(append([]int(nil), full...), res.Tokens[i][j]), append(append([]int(nil), full...), ref.Tokens[i][j])}
+						lp, err := m.NextTokenLogProbs(both, false)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if gap := math.Abs(float64(lp[0][len(full)-1] - lp[1][len(full)-1])); gap > 1e-3 {
+							t.Errorf("%s %s row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
+								name, quant, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
+						}
+					}
 				case 2:
 					for i := range prompts {
 						if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
@@ -96,4 +120,17 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 			m.Close()
 		}
 	}
+}
+
+// firstDiff returns the first index where a and b differ, or -1 when they are equal.
+func firstDiff(a, b []int) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // DevicePtr returns the device address of t's buffer on be (device 0), moving t to the device
-// first if needed. The address stays valid while t keeps that buffer (do not donate or finalize it).
+// first if needed, once XLA has finished writing it (awaitReady). The address stays valid while t
+// keeps that buffer (do not donate or finalize it).
 //
 // go-xla v0.4.4 keeps the PJRT buffer in an unexported field of *xla.Buffer; it is read with
 // reflect + unsafe (pinned versions; TestDevicePtr guards it), then PJRT_Buffer_UnsafePointer
@@ -34,6 +35,9 @@ func DevicePtr(t *tensors.Tensor, be compute.Backend) (cu.DevicePtr, error) {
 		return 0, fmt.Errorf("cuda: go-xla's Buffer has no pjrtBuffer field (a go-xla version other than v0.4.4?)")
 	}
 	pb := *(**pjrt.Buffer)(unsafe.Pointer(f.UnsafeAddr()))
+	if err := awaitReady(pb); err != nil {
+		return 0, err
+	}
 	p, err := pb.UnsafePointer()
 	if err != nil {
 		return 0, fmt.Errorf("cuda: PJRT buffer address: %w", err)
