@@ -19,15 +19,17 @@ rows = [r for r in csv.reader(open("/tmp/ncu.csv")) if len(r) > 10]
 if not rows: raise SystemExit("no ncu rows")
 hdr = rows[0]; ki = hdr.index("Kernel Name"); mi = hdr.index("Metric Name"); vi = hdr.index("Metric Value")
 gi = hdr.index("Grid Size") if "Grid Size" in hdr else None
+ui = hdr.index("Metric Unit")
+scale = {"nsecond": 1, "usecond": 1e3, "msecond": 1e6, "second": 1e9, "byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}
 t = collections.Counter(); byt = collections.Counter(); cnt = collections.Counter()
 for r in rows[1:]:
-    try: v = float(r[vi].replace(",", ""))
+    try: v = float(r[vi].replace(",", "")) * scale.get(r[ui], 1)
     except ValueError: continue
     name = r[ki].split("(")[0][:40] + (" " + r[gi] if gi is not None else "")
     if r[mi].startswith("gpu__time"): t[name] += v; cnt[name] += 1
     else: byt[name] += v
 s = sum(t.values())
-print(f"{sum(cnt.values())} kernels, {s/1e6:.3f} ms total (time unit per ncu: ns assumed)")
+print(f"{sum(cnt.values())} kernels, {s/1e6:.3f} ms total")
 for k, v in t.most_common(30):
     print(f"{v/1e3:10.1f} us {cnt[k]:6d}x {v/cnt[k]/1e3:8.2f} us/launch {byt[k]/max(v,1):8.1f} B/ns  {k}")
 PY
