@@ -4,8 +4,8 @@
 # scripts/build_gpu_binaries.sh. NCU=1 adds a per-kernel ncu timing of XLA's decode step.
 set -u
 source "$(dirname "$0")/gpu_common.sh"
-(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout ${TEST_S:-200} ../../.gpu/cuda.test -test.v -test.bench "${BENCH:-.}" -test.benchtime 200x -test.run "${RUN:-.}" > "$OUT/cuda_tests.txt" 2>&1; echo "rc=$?" >> "$OUT/cuda_tests.txt")
-grep -v "^=== RUN" "$OUT/cuda_tests.txt" | grep -E -- "^(---|ok|FAIL|PASS|Benchmark|rc=|panic)|_test.go|decoder" | head -80
+[ "${TESTS:-1}" = 1 ] && (cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout ${TEST_S:-200} ../../.gpu/cuda.test -test.v -test.bench "${BENCH:-.}" -test.benchtime 200x -test.run "${RUN:-.}" > "$OUT/cuda_tests.txt" 2>&1; echo "rc=$?" >> "$OUT/cuda_tests.txt")
+[ "${TESTS:-1}" = 1 ] && grep -v "^=== RUN" "$OUT/cuda_tests.txt" | grep -E -- "^(---|ok|FAIL|PASS|Benchmark|rc=|panic)|_test.go|decoder" | head -80
 [ "${GEN:-1}" = 1 ] || exit 0
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b

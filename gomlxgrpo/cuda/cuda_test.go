@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,9 +54,13 @@ func zerosOnDevice(t testing.TB, be compute.Backend, dt dtypes.DType, dims ...in
 	return place(t, be, tensors.FromShape(shapes.Make(dt, dims...)))
 }
 
-// place moves tt to the device, drops its host copy and returns its device address once the copy is done.
+// place moves tt to the device, drops its host copy and returns its device address once the copy
+// is done. tt is kept alive until the test ends: callers often keep only the address, and a
+// collected tensor frees its device buffer for the next allocation to reuse while a kernel still
+// reads it (the first GPU run's attention check failed so).
 func place(t testing.TB, be compute.Backend, tt *tensors.Tensor) (*tensors.Tensor, cu.DevicePtr) {
 	t.Helper()
+	t.Cleanup(func() { runtime.KeepAlive(tt) })
 	tt.MustMaterializeOnDevice(be, false, 0)
 	tt.FinalizeLocal()
 	p, err := DevicePtr(tt, be)
@@ -141,11 +146,11 @@ func TestNF4Dequant(t *testing.T) {
 			}
 			var got []float32
 			if bf16 {
-				for _, v := range tensors.MustCopyFlatData[bfloat16T](ot) {
+				for _, v := range readDevice[bfloat16T](ot) {
 					got = append(got, v.Float32())
 				}
 			} else {
-				got = tensors.MustCopyFlatData[float32](ot)
+				got = readDevice[float32](ot)
 			}
 			for i := range want {
 				w := want[i]
@@ -201,7 +206,7 @@ func TestNF4GEMV(t *testing.T) {
 		if err := Synchronize(); err != nil {
 			t.Fatal(err)
 		}
-		got := tensors.MustCopyFlatData[float32](yt)
+		got := readDevice[float32](yt)
 		for b := range c.rows {
 			for o := range c.out {
 				want, mag := 0.0, 0.0

@@ -37,15 +37,19 @@ func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n
 		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
 }
 
+// MaxAttentionPositions is the longest cache AttentionDecode takes: its scores (4 bytes each) and the
+// 8 KiB of per-warp partial outputs share the 48 KiB of shared memory a block gets by default.
+const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
+
 // AttentionDecode: out [rows, n·h] = softmax(q·Kᵀ/√h)·V over the cache positions s with
 // (valid[row,s] ∧ s ≤ w) ∨ s = w, w the int32 in device memory at writeIdx; q [rows, n, h], caches
 // [rows, kv, s, h] bfloat16 bits, valid [rows, s] bytes.
 func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr) error {
-	if h > 256 || n%kv != 0 {
-		return fmt.Errorf("cuda: AttentionDecode needs head dim ≤ 256 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
+	if h > 256 || h%4 != 0 || n%kv != 0 {
+		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
 	}
-	if s*4 > 48<<10 {
-		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in 48 KiB of shared memory: at most 12288 cache positions", s)
+	if s > MaxAttentionPositions {
+		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in shared memory: at most %d cache positions", s, MaxAttentionPositions)
 	}
 	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
 	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s,
@@ -81,7 +85,8 @@ func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *
 	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	u, b, r, scale := lora.args()
-	return launch("gemv_bf16_lora", gemvGrid(rows, out), gemvThreads, 0,
+	name, grid := gemvKernel("gemv_bf16_lora", rows, out)
+	return launch(name, grid, gemvThreads, 0,
 		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }
 

@@ -39,7 +39,7 @@ func randF32(rng *rand.Rand, n int, scale float64) []float32 {
 func readBF16(t *testing.T, tt *tensors.Tensor) []float32 {
 	t.Helper()
 	var out []float32
-	for _, v := range tensors.MustCopyFlatData[bfloat16T](tt) {
+	for _, v := range readDevice[bfloat16T](tt) {
 		out = append(out, v.Float32())
 	}
 	return out
@@ -293,7 +293,7 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 				t.Fatal(err)
 			}
 			syncT(t)
-			u = tensors.MustCopyFlatData[float32](ut)
+			u = readDevice[float32](ut)
 			for b := range c.rows {
 				for j := range c.r {
 					ref, mag := 0.0, 0.0
@@ -312,7 +312,7 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 			t.Fatal(err)
 		}
 		syncT(t)
-		got := tensors.MustCopyFlatData[float32](yt)
+		got := readDevice[float32](yt)
 		for b := range c.rows {
 			for o := range c.out {
 				ref, mag := float64(bias[o]), math.Abs(float64(bias[o]))

@@ -155,6 +155,9 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	m, c := d.m, d.m.Config
 	d.params, d.B = p, len(k1)
 	d.S = caches[0].Shape().Dimensions[2]
+	if d.S > MaxAttentionPositions {
+		return fmt.Errorf("cuda: a %d-position cache is longer than the decode attention kernel takes (%d): %w", d.S, MaxAttentionPositions, sample.ErrDecoderUnsupported)
+	}
 	var err error
 	d.caches = make([]cu.DevicePtr, len(caches))
 	for i, t := range caches {

@@ -39,14 +39,17 @@ func (l *LoRA) args() (u, b cu.DevicePtr, r int32, scale float32) {
 }
 
 // The decode GEMVs (kernels/gemv.cuh) run one warp per output row, 4 warps per block, and read
-// each weight once per gemvRows rows of x (GEMV_MAXB).
-const (
-	gemvThreads = 128
-	gemvRows    = 32
-)
+// each weight once per 32 rows of x, or per 8 rows in their "_b8" form (fewer registers, more warps
+// in flight), which batches of at most 8 rows use.
+const gemvThreads = 128
 
-func gemvGrid(rows, out int) [3]int {
-	return [3]int{(out + gemvThreads/32 - 1) / (gemvThreads / 32), (rows + gemvRows - 1) / gemvRows, 1}
+// gemvKernel returns the kernel name (base, or base+"_b8") and grid for rows × out.
+func gemvKernel(base string, rows, out int) (string, [3]int) {
+	per := 32
+	if rows <= 8 {
+		base, per = base+"_b8", 8
+	}
+	return base, [3]int{(out + gemvThreads/32 - 1) / (gemvThreads / 32), (rows + per - 1) / per, 1}
 }
 
 // NF4Scales are an NF4 weight's block scales: Absmax [n/64] float32, or with double quantization
@@ -58,14 +61,15 @@ type NF4Scales struct {
 
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
 // plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
-// 4-bit weights once per 32 rows. in must be a multiple of 8. Asynchronous, like NF4Dequant.
+// 4-bit weights once per 32 rows (8 for batches of at most 8). in must be a multiple of 8. Asynchronous, like NF4Dequant.
 func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
 	}
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	u, b, r, scale := lora.args()
-	return launch("nf4_gemv_lora", gemvGrid(rows, out), gemvThreads, 0,
+	name, grid := gemvKernel("nf4_gemv_lora", rows, out)
+	return launch(name, grid, gemvThreads, 0,
 		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset), p(&x), p(&y),
 		p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }

@@ -50,7 +50,7 @@ func TestSampleMatchesGraph(t *testing.T) {
 		if err := Synchronize(); err != nil {
 			t.Fatal(err)
 		}
-		got, gotLP := tensors.MustCopyFlatData[int32](tt), tensors.MustCopyFlatData[float32](lpt)
+		got, gotLP := readDevice[int32](tt), readDevice[float32](lpt)
 		mode := sample.ModeOf(p)
 		exec, err := graph.NewExec(be, func(in []*graph.Node) []*graph.Node {
 			tok, lp := sample.SampleGraph(in[0], sample.SamplerFromInputs(in[1:]), mode)

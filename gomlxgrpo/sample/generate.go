@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -58,6 +59,10 @@ type Generator struct {
 	first   map[Mode]*graph.Exec  // copy caches to the rows, draw each row's first token
 	decode  map[Mode]*gmodel.Exec // one token for every row
 }
+
+// ErrDecoderUnsupported, wrapped in an error from StepDecoder.Start, sends that generation to the
+// GoMLX path instead.
+var ErrDecoderUnsupported = errors.New("not supported by the step decoder")
 
 // StepDecoder runs decode steps outside the GoMLX graph (gomlxgrpo/cuda, build tag cuda), reading
 // and updating the KV caches in place.
@@ -231,15 +236,19 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	lps := tensors.MustCopyFlatData[float32](out[1])
 	out[0].FinalizeAll()
 	out[1].FinalizeAll()
-	if g.Decoder != nil {
-		if err := g.Decoder.Start(toTensors(cache), k1, k2, req.Params); err != nil {
+	dec := g.Decoder
+	if dec != nil {
+		if err := dec.Start(toTensors(cache), k1, k2, req.Params); errors.Is(err, ErrDecoderUnsupported) {
+			dec = nil // e.g. a cache longer than the CUDA attention kernel holds: the GoMLX path decodes
+		} else if err != nil {
 			return nil, err
+		} else {
+			defer dec.Close()
 		}
-		defer g.Decoder.Close()
 	}
 	for step := 0; ; step++ {
 		t2 := time.Now()
-		if step > 0 && g.Decoder == nil {
+		if step > 0 && dec == nil {
 			toks = tensors.MustCopyFlatData[int32](out[0]) // waits for the execution to finish
 			lps = tensors.MustCopyFlatData[float32](out[1])
 			out[0].FinalizeAll()
@@ -274,9 +283,9 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 		for b := range B {
 			valid[b][P+step] = true
 		}
-		if g.Decoder != nil {
+		if dec != nil {
 			t0 := time.Now()
-			if toks, lps, err = g.Decoder.Step(ids, posn, valid, P+step, step+1); err != nil {
+			if toks, lps, err = dec.Step(ids, posn, valid, P+step, step+1); err != nil {
 				return nil, fmt.Errorf("generation step %d: %w", step+1, explainOOM(err, m, B, S))
 			}
 			res.Timing.DecodeS += time.Since(t0).Seconds()

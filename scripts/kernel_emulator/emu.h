@@ -18,6 +18,9 @@ struct dim3 {
 struct uint4 {
   unsigned x, y, z, w;
 };
+struct uint2 {
+  unsigned x, y;
+};
 extern thread_local dim3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 

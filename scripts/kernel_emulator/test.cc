@@ -11,7 +11,9 @@ extern "C" {
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void nf4_gemv_lora_b8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void gemv_bf16_lora_b8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
@@ -81,8 +83,8 @@ static void testDequant() {
   printf("ok nf4_dequant\n");
 }
 
-static void testGEMV(bool nf4, bool dq = false) {
-  const int rows = 37, out = 40, in = 136, r = 4;
+static void testGEMV(bool nf4, bool dq, int in, int rows) {
+  const int out = 40, r = 4;
   auto q = randomNF4(out, in);
   // Double quantization: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset; rebuild the weights from it.
   std::vector<unsigned char> aq(q.absmax.size());
@@ -112,11 +114,15 @@ static void testGEMV(bool nf4, bool dq = false) {
       for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * A[j * in + i], mag += std::fabs(double(x[b * in + i]) * A[j * in + i]);
       CHECK(std::fabs(u[b * r + j] - ref) <= 1e-5 * mag + 1e-6, "lora_down [%d,%d] %g want %g", b, j, u[b * r + j], ref);
     }
-  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + 31) / 32)};
+  const bool b8 = rows <= 8;  // the launcher's choice (gomlxgrpo/cuda/nf4.go gemvKernel)
+  const int per = b8 ? 8 : 32;
+  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + per - 1) / per)};
+  auto nf4k = b8 ? nf4_gemv_lora_b8 : nf4_gemv_lora;
+  auto bf16k = b8 ? gemv_bf16_lora_b8 : gemv_bf16_lora;
   if (nf4)
-    emuLaunch(grid, 128, 0, [&] { nf4_gemv_lora((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+    emuLaunch(grid, 128, 0, [&] { nf4k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   else
-    emuLaunch(grid, 128, 0, [&] { gemv_bf16_lora(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+    emuLaunch(grid, 128, 0, [&] { bf16k(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   for (int b = 0; b < rows; b++)
     for (int o = 0; o < out; o++) {
       double ref = fbf(bias[o]), mag = std::fabs(ref);
@@ -124,7 +130,7 @@ static void testGEMV(bool nf4, bool dq = false) {
       for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
       CHECK(std::fabs(y[b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s gemv [%d,%d] %g want %g", nf4 ? "nf4" : "bf16", b, o, y[b * out + o], ref);
     }
-  printf("ok %s gemv + lora_down\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16");
+  printf("ok %s gemv + lora_down (in=%d rows=%d)\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16", in, rows);
 }
 
 static void testRMSNorm() {
@@ -196,15 +202,15 @@ static void testRope(bool fused) {
   printf("ok rope_cache (%s)\n", fused ? "fused qkv" : "separate");
 }
 
-static void testAttention() {
-  const int B = 2, N = 4, K = 2, H = 16, S = 48;
-  const int w = 30;
+static void testAttention(int H, int S, int w) {
+  const int B = 2, N = 4, K = 2;
   std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H);
   for (auto& x : q) x = tobf(gauss(1));
   for (auto& x : kc) x = tobf(gauss(1));
   for (auto& x : vc) x = tobf(gauss(1));
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
+  valid[w - 1] = 0;                              // a masked position inside row 0
   emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
@@ -229,7 +235,7 @@ static void testAttention() {
         CHECK(std::fabs(got - want) <= 0.02 * std::fabs(want) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want);
       }
     }
-  printf("ok attention_decode\n");
+  printf("ok attention_decode (H=%d S=%d)\n", H, S);
 }
 
 static void testElementwise() {
@@ -318,13 +324,24 @@ static void testSample() {
 
 int main() {
   testDequant();
-  testGEMV(true);
-  testGEMV(true, true);
-  testGEMV(false);
+  // in = 136: the 4-byte loop only; 1280 and 2080: 16-byte loads, several steps per lane.
+  // Rows 37: the 32-row kernels over two launch rows; 5: the 8-row ones.
+  for (int in : {136, 1280}) {
+    testGEMV(true, false, in, 37);
+    testGEMV(true, true, in, 37);
+  }
+  testGEMV(true, false, 1280, 5);
+  testGEMV(true, true, 136, 5);
+  testGEMV(false, false, 136, 37);
+  testGEMV(false, false, 2080, 37);
+  testGEMV(false, false, 2080, 5);
   testRMSNorm();
   testRope(false);
   testRope(true);
-  testAttention();
+  testAttention(16, 48, 30);  // positions after w are flagged valid: only s ≤ w counts
+  testAttention(128, 150, 149);
+  testAttention(256, 70, 20);
+  testAttention(8, 9, 8);
   testElementwise();
   testSample();
   if (failures) {
