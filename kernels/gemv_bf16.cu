@@ -4,39 +4,37 @@
 //   y[b,o] = Σ_i x[b,i]·W[o,i] + bias[o] + scale · Σ_j u[b,j]·lora_b[o,j]      (y float32)
 //
 // W [out, in] and x [B, in] bfloat16 bits, bias [out] bfloat16 bits or null; in % 8 == 0.
-// One warp per output row, 8 weights (16 bytes) per lane per step; MAXB rows of x per launch row (gemv.cuh).
+// 8 weights (16 bytes) of each of a warp's R rows per lane step; MAXB rows of x per launch row (gemv.cuh).
 
 #include "gemv.cuh"
 
-template <int MAXB>
+template <int MAXB, int R>
 __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, const unsigned short* __restrict__ x,
                                           float* __restrict__ y, int B, int in, int out,
                                           const unsigned short* __restrict__ bias, const float* __restrict__ u,
                                           const float* __restrict__ lora_b, int r, float scale) {
   const int lane = threadIdx.x & 31;
-  const int o = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  const int o0 = (blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R;
   const int b0 = blockIdx.y * MAXB;
   const int nb = min(MAXB, B - b0);
-  if (o >= out || nb <= 0) return;
-  float acc[MAXB];
+  if (o0 >= out || nb <= 0) return;
+  float acc[R][MAXB];
 #pragma unroll
-  for (int b = 0; b < MAXB; b++) acc[b] = 0.f;
+  for (int q = 0; q < R; q++)
+#pragma unroll
+    for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
   const int vecs = in / 8;
-  const uint4* row = reinterpret_cast<const uint4*>(W + (long long)o * in);
-  uint4 cur = lane < vecs ? row[lane] : uint4{0u, 0u, 0u, 0u};
   for (int w = lane; w < vecs; w += 32) {
-    const uint4 nxt = w + 32 < vecs ? row[w + 32] : cur;  // next step's load before this step's math
-    const unsigned int ws[4] = {cur.x, cur.y, cur.z, cur.w};
-    float wv[8];
+    uint4 wq[R];
 #pragma unroll
-    for (int k = 0; k < 4; k++) {
-      wv[2 * k] = bf16_to_f32((unsigned short)(ws[k] & 0xffff));
-      wv[2 * k + 1] = bf16_to_f32((unsigned short)(ws[k] >> 16));
-    }
-    gemv_accumulate(acc, wv, x, b0, nb, in, w);
-    cur = nxt;
+    for (int q = 0; q < R; q++)  // all R loads in flight before the arithmetic
+      wq[q] = reinterpret_cast<const uint4*>(W + (long long)min(o0 + q, out - 1) * in)[w];
+    float wv[R][8];
+#pragma unroll
+    for (int q = 0; q < R; q++) gemv_unpack8(wq[q], wv[q]);
+    gemv_accumulate<MAXB, R>(acc, wv, x, b0, nb, in, w);
   }
-  gemv_finish(acc, lane, o, b0, nb, out, y, bias, u, lora_b, r, scale);
+  gemv_finish<MAXB, R>(acc, lane, o0, b0, nb, out, y, bias, u, lora_b, r, scale);
 }
 
 #define GEMV_BF16_ARGS                                                                                       \
@@ -45,8 +43,8 @@ __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, 
       int r, float scale
 #define GEMV_BF16_CALL W, x, y, B, in, out, bias, u, lora_b, r, scale
 
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS) { gemv_bf16<32>(GEMV_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS) { gemv_bf16<32, 1>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8, 4>(GEMV_BF16_CALL); }
 
 // LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in]):
 // one warp per (b, j).

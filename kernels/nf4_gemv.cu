@@ -4,17 +4,35 @@
 //
 // W is [out, in] row-major in bitsandbytes' NF4 layout (gomlxgrpo/quant/nf4.go), x [B, in] bfloat16
 // bits, u = x·Aᵀ [B, r] float32 (the adapter's down-projection, tiny, computed before), lora_b
-// [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read once per launch for up to
-// MAXB = 32 rows of x: gridDim.y chunks of 32 rows each read them again (L2 helps at small shapes).
-// One warp per output row; each lane takes 32 weights (16 bytes) per step, 1024 per warp step.
-// Requires in % 8 == 0. Reference: the GoMLX path (quant.DequantizeGraph then Dot, plus lora.Apply).
+// [out, r] float32, bias [out] bfloat16 bits or null, y [B, out] float32. The 4-bit weights are read
+// once per launch row of MAXB rows of x (gemv.cuh: R output rows per warp, MAXB rows of x).
+// Each lane takes 32 weights (16 bytes) of each of its R rows per step, all R loads issued before
+// the arithmetic; rows whose length is not a multiple of 32 (tiny test models) take a 4-byte loop,
+// which also covers any tail. Requires in % 8 == 0. Reference: the GoMLX path
+// (quant.DequantizeGraph then Dot, plus lora.Apply).
 //
 // Double quantization (absmax == null): absmax[k] = code2[absmax_q[k]] · absmax2[k / 256] + offset,
 // bitsandbytes' compress_statistics layout (gomlxgrpo/quant/doublequant.go).
 
 #include "gemv.cuh"
 
-template <int MAXB>
+__device__ __forceinline__ float nf4_scale(const float* __restrict__ absmax, const unsigned char* __restrict__ absmax_q,
+                                           const float* __restrict__ code2, const float* __restrict__ absmax2,
+                                           float offset, long long blk) {
+  return absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
+}
+
+// nf4_weights8 dequantizes the 8 codes of one 32-bit word (bnb's order: high nibble first).
+__device__ __forceinline__ void nf4_weights8(const float* lut, unsigned int word, float s, float (&wv)[8]) {
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    const unsigned int byte = (word >> (8 * j)) & 0xff;
+    wv[2 * j] = lut[byte >> 4] * s;
+    wv[2 * j + 1] = lut[byte & 15] * s;
+  }
+}
+
+template <int MAXB, int R>
 __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                          const unsigned char* __restrict__ absmax_q, const float* __restrict__ code2,
                                          const float* __restrict__ absmax2, float offset,
@@ -24,56 +42,50 @@ __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed
   __shared__ float lut[16];
   load_nf4_lut(lut);
   const int lane = threadIdx.x & 31;
-  const int o = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  const int o0 = (blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R;
   const int b0 = blockIdx.y * MAXB;
   const int nb = min(MAXB, B - b0);
-  if (o >= out || nb <= 0) return;
+  if (o0 >= out || nb <= 0) return;
 
-  float acc[MAXB];
+  float acc[R][MAXB];
 #pragma unroll
-  for (int b = 0; b < MAXB; b++) acc[b] = 0.f;
+  for (int q = 0; q < R; q++)
+#pragma unroll
+    for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
 
-  // Main loop: one 16-byte load per lane step (32 weights, half of one 64-weight absmax block), the
-  // next step's load issued before this step's arithmetic (the 4-byte-per-lane first version kept too
-  // few bytes in flight to approach the card's bandwidth). Rows whose length is not a multiple of 32
-  // (tiny test models) take the 4-byte loop below, which also covers any tail.
-  const int words = in / 8;                       // 32-bit words in one row of W
-  const unsigned int* row = packed + (long long)o * words;
-  const int vecs = in % 32 == 0 ? in / 32 : 0;    // 16-byte vectors in the row
-  const uint4* row4 = reinterpret_cast<const uint4*>(row);
-  uint4 cur = lane < vecs ? row4[lane] : uint4{0u, 0u, 0u, 0u};
+  const int words = in / 8;                     // 32-bit words in one row of W
+  const int vecs = in % 32 == 0 ? in / 32 : 0;  // 16-byte vectors in one row
   for (int v = lane; v < vecs; v += 32) {
-    const uint4 nxt = v + 32 < vecs ? row4[v + 32] : cur;
-    const long long blk = ((long long)o * in + (long long)v * 32) / 64;
-    const float s = absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
-    const unsigned int ws[4] = {cur.x, cur.y, cur.z, cur.w};
+    uint4 wq[R];
+    float s[R];
+#pragma unroll
+    for (int q = 0; q < R; q++) {
+      const int o = min(o0 + q, out - 1);  // rows past the end repeat the last (never written)
+      wq[q] = reinterpret_cast<const uint4*>(packed + (long long)o * words)[v];
+      s[q] = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)o * in + (long long)v * 32) / 64);
+    }
 #pragma unroll
     for (int k = 0; k < 4; k++) {
-      float wv[8];
+      float wv[R][8];
 #pragma unroll
-      for (int j = 0; j < 4; j++) {
-        const unsigned int byte = (ws[k] >> (8 * j)) & 0xff;
-        wv[2 * j] = lut[byte >> 4] * s;
-        wv[2 * j + 1] = lut[byte & 15] * s;
+      for (int q = 0; q < R; q++) {
+        const unsigned int word = k == 0 ? wq[q].x : k == 1 ? wq[q].y : k == 2 ? wq[q].z : wq[q].w;
+        nf4_weights8(lut, word, s[q], wv[q]);
       }
-      gemv_accumulate(acc, wv, x, b0, nb, in, v * 4 + k);
+      gemv_accumulate<MAXB, R>(acc, wv, x, b0, nb, in, v * 4 + k);
     }
-    cur = nxt;
   }
   for (int w = 4 * vecs + lane; w < words; w += 32) {
-    const unsigned int word = row[w];
-    const long long blk = ((long long)o * in + (long long)w * 8) / 64;
-    const float s = absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
-    float wv[8];
+    float wv[R][8];
 #pragma unroll
-    for (int k = 0; k < 4; k++) {
-      const unsigned int byte = (word >> (8 * k)) & 0xff;
-      wv[2 * k] = lut[byte >> 4] * s;
-      wv[2 * k + 1] = lut[byte & 15] * s;
+    for (int q = 0; q < R; q++) {
+      const int o = min(o0 + q, out - 1);
+      const float sc = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)o * in + (long long)w * 8) / 64);
+      nf4_weights8(lut, packed[(long long)o * words + w], sc, wv[q]);
     }
-    gemv_accumulate(acc, wv, x, b0, nb, in, w);
+    gemv_accumulate<MAXB, R>(acc, wv, x, b0, nb, in, w);
   }
-  gemv_finish(acc, lane, o, b0, nb, out, y, bias, u, lora_b, r, scale);
+  gemv_finish<MAXB, R>(acc, lane, o0, b0, nb, out, y, bias, u, lora_b, r, scale);
 }
 
 #define NF4_GEMV_ARGS                                                                                            \
@@ -84,5 +96,5 @@ __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed
       float scale
 #define NF4_GEMV_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale
 
-extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora(NF4_GEMV_ARGS) { nf4_gemv<32>(NF4_GEMV_CALL); }
-extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora_b8(NF4_GEMV_ARGS) { nf4_gemv<8>(NF4_GEMV_CALL); }
+extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora(NF4_GEMV_ARGS) { nf4_gemv<32, 1>(NF4_GEMV_CALL); }
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_gemv_lora_b8(NF4_GEMV_ARGS) { nf4_gemv<8, 4>(NF4_GEMV_CALL); }

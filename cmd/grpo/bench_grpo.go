@@ -135,7 +135,7 @@ func benchGenerate(args []string) error {
 	}
 	tm := res.Timing
 	decoder := "xla"
-	if gen.Decoder != nil {
+	if tm.StepDecoder {
 		decoder = "cuda"
 	}
 	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,

@@ -38,18 +38,18 @@ func (l *LoRA) args() (u, b cu.DevicePtr, r int32, scale float32) {
 	return l.U, l.B, int32(l.R), l.Scale
 }
 
-// The decode GEMVs (kernels/gemv.cuh) run one warp per output row, 4 warps per block, and read
-// each weight once per 32 rows of x, or per 8 rows in their "_b8" form (fewer registers, more warps
-// in flight), which batches of at most 8 rows use.
+// The decode GEMVs (kernels/gemv.cuh) run 4 warps per block. The plain kernels give each warp one
+// output row and read the weights once per 32 rows of x; their "_b8" forms give each warp 4 output
+// rows (each activation load serves 4 rows) for 8 rows of x, which batches of at most 8 use.
 const gemvThreads = 128
 
 // gemvKernel returns the kernel name (base, or base+"_b8") and grid for rows × out.
 func gemvKernel(base string, rows, out int) (string, [3]int) {
-	per := 32
+	per, outPerBlock := 32, gemvThreads/32
 	if rows <= 8 {
-		base, per = base+"_b8", 8
+		base, per, outPerBlock = base+"_b8", 8, 4*gemvThreads/32
 	}
-	return base, [3]int{(out + gemvThreads/32 - 1) / (gemvThreads / 32), (rows + per - 1) / per, 1}
+	return base, [3]int{(out + outPerBlock - 1) / outPerBlock, (rows + per - 1) / per, 1}
 }
 
 // NF4Scales are an NF4 weight's block scales: Absmax [n/64] float32, or with double quantization

@@ -41,6 +41,7 @@ type Result struct {
 type Timing struct {
 	PrefillS, DecodeS, ReadS, PickS float64
 	Steps                           int
+	StepDecoder                     bool // the decode steps ran on the Generator's StepDecoder (CUDA kernels)
 }
 
 // Generator runs batched decoding with a KV cache on the GoMLX path (any backend). Graphs are
@@ -246,6 +247,7 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 			defer dec.Close()
 		}
 	}
+	res.Timing.StepDecoder = dec != nil
 	for step := 0; ; step++ {
 		t2 := time.Now()
 		if step > 0 && dec == nil {

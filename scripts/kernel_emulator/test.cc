@@ -83,8 +83,8 @@ static void testDequant() {
   printf("ok nf4_dequant\n");
 }
 
-static void testGEMV(bool nf4, bool dq, int in, int rows) {
-  const int out = 40, r = 4;
+static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
+  const int r = 4;
   auto q = randomNF4(out, in);
   // Double quantization: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset; rebuild the weights from it.
   std::vector<unsigned char> aq(q.absmax.size());
@@ -116,7 +116,8 @@ static void testGEMV(bool nf4, bool dq, int in, int rows) {
     }
   const bool b8 = rows <= 8;  // the launcher's choice (gomlxgrpo/cuda/nf4.go gemvKernel)
   const int per = b8 ? 8 : 32;
-  dim3 grid{unsigned((out + 3) / 4), unsigned((rows + per - 1) / per)};
+  const int outPerBlock = b8 ? 16 : 4;
+  dim3 grid{unsigned((out + outPerBlock - 1) / outPerBlock), unsigned((rows + per - 1) / per)};
   auto nf4k = b8 ? nf4_gemv_lora_b8 : nf4_gemv_lora;
   auto bf16k = b8 ? gemv_bf16_lora_b8 : gemv_bf16_lora;
   if (nf4)
@@ -332,6 +333,8 @@ int main() {
   }
   testGEMV(true, false, 1280, 5);
   testGEMV(true, true, 136, 5);
+  testGEMV(true, false, 1280, 8, 37);  // 37 output rows: the last warp's 4 rows run past the end
+  testGEMV(false, false, 136, 3, 37);
   testGEMV(false, false, 136, 37);
   testGEMV(false, false, 2080, 37);
   testGEMV(false, false, 2080, 5);
