@@ -7,7 +7,9 @@
 //
 // A warp computes R consecutive output rows for up to MAXB rows of x (blockIdx.y picks which MAXB
 // rows); lanes split the inputs. Both are template parameters, each kernel coming as <32, 1> (weights
-// read once per 32 rows of x) and <8, 4> (batches of at most 8 per launch row). The decode matmul is
+// read once per 32 rows of x), <8, 1> ("_b8") and <8, 4> ("_b8r4", for matrices with enough output
+// rows that a quarter as many warps still fill the card: at batch 8 on an H200, R = 4 everywhere
+// made the 1.5B-shape decode step slower, its 256-row k/v projections running on 16 blocks). The decode matmul is
 // bound by re-reading the activations, not the weights: every 8 weights of a row need the 8 matching
 // inputs of each batch row, so one warp per output row read 4·B bytes of x per byte of NF4 weights
 // from L1 (measured: 217 GB/s of weights on an H200 at 8 rows). R rows per warp use each loaded input

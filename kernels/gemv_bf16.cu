@@ -44,7 +44,8 @@ __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, 
 #define GEMV_BF16_CALL W, x, y, B, in, out, bias, u, lora_b, r, scale
 
 extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS) { gemv_bf16<32, 1>(GEMV_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8, 4>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8, 1>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8r4(GEMV_BF16_ARGS) { gemv_bf16<8, 4>(GEMV_BF16_CALL); }
 
 // LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in]):
 // one warp per (b, j).

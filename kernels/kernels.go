@@ -10,7 +10,7 @@ import _ "embed"
 //go:embed nf4_dequant.ptx
 var NF4Dequant string
 
-// NF4GEMV is the PTX of nf4_gemv.cu: nf4_gemv_lora, nf4_gemv_lora_b8.
+// NF4GEMV is the PTX of nf4_gemv.cu: nf4_gemv_lora, nf4_gemv_lora_b8, nf4_gemv_lora_b8r4.
 //
 //go:embed nf4_gemv.ptx
 var NF4GEMV string
@@ -22,7 +22,7 @@ var Sample string
 
 // Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16), rope_cache.cu
 // (rope_cache_bf16), attention_decode.cu (attention_decode_bf16), elementwise.cu (embed_rows_bf16,
-// residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, gemv_bf16_lora_b8, lora_down).
+// residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, gemv_bf16_lora_b8, gemv_bf16_lora_b8r4, lora_down).
 var Decode = map[string]string{
 	"rmsnorm_bf16":          rmsnorm,
 	"rope_cache_bf16":       ropeCache,
@@ -32,6 +32,7 @@ var Decode = map[string]string{
 	"swiglu_bf16":           elementwise,
 	"gemv_bf16_lora":        gemvBF16,
 	"gemv_bf16_lora_b8":     gemvBF16,
+	"gemv_bf16_lora_b8r4":   gemvBF16,
 	"lora_down":             gemvBF16,
 }
 

@@ -30,7 +30,7 @@ __device__ __forceinline__ unsigned int lowbias32(unsigned int x) {
 __device__ __forceinline__ float uniform01(unsigned int k1, unsigned int k2, int step, int v) {
   unsigned int x = lowbias32(lowbias32(lowbias32((unsigned int)v * 0x9E3779B9u ^ k1) ^ k2) ^
                              ((unsigned int)step + 1u) * 0x85EBCA6Bu);
-  return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f);  // < 1 in float32 (see gomlxgrpo/sample/device.go)
 }
 
 // Float ↔ unsigned key with the same order (negative floats reversed).

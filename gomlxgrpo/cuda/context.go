@@ -36,7 +36,7 @@ func Init() error {
 		}
 		modules := map[string][]string{
 			kernels.NF4Dequant: {"nf4_dequant_bf16", "nf4_dequant_f32"},
-			kernels.NF4GEMV:    {"nf4_gemv_lora", "nf4_gemv_lora_b8"},
+			kernels.NF4GEMV:    {"nf4_gemv_lora", "nf4_gemv_lora_b8", "nf4_gemv_lora_b8r4"},
 			kernels.Sample:     {"sample_rows"},
 		}
 		for name, ptx := range kernels.Decode {

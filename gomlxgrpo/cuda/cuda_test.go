@@ -170,7 +170,7 @@ func TestNF4Dequant(t *testing.T) {
 func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 1536, 8960, 16}, {5, 256, 1536, 8}, {19, 512, 3072, 16}} {
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 1536, 8960, 16}, {5, 256, 1536, 8}, {19, 512, 3072, 16}, {8, 8200, 512, 16}} {
 		q := randomNF4(rng, c.out, c.in)
 		w := q.Dequantize()
 		xs := make([]float32, c.rows*c.in)

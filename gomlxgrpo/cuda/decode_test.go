@@ -274,7 +274,7 @@ func TestElementwise(t *testing.T) {
 func TestGEMVBF16AndLoRADown(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(8)
-	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}} {
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}} {
 		w, wh := randBF16(rng, c.out*c.in, 0.05)
 		x, xh := randBF16(rng, c.rows*c.in, 1)
 		bias, bh := randBF16(rng, c.out, 0.1)

@@ -39,15 +39,22 @@ func (l *LoRA) args() (u, b cu.DevicePtr, r int32, scale float32) {
 }
 
 // The decode GEMVs (kernels/gemv.cuh) run 4 warps per block. The plain kernels give each warp one
-// output row and read the weights once per 32 rows of x; their "_b8" forms give each warp 4 output
-// rows (each activation load serves 4 rows) for 8 rows of x, which batches of at most 8 use.
-const gemvThreads = 128
+// output row and read the weights once per 32 rows of x; "_b8" forms take 8 rows of x, and "_b8r4"
+// also give each warp 4 output rows (each activation load serves 4 rows), used where that still
+// leaves at least gemvMinBlocks blocks.
+const (
+	gemvThreads   = 128
+	gemvMinBlocks = 512 // ~4 per SM on an H100/H200
+)
 
-// gemvKernel returns the kernel name (base, or base+"_b8") and grid for rows × out.
+// gemvKernel returns the kernel name and grid for rows × out.
 func gemvKernel(base string, rows, out int) (string, [3]int) {
 	per, outPerBlock := 32, gemvThreads/32
 	if rows <= 8 {
-		base, per, outPerBlock = base+"_b8", 8, 4*gemvThreads/32
+		base, per = base+"_b8", 8
+		if out/(4*gemvThreads/32) >= gemvMinBlocks {
+			base, outPerBlock = base+"r4", 4*gemvThreads/32
+		}
 	}
 	return base, [3]int{(out + outPerBlock - 1) / outPerBlock, (rows + per - 1) / per, 1}
 }

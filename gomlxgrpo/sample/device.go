@@ -14,7 +14,11 @@ import (
 // the batch it shares: for row b, token t, vocabulary entry v,
 //
 //	x = mix(mix(mix(v·φ ⊕ k1_b) ⊕ k2_b) ⊕ (t+1)·c),  mix = Wellons' lowbias32 (a bijection on uint32)
-//	u = (⌊x / 2⁸⌋ + ½) / 2²⁴ ∈ (0, 1)
+//	u = (⌊x / 2⁹⌋ + ½) / 2²³ ∈ (0, 1)
+//
+// 23 bits, not 24: with 24 the largest value, 1 − 2⁻²⁵, rounds to 1.0 in float32, its Gumbel noise
+// is +∞, and on a masked entry (−∞ + ∞ = NaN) XLA's argmax picked that masked token (found on the
+// H200 by the CUDA sampler test: a top-k draw with log-prob −∞, ~7% of steps at 8 × 152k).
 //	token = argmax_v (l'_v − log(−log u_v))     (Gumbel-max: an exact draw from softmax(l'))
 //
 // where l' are the logits after transformers' warpers in its order: temperature, top-k, top-p,
@@ -107,7 +111,7 @@ func lowbias32(x uint32) uint32 {
 // Uniform is the host reference of the device's uniform for (k1, k2, step, v); see the formula above.
 func Uniform(k1, k2 uint32, step, v int) float32 {
 	x := lowbias32(lowbias32(lowbias32(uint32(v)*phi32^k1)^k2) ^ (uint32(step)+1)*stepMul)
-	return (float32(x>>8) + 0.5) * (1.0 / (1 << 24))
+	return (float32(x>>9) + 0.5) * (1.0 / (1 << 23))
 }
 
 func mixGraph(x *graph.Node) *graph.Node {
@@ -128,8 +132,8 @@ func UniformGraph(k1, k2, step *graph.Node, vocab int) *graph.Node {
 	x = graph.BitwiseXor(mixGraph(x), graph.ExpandAxes(k2, -1))
 	s := graph.Mul(graph.Add(graph.ConvertDType(step, dtypes.Uint32), graph.Const(g, uint32(1))), graph.Const(g, uint32(stepMul)))
 	x = mixGraph(graph.BitwiseXor(mixGraph(x), s))
-	hi := graph.ConvertDType(graph.BitwiseShiftRightLogicalScalar(x, uint32(8)), dtypes.Float32)
-	return graph.MulScalar(graph.AddScalar(hi, 0.5), 1.0/(1<<24))
+	hi := graph.ConvertDType(graph.BitwiseShiftRightLogicalScalar(x, uint32(9)), dtypes.Float32)
+	return graph.MulScalar(graph.AddScalar(hi, 0.5), 1.0/(1<<23))
 }
 
 // Warp applies temperature, top-k, top-p and min-p to logits [B, V] float32 (mode ModeSample or

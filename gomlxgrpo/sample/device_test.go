@@ -282,3 +282,42 @@ func TestBatchTooLargeForCard(t *testing.T) {
 		t.Fatalf("a card of exactly the needed size was refused: %v", err)
 	}
 }
+
+// TestDeviceSamplingLargestUniform: a row key whose hash at entry 0 is the largest possible (found
+// by search) gives entry 0 the largest uniform. It must stay below 1 in float32 (else its Gumbel
+// noise is +∞), and when entry 0 is masked by top-k the draw must not pick it: with 24-bit uniforms
+// −∞ + ∞ = NaN made XLA's argmax return the masked entry.
+func TestDeviceSamplingLargestUniform(t *testing.T) {
+	be, err := backend.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k1 uint32
+	for k1 = 0; ; k1++ {
+		if x := lowbias32(lowbias32(lowbias32(0*phi32^k1)^0) ^ (0+1)*stepMul); x>>8 == 1<<24-1 { // the largest under both the 23- and the old 24-bit formula
+			break
+		}
+	}
+	u := Uniform(k1, 0, 0, 0)
+	if !(u < 1) || math.IsInf(-math.Log(-math.Log(float64(u))), 0) {
+		t.Fatalf("largest uniform %v: not below 1 in float32", u)
+	}
+	p := Params{Temperature: 1, TopP: 1, TopK: 1}
+	exec, err := graph.NewExec(be, func(in []*graph.Node) []*graph.Node {
+		tok, lp := SampleGraph(in[0], SamplerFromInputs(in[1:]), ModeOf(p))
+		return []*graph.Node{tok, lp}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	logits := tensors.FromFlatDataAndDimensions([]float32{0, 5, 1}, 1, 3) // top-1 keeps entry 1 only
+	out, err := exec.Call(append([]any{logits}, SamplerArgs([]uint32{k1}, []uint32{0}, 0, p)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, lp := tensors.MustCopyFlatData[int32](out[0])[0], tensors.MustCopyFlatData[float32](out[1])[0]
+	if tok != 1 || lp != 0 {
+		t.Fatalf("top-1 draw with the largest uniform on a masked entry: token %d, log-prob %v; want 1, 0", tok, lp)
+	}
+}

@@ -12,8 +12,10 @@ void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void nf4_gemv_lora_b8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void nf4_gemv_lora_b8r4(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora_b8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
@@ -116,10 +118,11 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
     }
   const bool b8 = rows <= 8;  // the launcher's choice (gomlxgrpo/cuda/nf4.go gemvKernel)
   const int per = b8 ? 8 : 32;
-  const int outPerBlock = b8 ? 16 : 4;
+  const bool r4 = b8 && out >= 32;  // the launcher uses R = 4 on large matrices only; here, on out ≥ 32
+  const int outPerBlock = r4 ? 16 : 4;
   dim3 grid{unsigned((out + outPerBlock - 1) / outPerBlock), unsigned((rows + per - 1) / per)};
-  auto nf4k = b8 ? nf4_gemv_lora_b8 : nf4_gemv_lora;
-  auto bf16k = b8 ? gemv_bf16_lora_b8 : gemv_bf16_lora;
+  auto nf4k = r4 ? nf4_gemv_lora_b8r4 : b8 ? nf4_gemv_lora_b8 : nf4_gemv_lora;
+  auto bf16k = r4 ? gemv_bf16_lora_b8r4 : b8 ? gemv_bf16_lora_b8 : gemv_bf16_lora;
   if (nf4)
     emuLaunch(grid, 128, 0, [&] { nf4k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
   else
@@ -131,7 +134,7 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
       for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
       CHECK(std::fabs(y[b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s gemv [%d,%d] %g want %g", nf4 ? "nf4" : "bf16", b, o, y[b * out + o], ref);
     }
-  printf("ok %s gemv + lora_down (in=%d rows=%d)\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16", in, rows);
+  printf("ok %s gemv%s + lora_down (in=%d rows=%d out=%d)\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16", r4 ? " r4" : "", in, rows, out);
 }
 
 static void testRMSNorm() {
@@ -272,7 +275,7 @@ static unsigned lowbias32(unsigned x) {
 }
 static float uniform01(unsigned k1, unsigned k2, int step, int v) {
   unsigned x = lowbias32(lowbias32(lowbias32((unsigned)v * 0x9E3779B9u ^ k1) ^ k2) ^ ((unsigned)step + 1u) * 0x85EBCA6Bu);
-  return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f);  // < 1 in float32 (see gomlxgrpo/sample/device.go)
 }
 
 static void testSample() {
@@ -335,6 +338,8 @@ int main() {
   testGEMV(true, true, 136, 5);
   testGEMV(true, false, 1280, 8, 37);  // 37 output rows: the last warp's 4 rows run past the end
   testGEMV(false, false, 136, 3, 37);
+  testGEMV(true, false, 1280, 8, 24);  // out < 32: one row per warp
+  testGEMV(false, false, 2080, 4, 24);
   testGEMV(false, false, 136, 37);
   testGEMV(false, false, 2080, 37);
   testGEMV(false, false, 2080, 5);
