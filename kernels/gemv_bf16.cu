@@ -24,6 +24,19 @@ __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, 
 #pragma unroll
     for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
   const int vecs = in / 8;
+  if (R == 1) {  // one row per warp: the next step's load goes out before this step's arithmetic
+    const uint4* row = reinterpret_cast<const uint4*>(W + (long long)o0 * in);
+    uint4 cur = lane < vecs ? row[lane] : uint4{0u, 0u, 0u, 0u};
+    for (int w = lane; w < vecs; w += 32) {
+      const uint4 nxt = w + 32 < vecs ? row[w + 32] : cur;
+      float wv[R][8];
+      gemv_unpack8(cur, wv[0]);
+      gemv_accumulate<MAXB, R>(acc, wv, x, b0, nb, in, w);
+      cur = nxt;
+    }
+    gemv_finish<MAXB, R>(acc, lane, o0, b0, nb, out, y, bias, u, lora_b, r, scale);
+    return;
+  }
   for (int w = lane; w < vecs; w += 32) {
     uint4 wq[R];
 #pragma unroll

@@ -55,13 +55,21 @@ __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed
 
   const int words = in / 8;                     // 32-bit words in one row of W
   const int vecs = in % 32 == 0 ? in / 32 : 0;  // 16-byte vectors in one row
+  // One row per warp (R = 1): the next step's load goes out before this step's arithmetic; with R
+  // rows the R loads of a step are in flight together instead.
+  const uint4* row0 = reinterpret_cast<const uint4*>(packed + (long long)o0 * words);
+  uint4 next = R == 1 && lane < vecs ? row0[lane] : uint4{0u, 0u, 0u, 0u};
   for (int v = lane; v < vecs; v += 32) {
     uint4 wq[R];
     float s[R];
+    if (R == 1) {
+      wq[0] = next;
+      next = v + 32 < vecs ? row0[v + 32] : next;
+    }
 #pragma unroll
     for (int q = 0; q < R; q++) {
       const int o = min(o0 + q, out - 1);  // rows past the end repeat the last (never written)
-      wq[q] = reinterpret_cast<const uint4*>(packed + (long long)o * words)[v];
+      if (R > 1) wq[q] = reinterpret_cast<const uint4*>(packed + (long long)o * words)[v];
       s[q] = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)o * in + (long long)v * 32) / 64);
     }
 #pragma unroll
