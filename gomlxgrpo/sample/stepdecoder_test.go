@@ -1,0 +1,92 @@
+package sample
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// fakeDecoder stands in for the CUDA decoder (gomlxgrpo/cuda, tested on the GPU): it refuses or fails
+// in Start as told, else answers every Step with token 7 at log-prob −1 and records what it saw.
+type fakeDecoder struct {
+	startErr      error
+	starts, steps int
+	closes        int
+}
+
+func (f *fakeDecoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p Params) error {
+	f.starts++
+	return f.startErr
+}
+
+func (f *fakeDecoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error) {
+	f.steps++
+	toks, lps := make([]int32, len(ids)), make([]float32, len(ids))
+	for i := range toks {
+		toks[i], lps[i] = 7, -1
+	}
+	return toks, lps, nil
+}
+
+func (f *fakeDecoder) Close() { f.closes++ }
+
+// TestStepDecoderHook: the Generator hands the decode steps after the first token to its
+// StepDecoder; a Start error wrapping ErrDecoderUnsupported sends the generation to the GoMLX path
+// (same tokens as without a decoder), any other Start error is returned.
+func TestStepDecoderHook(t *testing.T) {
+	m := loadTiny(t)
+	gen, err := NewGenerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	req := func() *Request {
+		return &Request{Prompts: [][]int{{5, 9, 13}, {11, 12}}, MaxNewTokens: 6, Params: DefaultParams(), Seed: 4}
+	}
+	gen.Decoder = nil
+	ref, err := gen.Generate(req())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A decoder that runs: tokens 2… come from it, Close is called once.
+	f := &fakeDecoder{}
+	gen.Decoder = f
+	res, err := gen.Generate(req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Timing.StepDecoder || f.starts != 1 || f.closes != 1 || f.steps != 5 {
+		t.Fatalf("decoder used %v, starts %d, closes %d, steps %d; want true, 1, 1, 5", res.Timing.StepDecoder, f.starts, f.closes, f.steps)
+	}
+	for i := range res.Tokens {
+		if res.Tokens[i][0] != ref.Tokens[i][0] {
+			t.Errorf("row %d: the first token comes from the prefill (%d), got %d", i, ref.Tokens[i][0], res.Tokens[i][0])
+		}
+		if fmt.Sprint(res.Tokens[i][1:]) != "[7 7 7 7 7]" || res.LogProbs[i][1] != -1 {
+			t.Errorf("row %d: tokens after the first %v (log-prob %v), want the decoder's 7s at -1", i, res.Tokens[i][1:], res.LogProbs[i][1])
+		}
+	}
+
+	// A decoder that declines: the GoMLX path decodes, exactly as without one.
+	f = &fakeDecoder{startErr: fmt.Errorf("too many rows: %w", ErrDecoderUnsupported)}
+	gen.Decoder = f
+	if res, err = gen.Generate(req()); err != nil {
+		t.Fatal(err)
+	}
+	if res.Timing.StepDecoder || f.steps != 0 || f.closes != 0 {
+		t.Fatalf("declining decoder: used %v, steps %d, closes %d", res.Timing.StepDecoder, f.steps, f.closes)
+	}
+	if fmt.Sprint(res.Tokens) != fmt.Sprint(ref.Tokens) {
+		t.Fatalf("after a declining decoder: %v, without a decoder %v", res.Tokens, ref.Tokens)
+	}
+
+	// A decoder that fails: the error comes back.
+	gen.Decoder = &fakeDecoder{startErr: errors.New("scratch allocation failed")}
+	if _, err = gen.Generate(req()); err == nil || !strings.Contains(err.Error(), "scratch allocation failed") {
+		t.Fatalf("failing decoder: error %v", err)
+	}
+}
