@@ -145,7 +145,13 @@ func round(x float64, digits int) float64 {
 }
 
 // peakRSSGiB reads VmHWM (peak resident set) from /proc/self/status.
-func peakRSSGiB() float64 {
+func peakRSSGiB() float64 { return procStatusGiB("VmHWM:") }
+
+// rssGiB is the process's resident memory now (VmRSS).
+func rssGiB() float64 { return procStatusGiB("VmRSS:") }
+
+// procStatusGiB reads a kB field of /proc/self/status in GiB (-1 where there is none).
+func procStatusGiB(field string) float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
@@ -153,7 +159,7 @@ func peakRSSGiB() float64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "VmHWM:") {
+		if strings.HasPrefix(sc.Text(), field) {
 			fields := strings.Fields(sc.Text())
 			kb, _ := strconv.ParseFloat(fields[1], 64)
 			return kb / (1 << 20)

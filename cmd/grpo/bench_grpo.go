@@ -27,6 +27,7 @@ func benchGRPO(args []string) error {
 	rank := fs.Int("lora-r", 16, "LoRA rank on the 7 projections")
 	load4 := fs.Bool("load-in-4bit", true, "NF4 base weights")
 	beta := fs.Float64("beta", 0.04, "KL coefficient (0 skips the reference pass)")
+	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
 	_ = fs.Parse(args)
 	t0 := time.Now()
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
@@ -61,11 +62,22 @@ func benchGRPO(args []string) error {
 	tr.IgnoreEOS = true
 	var last *grpo.StepMetrics
 	peak := 0.0
-	for range *steps {
+	for i := range *steps {
 		if last, err = tr.StepOnce(); err != nil {
 			return err
 		}
-		peak = max(peak, gpuUsedGiB())
+		used := gpuUsedGiB()
+		peak = max(peak, used)
+		if *every > 0 && (i+1)%*every == 0 {
+			var gpu any // null without nvidia-smi
+			if used >= 0 {
+				gpu = round(used, 2)
+			}
+			if err := printJSON(map[string]any{"kind": "grpo_progress", "step": i + 1, "step_s": round(last.Values["step_time"], 2),
+				"gpu_used_gib": gpu, "host_rss_gib": round(rssGiB(), 2)}); err != nil {
+				return err
+			}
+		}
 	}
 	v := last.Values
 	gen := v["generation_time"]

@@ -121,3 +121,30 @@ func TestBadInputsCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchGRPOProgress: `grpo bench grpo --every N` prints one progress line per N steps (the
+// long-run memory-flatness record) before the final step's figures.
+func TestBenchGRPOProgress(t *testing.T) {
+	out, err := capture(t, "bench", "grpo", "--model", goldenModel, "--steps", "4", "--every", "2", "--prompt", "6",
+		"--completion", "4", "--g", "2", "--lora-r", "2", "--load-in-4bit=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 2 progress lines and the step line, got %q", out)
+	}
+	for i, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if i < 2 {
+			if v["kind"] != "grpo_progress" || v["step"] != float64(2*(i+1)) || !(v["host_rss_gib"].(float64) > 0) {
+				t.Errorf("progress line %d: %v", i, v)
+			}
+		} else if _, ok := v["step_s"].(float64); v["kind"] != "grpo_step" || !ok || v["G"] != float64(2) {
+			t.Errorf("step line: %v", v)
+		}
+	}
+}
