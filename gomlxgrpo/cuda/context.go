@@ -79,7 +79,11 @@ func Synchronize() error { return onContext(cu.Synchronize) }
 // launch runs kernel name on this package's stream (see graph.go) with the given arguments.
 func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
-		return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)
+		run := func() error { return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args) }
+		if profile.on {
+			return profiled(name, run)
+		}
+		return run()
 	})
 }
 

@@ -5,6 +5,7 @@ package cuda
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,5 +330,27 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestProfile: with profiling on, each launch is timed and reported under its kernel's name.
+func TestProfile(t *testing.T) {
+	be := xlaBackend(t)
+	profile.on = true
+	defer func() { profile.on = false; ProfileReport() }()
+	const rows, d = 4, 4096
+	_, xh := randBF16(freshRNG(9), rows*d, 1)
+	_, px := onDevice(t, be, xh, rows, d)
+	_, pw := onDevice(t, be, xh[:d], d)
+	_, po := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+	for range 3 {
+		if err := RMSNorm(px, pw, po, rows, d, 1e-6); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncT(t)
+	r := ProfileReport()
+	if !strings.Contains(r, "3 calls") || !strings.Contains(r, "rmsnorm_bf16") || strings.Contains(r, " 0.000 ms in kernels") {
+		t.Fatalf("profile report:\n%s", r)
 	}
 }

@@ -313,7 +313,7 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 		return nil, nil, fmt.Errorf("cuda decode step: %w", err)
 	}
 	var err error
-	if d.graph == nil && os.Getenv("GOMLXGRPO_CUDA_GRAPH") != "0" {
+	if d.graph == nil && os.Getenv("GOMLXGRPO_CUDA_GRAPH") != "0" && !profile.on {
 		if d.graph, err = capture(d.stream, d.record); err != nil {
 			return nil, nil, err
 		}
@@ -325,6 +325,9 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 	}
 	if err == nil {
 		err = syncStream(d.stream)
+	}
+	if err == nil {
+		err = collectProfile()
 	}
 	if err != nil {
 		return nil, nil, err
@@ -389,8 +392,12 @@ func (d *Decoder) record() error {
 	return err
 }
 
-// Close frees the graph and the scratch buffers (the caches and weights belong to GoMLX).
+// Close frees the graph and the scratch buffers (the caches and weights belong to GoMLX). With
+// GOMLXGRPO_CUDA_PROFILE=1 it prints the generation's time per kernel to stderr.
 func (d *Decoder) Close() {
+	if r := ProfileReport(); r != "" {
+		fmt.Fprint(os.Stderr, r)
+	}
 	d.graph.destroy()
 	d.graph = nil
 	stream = cu.Stream{}
