@@ -29,3 +29,27 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
 }
 
 __device__ __forceinline__ float bf16_to_f32(unsigned short h) { return __uint_as_float(((unsigned int)h) << 16); }
+
+// nf4_scale is the absmax of NF4 block blk: absmax[blk], or with double quantization (absmax null)
+// code2[absmax_q[blk]] · absmax2[blk / 256] + offset (bitsandbytes' compress_statistics layout).
+__device__ __forceinline__ float nf4_scale(const float* __restrict__ absmax, const unsigned char* __restrict__ absmax_q,
+                                           const float* __restrict__ code2, const float* __restrict__ absmax2,
+                                           float offset, long long blk) {
+  return absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
+}
+
+// mma_bf16_16816: D = A·B + C on tensor cores for one warp (mma.sync m16n8k16, bf16 inputs, f32
+// accumulate), in PTX's fragment layout: lane = 4·g + t;
+//   a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..2t+1], a[2] = A[g][2t+8..2t+9], a[3] = A[g+8][2t+8..2t+9]
+//   b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g]
+//   c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
+// (two bf16 per register, the lower index in the low half). scripts/kernel_emulator implements the
+// same layout on the CPU.
+#ifndef EMU_MMA
+__device__ __forceinline__ void mma_bf16_16816(float (&c)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif

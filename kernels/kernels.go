@@ -15,6 +15,11 @@ var NF4Dequant string
 //go:embed nf4_gemv.ptx
 var NF4GEMV string
 
+// NF4MMA is the PTX of nf4_mma.cu: nf4_mma_n8, nf4_mma_n64 (tensor cores).
+//
+//go:embed nf4_mma.ptx
+var NF4MMA string
+
 // Sample is the PTX of sample.cu: sample_rows.
 //
 //go:embed sample.ptx

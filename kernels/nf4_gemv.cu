@@ -16,12 +16,6 @@
 
 #include "gemv.cuh"
 
-__device__ __forceinline__ float nf4_scale(const float* __restrict__ absmax, const unsigned char* __restrict__ absmax_q,
-                                           const float* __restrict__ code2, const float* __restrict__ absmax2,
-                                           float offset, long long blk) {
-  return absmax != nullptr ? absmax[blk] : code2[absmax_q[blk]] * absmax2[blk / 256] + offset;
-}
-
 // nf4_weights8 dequantizes the 8 codes of one 32-bit word (bnb's order: high nibble first).
 __device__ __forceinline__ void nf4_weights8(const float* lut, unsigned int word, float s, float (&wv)[8]) {
 #pragma unroll

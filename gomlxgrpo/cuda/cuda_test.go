@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -166,13 +167,27 @@ func TestNF4Dequant(t *testing.T) {
 }
 
 // TestNF4GEMV compares the fused decode matmul (with and without LoRA) with a float64 host
-// reference on fresh random inputs, for several shapes and row counts.
+// reference on fresh random inputs, for several shapes and row counts, in its CUDA-core forms and
+// its tensor-core forms (nf4_mma.cu, whose weights are rounded to bfloat16 as the reference's then are).
 func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 1536, 8960, 16}, {5, 256, 1536, 8}, {19, 512, 3072, 16}, {8, 8200, 512, 16}} {
+	defer func(v bool) { nf4MMA = v }(nf4MMA)
+	for _, mma := range []bool{false, true} {
+		nf4MMA = mma
+		testNF4GEMV(t, be, rng, mma)
+	}
+}
+
+func testNF4GEMV(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 1536, 8960, 16}, {5, 256, 1536, 8}, {19, 512, 3072, 16}, {8, 8200, 512, 16}, {64, 1000, 1536, 16}, {37, 3000, 256, 0}} {
 		q := randomNF4(rng, c.out, c.in)
 		w := q.Dequantize()
+		if mma && c.in%64 == 0 {
+			for i := range w {
+				w[i] = roundBF16(w[i])
+			}
+		}
 		xs := make([]float32, c.rows*c.in)
 		for i := range xs {
 			xs[i] = roundBF16(float32(rng.NormFloat64()))
@@ -221,7 +236,7 @@ func TestNF4GEMV(t *testing.T) {
 					mag += math.Abs(p)
 				}
 				if d := math.Abs(float64(got[b*c.out+o]) - want); d > 1e-5*mag+1e-6 {
-					t.Fatalf("%+v: y[%d,%d] = %v, reference %v (|terms| %v)", c, b, o, got[b*c.out+o], want, mag)
+					t.Fatalf("%+v tensor cores %v: y[%d,%d] = %v, reference %v (|terms| %v)", c, mma, b, o, got[b*c.out+o], want, mag)
 				}
 			}
 		}
@@ -229,12 +244,13 @@ func TestNF4GEMV(t *testing.T) {
 }
 
 // BenchmarkNF4GEMV reports the weight-read bandwidth of the decode matmul on a Llama-3.1-8B MLP
-// shape (14336 × 4096) at 8 rows: GB/s = (4-bit codes + scales) per launch / time. Eight weight
-// matrices (235 MB) are used in turn so that the reads come from memory, not from L2.
+// shape (14336 × 4096) at 8 and 64 rows, CUDA-core and tensor-core forms: GB/s = (4-bit codes +
+// scales) per launch / time. Eight weight matrices (235 MB) are used in turn so that the reads come
+// from memory, not from L2.
 func BenchmarkNF4GEMV(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 2))
-	const rows, out, in, sets = 8, 14336, 4096, 8
+	const out, in, sets = 14336, 4096, 8
 	var packed, absmax []cu.DevicePtr
 	var bytes float64
 	for range sets {
@@ -244,18 +260,26 @@ func BenchmarkNF4GEMV(b *testing.B) {
 		packed, absmax = append(packed, pp), append(absmax, pa)
 		bytes = float64(len(q.Packed) + 4*len(q.Absmax))
 	}
-	_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
-	_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
-	_ = Synchronize()
-	b.ResetTimer()
-	start := time.Now()
-	for i := range b.N {
-		if err := NF4GEMV(packed[i%sets], NF4Scales{Absmax: absmax[i%sets]}, px, py, rows, in, out, 0, nil); err != nil {
-			b.Fatal(err)
+	defer func(v bool) { nf4MMA = v }(nf4MMA)
+	for _, mma := range []bool{false, true} {
+		for _, rows := range []int{8, 64} {
+			b.Run(fmt.Sprintf("rows=%d/tensorcores=%v", rows, mma), func(b *testing.B) {
+				nf4MMA = mma
+				_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
+				_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
+				_ = Synchronize()
+				b.ResetTimer()
+				start := time.Now()
+				for i := range b.N {
+					if err := NF4GEMV(packed[i%sets], NF4Scales{Absmax: absmax[i%sets]}, px, py, rows, in, out, 0, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				_ = Synchronize()
+				b.ReportMetric(bytes*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+			})
 		}
 	}
-	_ = Synchronize()
-	b.ReportMetric(bytes*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
 }
 
 // BenchmarkCopy reports the card's device-to-device copy bandwidth (read + write bytes per second

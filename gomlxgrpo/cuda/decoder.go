@@ -62,7 +62,8 @@ type layerPtrs struct {
 // MaxDecoderRows is the largest batch the Decoder takes by default; larger ones decode on the GoMLX
 // path, whose NF4 matmuls XLA runs as tensor-core GEMMs. Measured on an H200 (bench/RESULTS.md):
 // at batch 8 the kernels here beat the GoMLX path on NF4 weights, at batch 64 they ran 4× slower
-// (GEMVs without tensor cores re-read the activations for every output row).
+// (GEMVs without tensor cores re-read the activations for every output row). With the tensor-core
+// NF4 kernels (GOMLXGRPO_NF4_MMA=1) there is no limit.
 const MaxDecoderRows = 8
 
 // NewDecoder checks that m is supported; weights are looked up at every Start.
@@ -161,8 +162,8 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	m, c := d.m, d.m.Config
 	d.params, d.B = p, len(k1)
 	d.S = caches[0].Shape().Dimensions[2]
-	if d.B > MaxDecoderRows && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
-		return fmt.Errorf("cuda: %d rows, more than the decoder's %d (GOMLXGRPO_DECODER=cuda forces it): %w", d.B, MaxDecoderRows, sample.ErrDecoderUnsupported)
+	if maxRows := MaxDecoderRows; d.B > maxRows && !nf4MMA && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
+		return fmt.Errorf("cuda: %d rows, more than the decoder's %d (GOMLXGRPO_DECODER=cuda forces it): %w", d.B, maxRows, sample.ErrDecoderUnsupported)
 	}
 	if d.S > MaxAttentionPositions {
 		return fmt.Errorf("cuda: a %d-position cache is longer than the decode attention kernel takes (%d): %w", d.S, MaxAttentionPositions, sample.ErrDecoderUnsupported)

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 
 	"gorgonia.org/cu"
 )
@@ -66,9 +67,15 @@ type NF4Scales struct {
 	Offset                   float32
 }
 
+// nf4MMA selects the tensor-core kernels (kernels/nf4_mma.cu) for NF4 projections whose input
+// length is a multiple of 64: GOMLXGRPO_NF4_MMA=1. Off by default until timed on a GPU (they pass
+// the kernel emulator; the GPU tests run both forms).
+var nf4MMA = os.Getenv("GOMLXGRPO_NF4_MMA") == "1"
+
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
 // plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
-// 4-bit weights once per 32 rows (8 for batches of at most 8). in must be a multiple of 8. Asynchronous, like NF4Dequant.
+// 4-bit weights once per 32 rows (8 for batches of at most 8; 64 on the tensor-core form).
+// in must be a multiple of 8. Asynchronous, like NF4Dequant.
 func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: NF4GEMV needs in %% 8 == 0, got %d", in)
@@ -76,7 +83,20 @@ func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	u, b, r, scale := lora.args()
 	name, grid := gemvKernel("nf4_gemv_lora", rows, out)
+	if nf4MMA && in%64 == 0 {
+		name, grid = mmaKernel(rows, out)
+	}
 	return launch(name, grid, gemvThreads, 0,
 		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset), p(&x), p(&y),
 		p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
+}
+
+// mmaKernel returns the tensor-core kernel and grid: 16 output rows per block, 8 rows of x per
+// block row (nf4_mma_n8) or 64 (nf4_mma_n64).
+func mmaKernel(rows, out int) (string, [3]int) {
+	name, per := "nf4_mma_n8", 8
+	if rows > 8 {
+		name, per = "nf4_mma_n64", 64
+	}
+	return name, [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 }

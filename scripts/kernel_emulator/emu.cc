@@ -20,6 +20,7 @@ void emuLaunch(dim3 grid, unsigned threads, size_t dynShared, const std::functio
           blk.warps.push_back(wb.back().get());
         }
         blk.warpbuf.assign(nw * 32, 0);
+        blk.mmabuf.assign(nw * 32 * 6, 0);
         blk.dynShared.assign(dynShared + 16, 0);
         emuBlock = &blk;
         std::vector<std::thread> ts;

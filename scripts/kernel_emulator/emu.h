@@ -28,6 +28,7 @@ struct EmuBlock {
   std::barrier<>* block;
   std::vector<std::barrier<>*> warps;
   std::vector<unsigned long long> warpbuf;  // [warps][32]
+  std::vector<unsigned> mmabuf;             // [warps][32][6]: each lane's A and B fragments
   std::vector<char> dynShared;
 };
 extern EmuBlock* emuBlock;
@@ -74,3 +75,45 @@ inline float __logf(float x) { return logf(x); }
 // emuLaunch runs kernel() for every thread of every block of grid × block (one dimension of
 // threads), with dynShared bytes of dynamic shared memory.
 void emuLaunch(dim3 grid, unsigned threads, size_t dynShared, const std::function<void()>& kernel);
+
+// mma_bf16_16816 emulates mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling
+// warp: every lane posts its fragments, each lane rebuilds A (16×16) and B (16×8) and computes its
+// own four outputs, in the fragment layout documented in kernels/common.cuh (PTX ISA, "Matrix
+// Fragments for mma.m16n8k16" with .bf16).
+#define EMU_MMA
+inline float emuBF16(unsigned h) {
+  unsigned u = h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline void mma_bf16_16816(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  const unsigned t = threadIdx.x, w = t / 32, lane = t % 32;
+  unsigned* buf = &emuBlock->mmabuf[w * 32 * 6];
+  for (int i = 0; i < 4; i++) buf[lane * 6 + i] = a[i];
+  buf[lane * 6 + 4] = b[0];
+  buf[lane * 6 + 5] = b[1];
+  emuBlock->warps[w]->arrive_and_wait();
+  float A[16][16], Bm[16][8];
+  for (int l = 0; l < 32; l++) {
+    const int g = l >> 2, q = l & 3;
+    const unsigned* f = &buf[l * 6];
+    const int rows[4] = {g, g + 8, g, g + 8}, cols[4] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8};
+    for (int i = 0; i < 4; i++) {
+      A[rows[i]][cols[i]] = emuBF16(f[i] & 0xffff);
+      A[rows[i]][cols[i] + 1] = emuBF16(f[i] >> 16);
+    }
+    Bm[2 * q][g] = emuBF16(f[4] & 0xffff);
+    Bm[2 * q + 1][g] = emuBF16(f[4] >> 16);
+    Bm[2 * q + 8][g] = emuBF16(f[5] & 0xffff);
+    Bm[2 * q + 9][g] = emuBF16(f[5] >> 16);
+  }
+  emuBlock->warps[w]->arrive_and_wait();
+  const int g = lane >> 2, q = lane & 3;
+  for (int i = 0; i < 4; i++) {
+    const int row = g + (i >= 2 ? 8 : 0), col = 2 * q + (i & 1);
+    float acc = 0.f;
+    for (int k = 0; k < 16; k++) acc += A[row][k] * Bm[k][col];
+    c[i] += acc;
+  }
+}

@@ -17,6 +17,8 @@ void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, c
 void gemv_bf16_lora_b8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
+void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
@@ -135,6 +137,46 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
       CHECK(std::fabs(y[b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s gemv [%d,%d] %g want %g", nf4 ? "nf4" : "bf16", b, o, y[b * out + o], ref);
     }
   printf("ok %s gemv%s + lora_down (in=%d rows=%d out=%d)\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16", r4 ? " r4" : "", in, rows, out);
+}
+
+// testMMA: the tensor-core NF4 matmul (nf4_mma.cu) against a double reference with the weights
+// rounded to bfloat16 (as the kernel and the GoMLX path use them), plain and double-quantized scales,
+// with bias and LoRA, ragged output and batch sizes.
+static void testMMA(bool dq, int rows, int out, int in) {
+  const int r = 3;
+  auto q = randomNF4(out, in);
+  std::vector<unsigned char> aq(q.absmax.size());
+  std::vector<float> code2(256), absmax2((q.absmax.size() + 255) / 256);
+  const float offset = 0.02f;
+  if (dq) {
+    for (auto& c : code2) c = gauss(1);
+    for (auto& a : absmax2) a = std::fabs(gauss(0.02)) + 0.001f;
+    for (size_t k = 0; k < aq.size(); k++) aq[k] = rng() & 0xff, q.absmax[k] = code2[aq[k]] * absmax2[k / 256] + offset;
+  }
+  std::vector<float> wf((size_t)out * in);
+  for (size_t i = 0; i < wf.size(); i++) {
+    int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
+    wf[i] = bf(NF4[code] * q.absmax[i / 64]);
+  }
+  std::vector<u16> xb((size_t)rows * in), bias(out);
+  for (auto& v : xb) v = tobf(gauss(1));
+  for (auto& b : bias) b = tobf(gauss(0.1));
+  std::vector<float> u(rows * r), Bm(out * r), y((size_t)rows * out, -7.f);
+  for (auto& v : u) v = gauss(0.5);
+  for (auto& v : Bm) v = gauss(0.05);
+  const bool n64 = rows > 8;
+  const int per = n64 ? 64 : 8;
+  dim3 grid{unsigned((out + 15) / 16), unsigned((rows + per - 1) / per)};
+  auto k = n64 ? nf4_mma_n64 : nf4_mma_n8;
+  emuLaunch(grid, 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+  for (int b = 0; b < rows; b++)
+    for (int o = 0; o < out; o++) {
+      double ref = fbf(bias[o]), mag = std::fabs(ref);
+      for (int i = 0; i < in; i++) ref += double(fbf(xb[(size_t)b * in + i])) * wf[(size_t)o * in + i], mag += std::fabs(double(fbf(xb[(size_t)b * in + i])) * wf[(size_t)o * in + i]);
+      for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
+      CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "nf4 mma%s [%d,%d] %g want %g", dq ? " dq" : "", b, o, y[(size_t)b * out + o], ref);
+    }
+  printf("ok nf4 mma%s (rows=%d out=%d in=%d)\n", dq ? " (double quant)" : "", rows, out, in);
 }
 
 static void testRMSNorm() {
@@ -343,6 +385,9 @@ int main() {
   testGEMV(false, false, 136, 37);
   testGEMV(false, false, 2080, 37);
   testGEMV(false, false, 2080, 5);
+  testMMA(false, 5, 40, 320);   // 5 inputs chunks: the 4 warps' split is uneven; 40 rows: a ragged tile
+  testMMA(true, 8, 32, 256);
+  testMMA(false, 37, 24, 128);  // the 64-row form, 37 of 64 rows
   testRMSNorm();
   testRope(false);
   testRope(true);
