@@ -20,6 +20,11 @@ var NF4GEMV string
 //go:embed nf4_mma.ptx
 var NF4MMA string
 
+// GemmBF16MMA is the PTX of gemm_bf16_mma.cu: gemm_bf16_mma_n8, gemm_bf16_mma_n64 (tensor cores).
+//
+//go:embed gemm_bf16_mma.ptx
+var GemmBF16MMA string
+
 // Sample is the PTX of sample.cu: sample_rows.
 //
 //go:embed sample.ptx

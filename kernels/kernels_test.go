@@ -12,7 +12,8 @@ import (
 // links libdevice; the first GPU run of unlinked PTX failed exactly so).
 func TestPTXLoadable(t *testing.T) {
 	modules := map[string]string{"nf4_dequant_bf16": NF4Dequant, "nf4_dequant_f32": NF4Dequant,
-		"nf4_gemv_lora": NF4GEMV, "nf4_gemv_lora_b8": NF4GEMV, "nf4_gemv_lora_b8r4": NF4GEMV, "nf4_mma_n8": NF4MMA, "nf4_mma_n64": NF4MMA, "sample_rows": Sample}
+		"nf4_gemv_lora": NF4GEMV, "nf4_gemv_lora_b8": NF4GEMV, "nf4_gemv_lora_b8r4": NF4GEMV, "nf4_mma_n8": NF4MMA, "nf4_mma_n64": NF4MMA,
+		"gemm_bf16_mma_n8": GemmBF16MMA, "gemm_bf16_mma_n64": GemmBF16MMA, "sample_rows": Sample}
 	for name, ptx := range Decode {
 		modules[name] = ptx
 	}

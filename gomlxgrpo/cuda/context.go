@@ -35,10 +35,11 @@ func Init() error {
 			return
 		}
 		modules := map[string][]string{
-			kernels.NF4Dequant: {"nf4_dequant_bf16", "nf4_dequant_f32"},
-			kernels.NF4GEMV:    {"nf4_gemv_lora", "nf4_gemv_lora_b8", "nf4_gemv_lora_b8r4"},
-			kernels.NF4MMA:     {"nf4_mma_n8", "nf4_mma_n64"},
-			kernels.Sample:     {"sample_rows"},
+			kernels.NF4Dequant:  {"nf4_dequant_bf16", "nf4_dequant_f32"},
+			kernels.NF4GEMV:     {"nf4_gemv_lora", "nf4_gemv_lora_b8", "nf4_gemv_lora_b8r4"},
+			kernels.NF4MMA:      {"nf4_mma_n8", "nf4_mma_n64"},
+			kernels.GemmBF16MMA: {"gemm_bf16_mma_n8", "gemm_bf16_mma_n64"},
+			kernels.Sample:      {"sample_rows"},
 		}
 		for name, ptx := range kernels.Decode {
 			modules[ptx] = append(modules[ptx], name)

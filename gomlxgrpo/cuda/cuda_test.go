@@ -172,9 +172,9 @@ func TestNF4Dequant(t *testing.T) {
 func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	defer func(v bool) { nf4MMA = v }(nf4MMA)
+	defer func(v bool) { tensorCores = v }(tensorCores)
 	for _, mma := range []bool{false, true} {
-		nf4MMA = mma
+		tensorCores = mma
 		testNF4GEMV(t, be, rng, mma)
 	}
 }
@@ -260,11 +260,11 @@ func BenchmarkNF4GEMV(b *testing.B) {
 		packed, absmax = append(packed, pp), append(absmax, pa)
 		bytes = float64(len(q.Packed) + 4*len(q.Absmax))
 	}
-	defer func(v bool) { nf4MMA = v }(nf4MMA)
+	defer func(v bool) { tensorCores = v }(tensorCores)
 	for _, mma := range []bool{false, true} {
 		for _, rows := range []int{8, 64} {
 			b.Run(fmt.Sprintf("rows=%d/tensorcores=%v", rows, mma), func(b *testing.B) {
-				nf4MMA = mma
+				tensorCores = mma
 				_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
 				_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
 				_ = Synchronize()

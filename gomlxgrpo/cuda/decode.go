@@ -86,6 +86,9 @@ func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	u, b, r, scale := lora.args()
 	name, grid := gemvKernel("gemv_bf16_lora", rows, out)
+	if tensorCores && in%64 == 0 {
+		name, grid = mmaKernel("gemm_bf16_mma", rows, out)
+	}
 	return launch(name, grid, gemvThreads, 0,
 		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }

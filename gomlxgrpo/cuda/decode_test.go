@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -272,10 +273,20 @@ func TestElementwise(t *testing.T) {
 	near(t, "swiglu", readBF16(t, at), want, func(i int) float64 { return 0.008*math.Abs(float64(want[i])) + 1e-6 })
 }
 
+// TestGEMVBF16AndLoRADown checks the bfloat16 matmul (CUDA-core and tensor-core forms) and the LoRA
+// down-projection against float64 host references on fresh random inputs.
 func TestGEMVBF16AndLoRADown(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(8)
-	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}} {
+	defer func(v bool) { tensorCores = v }(tensorCores)
+	for _, mma := range []bool{false, true} {
+		tensorCores = mma
+		testGEMVBF16(t, be, rng, mma)
+	}
+}
+
+func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}, {64, 1003, 1536, 16}} {
 		w, wh := randBF16(rng, c.out*c.in, 0.05)
 		x, xh := randBF16(rng, c.rows*c.in, 1)
 		bias, bh := randBF16(rng, c.out, 0.1)
@@ -326,7 +337,7 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 					ref, mag = ref+p, mag+math.Abs(p)
 				}
 				if math.Abs(float64(got[b*c.out+o])-ref) > 1e-5*mag+1e-6 {
-					t.Fatalf("gemv_bf16 %+v: y[%d,%d] = %v, reference %v", c, b, o, got[b*c.out+o], ref)
+					t.Fatalf("gemv_bf16 %+v tensor cores %v: y[%d,%d] = %v, reference %v", c, mma, b, o, got[b*c.out+o], ref)
 				}
 			}
 		}

@@ -63,7 +63,7 @@ type layerPtrs struct {
 // path, whose NF4 matmuls XLA runs as tensor-core GEMMs. Measured on an H200 (bench/RESULTS.md):
 // at batch 8 the kernels here beat the GoMLX path on NF4 weights, at batch 64 they ran 4× slower
 // (GEMVs without tensor cores re-read the activations for every output row). With the tensor-core
-// NF4 kernels (GOMLXGRPO_NF4_MMA=1) there is no limit.
+// kernels (GOMLXGRPO_MMA=1) there is no limit.
 const MaxDecoderRows = 8
 
 // NewDecoder checks that m is supported; weights are looked up at every Start.
@@ -162,7 +162,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	m, c := d.m, d.m.Config
 	d.params, d.B = p, len(k1)
 	d.S = caches[0].Shape().Dimensions[2]
-	if maxRows := MaxDecoderRows; d.B > maxRows && !nf4MMA && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
+	if maxRows := MaxDecoderRows; d.B > maxRows && !tensorCores && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
 		return fmt.Errorf("cuda: %d rows, more than the decoder's %d (GOMLXGRPO_DECODER=cuda forces it): %w", d.B, maxRows, sample.ErrDecoderUnsupported)
 	}
 	if d.S > MaxAttentionPositions {

@@ -67,10 +67,10 @@ type NF4Scales struct {
 	Offset                   float32
 }
 
-// nf4MMA selects the tensor-core kernels (kernels/nf4_mma.cu) for NF4 projections whose input
-// length is a multiple of 64: GOMLXGRPO_NF4_MMA=1. Off by default until timed on a GPU (they pass
-// the kernel emulator; the GPU tests run both forms).
-var nf4MMA = os.Getenv("GOMLXGRPO_NF4_MMA") == "1"
+// tensorCores selects the tensor-core kernels (kernels/nf4_mma.cu, kernels/gemm_bf16_mma.cu) for
+// NF4 and bfloat16 matmuls whose input length is a multiple of 64: GOMLXGRPO_MMA=1. Off by default
+// until timed on a GPU (they pass the kernel emulator; the GPU tests run both forms).
+var tensorCores = os.Getenv("GOMLXGRPO_MMA") == "1"
 
 // NF4GEMV computes y [rows, out] float32 = x [rows, in] (bfloat16 bits) · Wᵀ for NF4 W [out, in],
 // plus bias [out] (bfloat16 bits; 0 for none) and the LoRA term when lora is not nil, reading the
@@ -83,20 +83,20 @@ func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out
 	rows32, in32, out32 := int32(rows), int32(in), int32(out)
 	u, b, r, scale := lora.args()
 	name, grid := gemvKernel("nf4_gemv_lora", rows, out)
-	if nf4MMA && in%64 == 0 {
-		name, grid = mmaKernel(rows, out)
+	if tensorCores && in%64 == 0 {
+		name, grid = mmaKernel("nf4_mma", rows, out)
 	}
 	return launch(name, grid, gemvThreads, 0,
 		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset), p(&x), p(&y),
 		p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
 }
 
-// mmaKernel returns the tensor-core kernel and grid: 16 output rows per block, 8 rows of x per
-// block row (nf4_mma_n8) or 64 (nf4_mma_n64).
-func mmaKernel(rows, out int) (string, [3]int) {
-	name, per := "nf4_mma_n8", 8
+// mmaKernel returns the tensor-core kernel base+"_n8" or base+"_n64" and its grid: 16 output rows
+// per block, 8 or 64 rows of x per block row.
+func mmaKernel(base string, rows, out int) (string, [3]int) {
+	name, per := base+"_n8", 8
 	if rows > 8 {
-		name, per = "nf4_mma_n64", 64
+		name, per = base+"_n64", 64
 	}
 	return name, [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 }

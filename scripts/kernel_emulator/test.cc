@@ -19,6 +19,8 @@ void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u1
 void lora_down(const u16*, const float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
@@ -177,6 +179,34 @@ static void testMMA(bool dq, int rows, int out, int in) {
       CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "nf4 mma%s [%d,%d] %g want %g", dq ? " dq" : "", b, o, y[(size_t)b * out + o], ref);
     }
   printf("ok nf4 mma%s (rows=%d out=%d in=%d)\n", dq ? " (double quant)" : "", rows, out, in);
+}
+
+// testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu) against a double reference.
+static void testMMABF16(int rows, int out, int in) {
+  const int r = 2;
+  std::vector<u16> wb((size_t)out * in), xb((size_t)rows * in), bias(out);
+  for (auto& v : wb) v = tobf(gauss(0.05));
+  for (auto& v : xb) v = tobf(gauss(1));
+  for (auto& b : bias) b = tobf(gauss(0.1));
+  std::vector<float> u(rows * r), Bm(out * r), y((size_t)rows * out, -7.f);
+  for (auto& v : u) v = gauss(0.5);
+  for (auto& v : Bm) v = gauss(0.05);
+  const bool n64 = rows > 8;
+  const int per = n64 ? 64 : 8;
+  dim3 grid{unsigned((out + 15) / 16), unsigned((rows + per - 1) / per)};
+  auto k = n64 ? gemm_bf16_mma_n64 : gemm_bf16_mma_n8;
+  emuLaunch(grid, 128, 0, [&] { k(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
+  for (int b = 0; b < rows; b++)
+    for (int o = 0; o < out; o++) {
+      double ref = fbf(bias[o]), mag = std::fabs(ref);
+      for (int i = 0; i < in; i++) {
+        const double p = double(fbf(xb[(size_t)b * in + i])) * fbf(wb[(size_t)o * in + i]);
+        ref += p, mag += std::fabs(p);
+      }
+      for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
+      CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "bf16 mma [%d,%d] %g want %g", b, o, y[(size_t)b * out + o], ref);
+    }
+  printf("ok bf16 mma (rows=%d out=%d in=%d)\n", rows, out, in);
 }
 
 static void testRMSNorm() {
@@ -388,6 +418,8 @@ int main() {
   testMMA(false, 5, 40, 320);   // 5 inputs chunks: the 4 warps' split is uneven; 40 rows: a ragged tile
   testMMA(true, 8, 32, 256);
   testMMA(false, 37, 24, 128);  // the 64-row form, 37 of 64 rows
+  testMMABF16(3, 40, 320);
+  testMMABF16(64, 17, 192);
   testRMSNorm();
   testRope(false);
   testRope(true);
