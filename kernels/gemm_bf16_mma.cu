@@ -8,9 +8,7 @@
 // lane t of group g reads inputs 16t … 16t+15 of rows g and g+8 (32 contiguous bytes each) and feeds
 // inputs 16t+4s … 16t+4s+3 to mma step s, B taking the same inputs of x.
 
-#include "common.cuh"
-
-#define MMA_WARPS 4
+#include "mma.cuh"
 
 template <int NT>
 __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__ W, const unsigned short* __restrict__ x,
@@ -32,18 +30,8 @@ __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__
   for (int k0 = warp * 64; k0 < in; k0 += MMA_WARPS * 64) {
     const uint4 wa0 = reinterpret_cast<const uint4*>(pa + k0)[0], wa1 = reinterpret_cast<const uint4*>(pa + k0)[1];
     const uint4 wb0 = reinterpret_cast<const uint4*>(pb + k0)[0], wb1 = reinterpret_cast<const uint4*>(pb + k0)[1];
-    uint4 xv[NT][2];  // x[b0+8n+g][k0+16t … k0+16t+15], zero past the batch
-#pragma unroll
-    for (int n = 0; n < NT; n++) {
-      const int row = b0 + 8 * n + g;
-      if (row < B) {
-        const uint4* xp = reinterpret_cast<const uint4*>(x + (long long)row * in + k0 + 16 * t);
-        xv[n][0] = xp[0];
-        xv[n][1] = xp[1];
-      } else {
-        xv[n][0] = xv[n][1] = uint4{0u, 0u, 0u, 0u};
-      }
-    }
+    uint4 xv[NT][2];
+    mma_load_x<NT>(xv, x, b0, B, in, k0, g, t);
 #pragma unroll
     for (int s = 0; s < 4; s++) {
       // 32-bit words 2s and 2s+1 of a row's 8 hold inputs 16t+4s … 16t+4s+3.
@@ -52,37 +40,13 @@ __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__
       const unsigned int a[4] = {odd ? va.z : va.x, odd ? vb.z : vb.x, odd ? va.w : va.y, odd ? vb.w : vb.y};
 #pragma unroll
       for (int n = 0; n < NT; n++) {
-        const uint4 v = xv[n][s >> 1];
-        const unsigned int b[2] = {odd ? v.z : v.x, odd ? v.w : v.y};
+        unsigned int b[2];
+        mma_b(xv[n], s, b);
         mma_bf16_16816(c[n], a, b);
       }
     }
   }
-  if (warp > 0) {
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) part[warp - 1][lane][4 * n + i] = c[n][i];
-  }
-  __syncthreads();
-  if (warp > 0) return;
-#pragma unroll
-  for (int n = 0; n < NT; n++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      float v = c[n][i];
-#pragma unroll
-      for (int w = 0; w < MMA_WARPS - 1; w++) v += part[w][lane][4 * n + i];
-      const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
-      if (o >= out || row >= B) continue;
-      if (bias != nullptr) v += bf16_to_f32(bias[o]);
-      if (u != nullptr) {
-        float l = 0.f;
-        for (int j = 0; j < r; j++) l += u[(long long)row * r + j] * lora_b[(long long)o * r + j];
-        v += scale * l;
-      }
-      y[(long long)row * out + o] = v;
-    }
+  mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
 }
 
 #define GEMM_BF16_ARGS                                                                                       \

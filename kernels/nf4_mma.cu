@@ -17,9 +17,7 @@
 // Weights are rounded to bfloat16 before the multiply, as the GoMLX path's dequantize-then-Dot
 // does (quant.DequantizeGraph).
 
-#include "common.cuh"
-
-#define MMA_WARPS 4
+#include "mma.cuh"
 
 // bf16x2 packs two floats as bfloat16 (lo in the low half).
 __device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
@@ -57,18 +55,8 @@ __device__ __forceinline__ void nf4_mma(const unsigned int* __restrict__ packed,
     const uint2 wb = *reinterpret_cast<const uint2*>(pb + k0 / 2);  // row g+8
     const float sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)rowA * in + k0) / 64);
     const float sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)rowB * in + k0) / 64);
-    uint4 xv[NT][2];  // x[b0+8n+g][k0+16t … k0+16t+15], zero past the batch
-#pragma unroll
-    for (int n = 0; n < NT; n++) {
-      const int row = b0 + 8 * n + g;
-      if (row < B) {
-        const uint4* xp = reinterpret_cast<const uint4*>(x + (long long)row * in + k0 + 16 * t);
-        xv[n][0] = xp[0];
-        xv[n][1] = xp[1];
-      } else {
-        xv[n][0] = xv[n][1] = uint4{0u, 0u, 0u, 0u};
-      }
-    }
+    uint4 xv[NT][2];
+    mma_load_x<NT>(xv, x, b0, B, in, k0, g, t);
 #pragma unroll
     for (int s = 0; s < 4; s++) {
       // Bytes 2s and 2s+1 of each row's 8 hold inputs 16t+4s … 16t+4s+3.
@@ -79,37 +67,13 @@ __device__ __forceinline__ void nf4_mma(const unsigned int* __restrict__ packed,
                                  byte_pair(lut, (wB >> (sh + 8)) & 0xff, sb)};
 #pragma unroll
       for (int n = 0; n < NT; n++) {
-        const uint4 v = xv[n][s >> 1];  // 32-bit word 2s, 2s+1 of the lane's 16 inputs
-        const unsigned int b[2] = {(s & 1) ? v.z : v.x, (s & 1) ? v.w : v.y};
+        unsigned int b[2];
+        mma_b(xv[n], s, b);
         mma_bf16_16816(c[n], a, b);
       }
     }
   }
-  if (warp > 0) {
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) part[warp - 1][lane][4 * n + i] = c[n][i];
-  }
-  __syncthreads();
-  if (warp > 0) return;
-#pragma unroll
-  for (int n = 0; n < NT; n++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      float v = c[n][i];
-#pragma unroll
-      for (int w = 0; w < MMA_WARPS - 1; w++) v += part[w][lane][4 * n + i];
-      const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
-      if (o >= out || row >= B) continue;
-      if (bias != nullptr) v += bf16_to_f32(bias[o]);
-      if (u != nullptr) {
-        float l = 0.f;
-        for (int j = 0; j < r; j++) l += u[(long long)row * r + j] * lora_b[(long long)o * r + j];
-        v += scale * l;
-      }
-      y[(long long)row * out + o] = v;
-    }
+  mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
 }
 
 #define NF4_MMA_ARGS                                                                                             \

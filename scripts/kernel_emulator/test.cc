@@ -89,22 +89,35 @@ static void testDequant() {
   printf("ok nf4_dequant\n");
 }
 
+// DoubleQuant holds double-quantized block scales: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset.
+struct DoubleQuant {
+  std::vector<unsigned char> aq;
+  std::vector<float> code2, absmax2;
+  float offset = 0.03f;
+};
+
+// doubleQuantize gives q random double-quantized scales (when dq; else unused zeros of the right
+// sizes) and rebuilds q.w from them.
+static DoubleQuant doubleQuantize(NF4W& q, bool dq) {
+  DoubleQuant d{std::vector<unsigned char>(q.absmax.size()), std::vector<float>(256), std::vector<float>((q.absmax.size() + 255) / 256)};
+  if (!dq) return d;
+  for (auto& c : d.code2) c = gauss(1);
+  for (auto& a : d.absmax2) a = std::fabs(gauss(0.02)) + 0.001f;
+  for (size_t k = 0; k < d.aq.size(); k++) d.aq[k] = rng() & 0xff, q.absmax[k] = d.code2[d.aq[k]] * d.absmax2[k / 256] + d.offset;
+  for (size_t i = 0; i < q.w.size(); i++) {
+    int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
+    q.w[i] = NF4[code] * q.absmax[i / 64];
+  }
+  return d;
+}
+
 static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
   const int r = 4;
   auto q = randomNF4(out, in);
-  // Double quantization: absmax[k] = code2[aq[k]]·absmax2[k/256] + offset; rebuild the weights from it.
-  std::vector<unsigned char> aq(q.absmax.size());
-  std::vector<float> code2(256), absmax2((q.absmax.size() + 255) / 256);
-  const float offset = 0.03f;
-  if (dq) {
-    for (auto& c : code2) c = gauss(1);
-    for (auto& a : absmax2) a = std::fabs(gauss(0.02)) + 0.001f;
-    for (size_t k = 0; k < aq.size(); k++) aq[k] = rng() & 0xff, q.absmax[k] = code2[aq[k]] * absmax2[k / 256] + offset;
-    for (size_t i = 0; i < q.w.size(); i++) {
-      int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
-      q.w[i] = NF4[code] * q.absmax[i / 64];
-    }
-  }
+  auto d = doubleQuantize(q, dq);
+  auto& aq = d.aq;
+  auto &code2 = d.code2, &absmax2 = d.absmax2;
+  const float offset = d.offset;
   std::vector<u16> wb(out * in), xb(rows * in), bias(out);
   std::vector<float> x(rows * in), wf(out * in);
   for (int i = 0; i < out * in; i++) wb[i] = tobf(gauss(0.05)), wf[i] = nf4 ? q.w[i] : fbf(wb[i]);
@@ -141,72 +154,58 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
   printf("ok %s gemv%s + lora_down (in=%d rows=%d out=%d)\n", nf4 ? (dq ? "nf4 (double quant)" : "nf4") : "bf16", r4 ? " r4" : "", in, rows, out);
 }
 
-// testMMA: the tensor-core NF4 matmul (nf4_mma.cu) against a double reference with the weights
-// rounded to bfloat16 (as the kernel and the GoMLX path use them), plain and double-quantized scales,
-// with bias and LoRA, ragged output and batch sizes.
+// MMACase is one tensor-core matmul check: random x, bias and LoRA terms for rows × in → out; the
+// kernel under test writes y, checked against a double reference over the weights wf (float).
+struct MMACase {
+  int rows, out, in, r = 3;
+  std::vector<u16> xb, bias;
+  std::vector<float> u, Bm, y;
+  MMACase(int rows_, int out_, int in_) : rows(rows_), out(out_), in(in_) {
+    xb.resize((size_t)rows * in), bias.resize(out), u.resize(rows * r), Bm.resize(out * r), y.assign((size_t)rows * out, -7.f);
+    for (auto& v : xb) v = tobf(gauss(1));
+    for (auto& b : bias) b = tobf(gauss(0.1));
+    for (auto& v : u) v = gauss(0.5);
+    for (auto& v : Bm) v = gauss(0.05);
+  }
+  bool n64() const { return rows > 8; }  // the launcher's choice (gomlxgrpo/cuda/nf4.go mmaKernel)
+  dim3 grid() const { return dim3{unsigned((out + 15) / 16), unsigned((rows + (n64() ? 63 : 7)) / (n64() ? 64 : 8))}; }
+  void check(const std::vector<float>& wf, const char* name) {
+    for (int b = 0; b < rows; b++)
+      for (int o = 0; o < out; o++) {
+        double ref = fbf(bias[o]), mag = std::fabs(ref);
+        for (int i = 0; i < in; i++) {
+          const double p = double(fbf(xb[(size_t)b * in + i])) * wf[(size_t)o * in + i];
+          ref += p, mag += std::fabs(p);
+        }
+        for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
+        CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s [%d,%d] %g want %g", name, b, o, y[(size_t)b * out + o], ref);
+      }
+    printf("ok %s (rows=%d out=%d in=%d)\n", name, rows, out, in);
+  }
+};
+
+// testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
+// the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes.
 static void testMMA(bool dq, int rows, int out, int in) {
-  const int r = 3;
   auto q = randomNF4(out, in);
-  std::vector<unsigned char> aq(q.absmax.size());
-  std::vector<float> code2(256), absmax2((q.absmax.size() + 255) / 256);
-  const float offset = 0.02f;
-  if (dq) {
-    for (auto& c : code2) c = gauss(1);
-    for (auto& a : absmax2) a = std::fabs(gauss(0.02)) + 0.001f;
-    for (size_t k = 0; k < aq.size(); k++) aq[k] = rng() & 0xff, q.absmax[k] = code2[aq[k]] * absmax2[k / 256] + offset;
-  }
+  auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) {
-    int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
-    wf[i] = bf(NF4[code] * q.absmax[i / 64]);
-  }
-  std::vector<u16> xb((size_t)rows * in), bias(out);
-  for (auto& v : xb) v = tobf(gauss(1));
-  for (auto& b : bias) b = tobf(gauss(0.1));
-  std::vector<float> u(rows * r), Bm(out * r), y((size_t)rows * out, -7.f);
-  for (auto& v : u) v = gauss(0.5);
-  for (auto& v : Bm) v = gauss(0.05);
-  const bool n64 = rows > 8;
-  const int per = n64 ? 64 : 8;
-  dim3 grid{unsigned((out + 15) / 16), unsigned((rows + per - 1) / per)};
-  auto k = n64 ? nf4_mma_n64 : nf4_mma_n8;
-  emuLaunch(grid, 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), aq.data(), code2.data(), absmax2.data(), offset, xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
-  for (int b = 0; b < rows; b++)
-    for (int o = 0; o < out; o++) {
-      double ref = fbf(bias[o]), mag = std::fabs(ref);
-      for (int i = 0; i < in; i++) ref += double(fbf(xb[(size_t)b * in + i])) * wf[(size_t)o * in + i], mag += std::fabs(double(fbf(xb[(size_t)b * in + i])) * wf[(size_t)o * in + i]);
-      for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
-      CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "nf4 mma%s [%d,%d] %g want %g", dq ? " dq" : "", b, o, y[(size_t)b * out + o], ref);
-    }
-  printf("ok nf4 mma%s (rows=%d out=%d in=%d)\n", dq ? " (double quant)" : "", rows, out, in);
+  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMACase c(rows, out, in);
+  auto k = c.n64() ? nf4_mma_n64 : nf4_mma_n8;
+  emuLaunch(c.grid(), 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f); });
+  c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
-// testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu) against a double reference.
+// testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
 static void testMMABF16(int rows, int out, int in) {
-  const int r = 2;
-  std::vector<u16> wb((size_t)out * in), xb((size_t)rows * in), bias(out);
-  for (auto& v : wb) v = tobf(gauss(0.05));
-  for (auto& v : xb) v = tobf(gauss(1));
-  for (auto& b : bias) b = tobf(gauss(0.1));
-  std::vector<float> u(rows * r), Bm(out * r), y((size_t)rows * out, -7.f);
-  for (auto& v : u) v = gauss(0.5);
-  for (auto& v : Bm) v = gauss(0.05);
-  const bool n64 = rows > 8;
-  const int per = n64 ? 64 : 8;
-  dim3 grid{unsigned((out + 15) / 16), unsigned((rows + per - 1) / per)};
-  auto k = n64 ? gemm_bf16_mma_n64 : gemm_bf16_mma_n8;
-  emuLaunch(grid, 128, 0, [&] { k(wb.data(), xb.data(), y.data(), rows, in, out, bias.data(), u.data(), Bm.data(), r, 0.5f); });
-  for (int b = 0; b < rows; b++)
-    for (int o = 0; o < out; o++) {
-      double ref = fbf(bias[o]), mag = std::fabs(ref);
-      for (int i = 0; i < in; i++) {
-        const double p = double(fbf(xb[(size_t)b * in + i])) * fbf(wb[(size_t)o * in + i]);
-        ref += p, mag += std::fabs(p);
-      }
-      for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
-      CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "bf16 mma [%d,%d] %g want %g", b, o, y[(size_t)b * out + o], ref);
-    }
-  printf("ok bf16 mma (rows=%d out=%d in=%d)\n", rows, out, in);
+  std::vector<u16> wb((size_t)out * in);
+  std::vector<float> wf(wb.size());
+  for (size_t i = 0; i < wb.size(); i++) wb[i] = tobf(gauss(0.05)), wf[i] = fbf(wb[i]);
+  MMACase c(rows, out, in);
+  auto k = c.n64() ? gemm_bf16_mma_n64 : gemm_bf16_mma_n8;
+  emuLaunch(c.grid(), 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f); });
+  c.check(wf, "bf16 mma");
 }
 
 static void testRMSNorm() {
