@@ -7,9 +7,9 @@ set -eu
 CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
 if [ ! -f "$CUDA_DEV/include/cuda.h" ]; then
   cat >&2 <<MSG
-no CUDA headers at $CUDA_DEV/include: with Debian's non-free component enabled,
-  apt-get update && apt-get download nvidia-cuda-dev && dpkg -x nvidia-cuda-dev_*.deb /work/cuda-dev
-(or set CUDA_DEV to a folder with include/cuda.h and lib/x86_64-linux-gnu/stubs/libcuda.so)
+no CUDA headers at $CUDA_DEV/include: run scripts/setup_cuda_toolchain.sh (Debian's
+nvidia-cuda-dev and nvidia-cuda-toolkit, unpacked) and set CUDA_DEV as it says, or set CUDA_DEV to a
+folder with include/cuda.h and lib/x86_64-linux-gnu/stubs/libcuda.so)
 MSG
   exit 1
 fi

@@ -3,6 +3,7 @@
 # committed, so neither users nor CI need a CUDA compiler; rerun this after editing a kernel.
 #   nvcc (CUDA ≥ 11.8):  scripts/build_kernels.sh            (uses nvcc when on PATH)
 #   clang ≥ 16 + CUDA headers:  CUDA_PATH=/path/with/include/cuda.h scripts/build_kernels.sh
+#   (scripts/setup_cuda_toolchain.sh prepares that folder and ptxas from Debian's packages)
 # (../shared/docs/gpu-and-build.md: Debian's nvidia-cuda-dev gives the headers and
 # nvidia-cuda-toolkit gives nvvm/libdevice/libdevice.10.bc and ptxas; clang needs a folder with
 # include/, bin/ and nvvm/libdevice/libdevice.10.bc. libdevice must be linked: without it expf,
