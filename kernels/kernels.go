@@ -30,11 +30,12 @@ var GemmBF16MMA string
 //go:embed sample.ptx
 var Sample string
 
-// Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16), rope_cache.cu
+// Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16, residual_rmsnorm_bf16), rope_cache.cu
 // (rope_cache_bf16), attention_decode.cu (attention_decode_bf16), elementwise.cu (embed_rows_bf16,
 // residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, gemv_bf16_lora_b8, gemv_bf16_lora_b8r4, lora_down).
 var Decode = map[string]string{
 	"rmsnorm_bf16":          rmsnorm,
+	"residual_rmsnorm_bf16": rmsnorm,
 	"rope_cache_bf16":       ropeCache,
 	"attention_decode_bf16": attentionDecode,
 	"embed_rows_bf16":       elementwise,

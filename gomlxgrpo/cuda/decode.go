@@ -18,6 +18,13 @@ func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
 	return launch("rmsnorm_bf16", [3]int{rows, 1, 1}, 256, 0, p(&x), p(&w), p(&out), p(&d32), p(&eps))
 }
 
+// ResidualRMSNorm: x [rows, d] = bf16(x + bf16(y)) (y float32), then out = RMSNorm(x)·w: one launch
+// for the residual add and the norm that follows it, equal to ResidualAdd then RMSNorm bit for bit.
+func ResidualRMSNorm(x, y, w, out cu.DevicePtr, rows, d int, eps float32) error {
+	d32 := int32(d)
+	return launch("residual_rmsnorm_bf16", [3]int{rows, 1, 1}, 256, 0, p(&x), p(&y), p(&w), p(&out), p(&d32), p(&eps))
+}
+
 // RopeCache rotates q [rows, n·h] and k [rows, kv·h] (float32) at positions pos [rows] int32 with
 // invFreq [h/2] float32, writes q to qOut [rows, n, h] and k, v into the caches [rows, kv, s, h]
 // (bfloat16 bits) at the cache index held in device memory at writeIdx (int32). Rows of q are

@@ -365,3 +365,34 @@ func TestProfile(t *testing.T) {
 		t.Fatalf("profile report:\n%s", r)
 	}
 }
+
+// TestResidualRMSNorm: the fused residual add + norm equals ResidualAdd then RMSNorm bit for bit
+// (x updated in place, and the normalized output), on fresh random inputs.
+func TestResidualRMSNorm(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(10)
+	for _, c := range [][2]int{{1, 64}, {8, 1536}, {5, 5120}} {
+		rows, d := c[0], c[1]
+		_, xh := randBF16(rng, rows*d, 1)
+		_, wh := randBF16(rng, d, 1)
+		y := randF32(rng, rows*d, 1)
+		xa, pxa := onDevice(t, be, xh, rows, d)
+		xb, pxb := onDevice(t, be, xh, rows, d)
+		_, pw := onDevice(t, be, wh, d)
+		_, py := onDevice(t, be, y, rows*d)
+		oa, poa := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+		ob, pob := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+		if err := ResidualRMSNorm(pxa, py, pw, poa, rows, d, 1e-6); err != nil {
+			t.Fatal(err)
+		}
+		if err := ResidualAdd(pxb, py, rows*d); err != nil {
+			t.Fatal(err)
+		}
+		if err := RMSNorm(pxb, pw, pob, rows, d, 1e-6); err != nil {
+			t.Fatal(err)
+		}
+		syncT(t)
+		near(t, "fused residual x", readBF16(t, xa), readBF16(t, xb), func(int) float64 { return 0 })
+		near(t, "fused residual norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
+	}
+}

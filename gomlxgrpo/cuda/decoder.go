@@ -27,6 +27,9 @@ import (
 //	            x += a·W_oᵀ (+LoRA);  h = rms(x);  x += (silu(h·W_gᵀ) ⊙ h·W_uᵀ)·W_dᵀ   (+LoRA each)
 //	logits = rms(x)·W_lmᵀ;  token, logp = sample(logits)
 //
+// Each residual add and the norm after it (the next layer's input norm, or the final norm) are one
+// launch (ResidualRMSNorm).
+//
 // Supported: Llama, Qwen2 and Phi3 (fused qkv_proj and gate_up_proj) in bfloat16, projections in
 // bfloat16 or NF4 (with or without double quantization), LoRA adapters in float32. Other models get an error from NewDecoder, and
 // the Generator then stays on the GoMLX path.
@@ -357,9 +360,10 @@ func (d *Decoder) record() error {
 		}
 	}
 	run(EmbedRows(b["ids"], d.embed, b["x"], B, D))
+	run(RMSNorm(b["x"], d.layers[0].inNorm, b["h"], B, D, eps))
 	for i, l := range d.layers {
 		kc, vc := d.caches[2*i], d.caches[2*i+1]
-		run(RMSNorm(b["x"], l.inNorm, b["h"], B, D, eps))
+		// h = rms(x) of this layer's input norm: the previous residual add computed it.
 		if l.fused { // y = [q | k | v] per row
 			qkv, w := b["qkv"], NH+2*KH
 			run(d.gemv(&l.qkv, b["h"], qkv))
@@ -373,8 +377,7 @@ func (d *Decoder) record() error {
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
-		run(ResidualAdd(b["x"], b["y"], B*D))
-		run(RMSNorm(b["x"], l.postNorm, b["h"], B, D, eps))
+		run(ResidualRMSNorm(b["x"], b["y"], l.postNorm, b["h"], B, D, eps))
 		if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
 			gu := b["gu"]
 			run(d.gemv(&l.gateUp, b["h"], gu))
@@ -385,9 +388,12 @@ func (d *Decoder) record() error {
 			run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
 		}
 		run(d.gemv(&l.dn, b["act"], b["y"]))
-		run(ResidualAdd(b["x"], b["y"], B*D))
+		next := d.finalNorm // the norm that follows this residual add: the next layer's input norm, or the final one
+		if i+1 < len(d.layers) {
+			next = d.layers[i+1].inNorm
+		}
+		run(ResidualRMSNorm(b["x"], b["y"], next, b["h"], B, D, eps))
 	}
-	run(RMSNorm(b["x"], d.finalNorm, b["h"], B, D, eps))
 	run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
 	run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, b["step"], d.params))
 	return err

@@ -22,6 +22,7 @@ void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const floa
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
+void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
@@ -226,6 +227,26 @@ static void testRMSNorm() {
   printf("ok rmsnorm\n");
 }
 
+// testResidualRMSNorm: the fused residual add + norm equals residual_add_bf16 then rmsnorm_bf16
+// (both kernels, bit for bit: x and the normalized output).
+static void testResidualRMSNorm() {
+  const int rows = 3, D = 600;
+  std::vector<u16> x(rows * D), w(D), out(rows * D), x2, out2(rows * D);
+  std::vector<float> y(rows * D);
+  for (auto& v : x) v = tobf(gauss(1));
+  for (auto& v : y) v = gauss(1);
+  for (auto& v : w) v = tobf(gauss(1));
+  x2 = x;
+  emuLaunch({rows}, 256, 0, [&] { residual_rmsnorm_bf16(x.data(), y.data(), w.data(), out.data(), D, 1e-6f); });
+  emuLaunch({unsigned((rows * D + 255) / 256)}, 256, 0, [&] { residual_add_bf16(x2.data(), y.data(), rows * D); });
+  emuLaunch({rows}, 256, 0, [&] { rmsnorm_bf16(x2.data(), w.data(), out2.data(), D, 1e-6f); });
+  for (int i = 0; i < rows * D; i++) {
+    CHECK(x[i] == x2[i], "residual_rmsnorm x[%d] %g want %g", i, fbf(x[i]), fbf(x2[i]));
+    CHECK(out[i] == out2[i], "residual_rmsnorm out[%d] %g want %g", i, fbf(out[i]), fbf(out2[i]));
+  }
+  printf("ok residual_rmsnorm (equals residual_add then rmsnorm)\n");
+}
+
 static void rot(const float* z, const float* c, const float* s, int H, float* out) {
   int h = H / 2;
   for (int i = 0; i < h; i++) {
@@ -420,6 +441,7 @@ int main() {
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
   testRMSNorm();
+  testResidualRMSNorm();
   testRope(false);
   testRope(true);
   testAttention(16, 48, 30);  // positions after w are flagged valid: only s ≤ w counts
