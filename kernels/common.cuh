@@ -20,6 +20,13 @@ __device__ __forceinline__ void load_nf4_lut(float* lut) {
   __syncthreads();
 }
 
+// nf4_byte decodes one byte of NF4 codes with block scale s into its two weights, in bitsandbytes'
+// order: the high nibble is the first (even-indexed) weight. lut is load_nf4_lut's table.
+__device__ __forceinline__ void nf4_byte(const float* lut, unsigned int byte, float s, float& first, float& second) {
+  first = lut[(byte >> 4) & 15] * s;
+  second = lut[byte & 15] * s;
+}
+
 // float32 → bfloat16 bits, round to nearest even (NaN kept quiet), as XLA's convert does.
 __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);

@@ -38,12 +38,7 @@ __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__
       const uint4 va = s < 2 ? wa0 : wa1, vb = s < 2 ? wb0 : wb1;
       const bool odd = s & 1;
       const unsigned int a[4] = {odd ? va.z : va.x, odd ? vb.z : vb.x, odd ? va.w : va.y, odd ? vb.w : vb.y};
-#pragma unroll
-      for (int n = 0; n < NT; n++) {
-        unsigned int b[2];
-        mma_b(xv[n], s, b);
-        mma_bf16_16816(c[n], a, b);
-      }
+      mma_tiles<NT>(c, a, xv, s);
     }
   }
   mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);

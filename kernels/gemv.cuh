@@ -18,6 +18,27 @@
 
 #include "common.cuh"
 
+// GemvTile is a warp's share of a decode matmul: output rows o0 … o0+R−1 (4 warps per block along
+// blockIdx.x, as gomlxgrpo/cuda's gemvKernel launches them) and rows b0 … b0+nb−1 of x (blockIdx.y
+// picks which MAXB), with its accumulators zeroed.
+template <int MAXB, int R>
+struct GemvTile {
+  int lane, o0, b0, nb;
+  float acc[R][MAXB];
+  __device__ __forceinline__ explicit GemvTile(int B)
+      : lane(threadIdx.x & 31),
+        o0((blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R),
+        b0(blockIdx.y * MAXB),
+        nb(min(MAXB, B - b0)) {
+#pragma unroll
+    for (int q = 0; q < R; q++)
+#pragma unroll
+      for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
+  }
+  // idle: the warp has no output row or no row of x (it returns before any shuffle).
+  __device__ __forceinline__ bool idle(int out) const { return o0 >= out || nb <= 0; }
+};
+
 // gemv_unpack8 turns one 16-byte vector of 8 bfloat16 values into floats.
 __device__ __forceinline__ void gemv_unpack8(uint4 v, float (&f)[8]) {
   const unsigned int s[4] = {v.x, v.y, v.z, v.w};

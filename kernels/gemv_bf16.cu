@@ -13,16 +13,10 @@ __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, 
                                           float* __restrict__ y, int B, int in, int out,
                                           const unsigned short* __restrict__ bias, const float* __restrict__ u,
                                           const float* __restrict__ lora_b, int r, float scale) {
-  const int lane = threadIdx.x & 31;
-  const int o0 = (blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R;
-  const int b0 = blockIdx.y * MAXB;
-  const int nb = min(MAXB, B - b0);
-  if (o0 >= out || nb <= 0) return;
-  float acc[R][MAXB];
-#pragma unroll
-  for (int q = 0; q < R; q++)
-#pragma unroll
-    for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
+  GemvTile<MAXB, R> tile(B);
+  if (tile.idle(out)) return;
+  const int lane = tile.lane, o0 = tile.o0, b0 = tile.b0, nb = tile.nb;
+  auto& acc = tile.acc;
   const int vecs = in / 8;
   if (R == 1) {  // one row per warp: the next step's load goes out before this step's arithmetic
     const uint4* row = reinterpret_cast<const uint4*>(W + (long long)o0 * in);

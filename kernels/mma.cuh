@@ -33,6 +33,17 @@ __device__ __forceinline__ void mma_b(const uint4 (&v2)[2], int s, unsigned int 
   b[1] = (s & 1) ? v.w : v.y;
 }
 
+// mma_tiles runs mma step s for every n-tile: c[n] += A · (x tile n's inputs of step s).
+template <int NT>
+__device__ __forceinline__ void mma_tiles(float (&c)[NT][4], const unsigned int (&a)[4], const uint4 (&xv)[NT][2], int s) {
+#pragma unroll
+  for (int n = 0; n < NT; n++) {
+    unsigned int b[2];
+    mma_b(xv[n], s, b);
+    mma_bf16_16816(c[n], a, b);
+  }
+}
+
 // mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) and lets warp 0
 // write y[b, o] with the bias and LoRA terms for the block's rows o < out and b < B. Every thread of
 // the block must call it.

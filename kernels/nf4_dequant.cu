@@ -7,8 +7,12 @@
 
 #include "common.cuh"
 
-extern "C" __global__ void nf4_dequant_bf16(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
-                                            unsigned short* __restrict__ out, long long n) {
+__device__ __forceinline__ void store(unsigned short* out, long long i, float v) { out[i] = f32_to_bf16(v); }
+__device__ __forceinline__ void store(float* out, long long i, float v) { out[i] = v; }
+
+template <class T>
+__device__ __forceinline__ void nf4_dequant(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
+                                            T* __restrict__ out, long long n) {
   __shared__ float lut[16];
   load_nf4_lut(lut);
   long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;  // index of a 4-byte word = 8 weights
@@ -18,27 +22,20 @@ extern "C" __global__ void nf4_dequant_bf16(const unsigned int* __restrict__ pac
   float scale = absmax[first / 64];
 #pragma unroll
   for (int k = 0; k < 4; k++) {
-    unsigned int b = (word >> (8 * k)) & 0xff;  // little-endian: byte k of the word is packed[4q+k]
+    float w0, w1;
+    nf4_byte(lut, (word >> (8 * k)) & 0xff, scale, w0, w1);  // little-endian: byte k of the word is packed[4q+k]
     long long i = first + 2 * k;
-    if (i < n) out[i] = f32_to_bf16(lut[b >> 4] * scale);
-    if (i + 1 < n) out[i + 1] = f32_to_bf16(lut[b & 15] * scale);
+    if (i < n) store(out, i, w0);
+    if (i + 1 < n) store(out, i + 1, w1);
   }
+}
+
+extern "C" __global__ void nf4_dequant_bf16(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
+                                            unsigned short* __restrict__ out, long long n) {
+  nf4_dequant(packed, absmax, out, n);
 }
 
 extern "C" __global__ void nf4_dequant_f32(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                            float* __restrict__ out, long long n) {
-  __shared__ float lut[16];
-  load_nf4_lut(lut);
-  long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  long long first = q * 8;
-  if (first >= n) return;
-  unsigned int word = packed[q];
-  float scale = absmax[first / 64];
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    unsigned int b = (word >> (8 * k)) & 0xff;
-    long long i = first + 2 * k;
-    if (i < n) out[i] = lut[b >> 4] * scale;
-    if (i + 1 < n) out[i + 1] = lut[b & 15] * scale;
-  }
+  nf4_dequant(packed, absmax, out, n);
 }

@@ -20,9 +20,7 @@
 __device__ __forceinline__ void nf4_weights8(const float* lut, unsigned int word, float s, float (&wv)[8]) {
 #pragma unroll
   for (int j = 0; j < 4; j++) {
-    const unsigned int byte = (word >> (8 * j)) & 0xff;
-    wv[2 * j] = lut[byte >> 4] * s;
-    wv[2 * j + 1] = lut[byte & 15] * s;
+    nf4_byte(lut, (word >> (8 * j)) & 0xff, s, wv[2 * j], wv[2 * j + 1]);
   }
 }
 
@@ -35,17 +33,10 @@ __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed
                                          const float* __restrict__ lora_b, int r, float scale) {
   __shared__ float lut[16];
   load_nf4_lut(lut);
-  const int lane = threadIdx.x & 31;
-  const int o0 = (blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R;
-  const int b0 = blockIdx.y * MAXB;
-  const int nb = min(MAXB, B - b0);
-  if (o0 >= out || nb <= 0) return;
-
-  float acc[R][MAXB];
-#pragma unroll
-  for (int q = 0; q < R; q++)
-#pragma unroll
-    for (int b = 0; b < MAXB; b++) acc[q][b] = 0.f;
+  GemvTile<MAXB, R> tile(B);
+  if (tile.idle(out)) return;
+  const int lane = tile.lane, o0 = tile.o0, b0 = tile.b0, nb = tile.nb;
+  auto& acc = tile.acc;
 
   const int words = in / 8;                     // 32-bit words in one row of W
   const int vecs = in % 32 == 0 ? in / 32 : 0;  // 16-byte vectors in one row

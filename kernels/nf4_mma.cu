@@ -26,7 +26,9 @@ __device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
 
 // byte_pair dequantizes one byte of codes (high nibble first, bnb's order) to a bfloat16 pair.
 __device__ __forceinline__ unsigned int byte_pair(const float* lut, unsigned int byte, float s) {
-  return bf16x2(lut[byte >> 4] * s, lut[byte & 15] * s);
+  float w0, w1;
+  nf4_byte(lut, byte, s, w0, w1);
+  return bf16x2(w0, w1);
 }
 
 template <int NT>
@@ -65,12 +67,7 @@ __device__ __forceinline__ void nf4_mma(const unsigned int* __restrict__ packed,
       const unsigned int a[4] = {byte_pair(lut, (wA >> sh) & 0xff, sa), byte_pair(lut, (wB >> sh) & 0xff, sb),
                                  byte_pair(lut, (wA >> (sh + 8)) & 0xff, sa),
                                  byte_pair(lut, (wB >> (sh + 8)) & 0xff, sb)};
-#pragma unroll
-      for (int n = 0; n < NT; n++) {
-        unsigned int b[2];
-        mma_b(xv[n], s, b);
-        mma_bf16_16816(c[n], a, b);
-      }
+      mma_tiles<NT>(c, a, xv, s);
     }
   }
   mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
