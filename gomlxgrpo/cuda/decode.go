@@ -87,17 +87,7 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].
 func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
-	if in%8 != 0 {
-		return fmt.Errorf("cuda: GEMVBF16 needs in %% 8 == 0, got %d", in)
-	}
-	rows32, in32, out32 := int32(rows), int32(in), int32(out)
-	u, b, r, scale := lora.args()
-	name, grid := gemvKernel("gemv_bf16_lora", rows, out)
-	if tensorCores && in%64 == 0 {
-		name, grid = mmaKernel("gemm_bf16_mma", rows, out)
-	}
-	return launch(name, grid, gemvThreads, 0,
-		p(&w), p(&x), p(&y), p(&rows32), p(&in32), p(&out32), p(&bias), p(&u), p(&b), p(&r), p(&scale))
+	return matmul("GEMVBF16", "gemv_bf16_lora", "gemm_bf16_mma", x, y, rows, in, out, bias, lora, p(&w))
 }
 
 // LoRADown: u [rows, r] float32 = x [rows, in] (bfloat16 bits) · Aᵀ for A [r, in] float32.
