@@ -1,12 +1,28 @@
 // The parts shared by the tensor-core matmuls (nf4_mma.cu, gemm_bf16_mma.cu): a block computes 16
-// output rows for 8·NT rows of x, its MMA_WARPS warps splitting the inputs 64 at a time; lane
-// (g = lane/4, t = lane%4) holds inputs 16t … 16t+15 of each 64 and feeds inputs 16t+4s … 16t+4s+3 to
-// mma step s (see nf4_mma.cu for why that permutation of the inputs is allowed).
+// output rows for 8·NT rows of x, its MMA_WARPS warps taking turns over the chunks of the inputs
+// (gridDim.z blocks split the chunks between them: split-K, below); a lane (g = lane/4,
+// t = lane%4) feeds mma step s with the inputs of its own slice of the chunk, in an order that is a
+// permutation of the chunk's inputs taken the same way for A and B (see nf4_mma.cu for why that is
+// allowed).
+//
+// Split-K: with gridDim.z = Z > 1, block z of a tile takes chunks [z·⌈C/Z⌉, (z+1)·⌈C/Z⌉) of the C
+// chunks, writes its partial sums to ws and counts itself done in cnt[tile]; the last block to
+// finish adds the Z partials in the order z = 0 … Z−1 (so the result does not depend on which block
+// ran last: runs reproduce) plus the bias and LoRA terms, writes y and resets cnt[tile] to 0 for the
+// next launch. Small matrices (few tiles of 16 output rows, long inputs) thus still fill the card
+// with blocks, and every block has its loads in flight at once.
 #pragma once
 
 #include "common.cuh"
 
 #define MMA_WARPS 4
+
+// mma_chunks returns this block's share [begin, end) of n chunks under split-K (blockIdx.z of gridDim.z).
+__device__ __forceinline__ void mma_chunks(int n, int& begin, int& end) {
+  const int per = (n + gridDim.z - 1) / gridDim.z;
+  begin = blockIdx.z * per;
+  end = min(n, begin + per);
+}
 
 // mma_load_x loads x[b0+8n+g][k0+16t … k0+16t+15] for each n-tile n (zero past the batch B).
 template <int NT>
@@ -44,14 +60,17 @@ __device__ __forceinline__ void mma_tiles(float (&c)[NT][4], const unsigned int 
   }
 }
 
-// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) and lets warp 0
-// write y[b, o] with the bias and LoRA terms for the block's rows o < out and b < B. Every thread of
-// the block must call it.
+// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) and, under
+// split-K, the blocks' (ws: [tiles][gridDim.z][32][4·NT] float32, cnt: [tiles] zeroed counters;
+// both unused when gridDim.z = 1), and writes y[b, o] with the bias and LoRA terms for the block's
+// rows o < out and b < B. Every thread of the block must call it.
 template <int NT>
 __device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int warp, int lane, int o0, int b0,
                                            int B, int out, float* __restrict__ y,
                                            const unsigned short* __restrict__ bias, const float* __restrict__ u,
-                                           const float* __restrict__ lora_b, int r, float scale) {
+                                           const float* __restrict__ lora_b, int r, float scale, float* ws,
+                                           unsigned int* cnt) {
+  __shared__ int last;
   if (warp > 0) {
 #pragma unroll
     for (int n = 0; n < NT; n++)
@@ -59,15 +78,48 @@ __device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int w
       for (int i = 0; i < 4; i++) part[((warp - 1) * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
   }
   __syncthreads();
-  if (warp > 0) return;
+  if (warp == 0) {
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int w = 0; w < MMA_WARPS - 1; w++) c[n][i] += part[(w * 32 + lane) * 4 * NT + 4 * n + i];
+  }
+  const int Z = gridDim.z;
+  if (Z > 1) {
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    float* wt = ws + (long long)tile * Z * 32 * 4 * NT;
+    if (warp == 0) {
+#pragma unroll
+      for (int n = 0; n < NT; n++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
+      __threadfence();  // the partials are visible to every block before this block is counted
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&cnt[tile], 1u) == (unsigned int)(Z - 1);
+    __syncthreads();
+    if (!last || warp > 0) return;
+    __threadfence();
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        float v = 0.f;
+        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];  // volatile: not from L1 (other blocks wrote it)
+        c[n][i] = v;
+      }
+    if (lane == 0) cnt[tile] = 0;
+  } else if (warp > 0) {
+    return;
+  }
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int n = 0; n < NT; n++)
 #pragma unroll
     for (int i = 0; i < 4; i++) {
       float v = c[n][i];
-#pragma unroll
-      for (int w = 0; w < MMA_WARPS - 1; w++) v += part[(w * 32 + lane) * 4 * NT + 4 * n + i];
       const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
       if (o >= out || row >= B) continue;
       if (bias != nullptr) v += bf16_to_f32(bias[o]);

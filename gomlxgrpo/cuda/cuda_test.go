@@ -282,6 +282,48 @@ func BenchmarkNF4GEMV(b *testing.B) {
 	}
 }
 
+// BenchmarkNF4Layer times the 7 NF4 projections of one Qwen2.5-1.5B decoder layer (q, k, v, o,
+// gate, up, down) at 8 rows on the tensor-core form, where most matrices are too small to fill the
+// card: µs per layer and GB/s of weights. 28 layers' weights (330 MB) are used in turn, as in a
+// decode step, so the reads come from memory.
+func BenchmarkNF4Layer(b *testing.B) {
+	be := xlaBackend(b)
+	rng := rand.New(rand.NewPCG(1, 3))
+	type mat struct {
+		packed, absmax cu.DevicePtr
+		out, in        int
+	}
+	const layers, rows = 28, 8
+	shapes := [][2]int{{1536, 1536}, {256, 1536}, {256, 1536}, {1536, 1536}, {8960, 1536}, {8960, 1536}, {1536, 8960}}
+	var mats []mat
+	var bytes float64
+	for range layers {
+		for _, sh := range shapes {
+			q := randomNF4(rng, sh[0], sh[1])
+			_, pp := onDevice(b, be, q.Packed, len(q.Packed))
+			_, pa := onDevice(b, be, q.Absmax, len(q.Absmax))
+			mats = append(mats, mat{pp, pa, sh[0], sh[1]})
+			bytes += float64(len(q.Packed)+4*len(q.Absmax)) / layers
+		}
+	}
+	_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, 8960)
+	_, py := zerosOnDevice(b, be, dtypes.Float32, rows, 8960)
+	_ = Synchronize()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		for _, m := range mats[(i%layers)*len(shapes) : (i%layers+1)*len(shapes)] {
+			if err := NF4GEMV(m.packed, NF4Scales{Absmax: m.absmax}, px, py, rows, m.in, m.out, 0, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	_ = Synchronize()
+	sec := time.Since(start).Seconds()
+	b.ReportMetric(sec/float64(b.N)*1e6, "us/layer")
+	b.ReportMetric(bytes*float64(b.N)/sec/1e9, "GB/s")
+}
+
 // BenchmarkCopy reports the card's device-to-device copy bandwidth (read + write bytes per second
 // over a 1 GiB buffer), the ceiling BenchmarkNF4GEMV's weight-read bandwidth is compared with.
 func BenchmarkCopy(b *testing.B) {

@@ -62,11 +62,11 @@ type layerPtrs struct {
 	fused                    bool
 }
 
-// MaxDecoderRows is the largest batch the Decoder takes by default; larger ones decode on the GoMLX
-// path, whose NF4 matmuls XLA runs as tensor-core GEMMs. Measured on an H200 (bench/RESULTS.md):
-// at batch 8 the kernels here beat the GoMLX path on NF4 weights, at batch 64 they ran 4× slower
-// (GEMVs without tensor cores re-read the activations for every output row). With the tensor-core
-// kernels (GOMLXGRPO_MMA=1) there is no limit.
+// MaxDecoderRows is the largest batch the Decoder takes when the tensor-core kernels are off
+// (GOMLXGRPO_MMA=0); larger ones then decode on the GoMLX path, whose NF4 matmuls XLA runs as
+// tensor-core GEMMs. Measured on an H200 (bench/RESULTS.md): at batch 64 the CUDA-core GEMVs ran 4×
+// slower than the GoMLX path (they re-read the activations for every output row), the tensor-core
+// kernels 1.5× faster. With the tensor-core kernels (the default) there is no limit.
 const MaxDecoderRows = 8
 
 // NewDecoder checks that m is supported; weights are looked up at every Start.

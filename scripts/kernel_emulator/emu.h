@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,16 @@ inline float __uint_as_float(unsigned u) {
   return f;
 }
 inline float __expf(float x) { return expf(x); }
+// Blocks run one after another here, so a block's writes are visible to the next without fences.
+inline void __threadfence() {}
+inline unsigned atomicAdd(unsigned* p, unsigned v) {
+  static std::mutex m;
+  std::lock_guard<std::mutex> l(m);
+  unsigned old = *p;
+  *p = old + v;
+  return old;
+}
+
 inline float __logf(float x) { return logf(x); }
 
 // emuLaunch runs kernel() for every thread of every block of grid × block (one dimension of

@@ -17,10 +17,10 @@ void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, c
 void gemv_bf16_lora_b8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
-void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
-void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
-void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
-void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
+void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
@@ -158,19 +158,24 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
 // MMACase is one tensor-core matmul check: random x, bias and LoRA terms for rows × in → out; the
 // kernel under test writes y, checked against a double reference over the weights wf (float).
 struct MMACase {
-  int rows, out, in, r = 3;
+  int rows, out, in, splits, r = 3;
   std::vector<u16> xb, bias;
-  std::vector<float> u, Bm, y;
-  MMACase(int rows_, int out_, int in_) : rows(rows_), out(out_), in(in_) {
+  std::vector<float> u, Bm, y, ws;
+  std::vector<unsigned> cnt;
+  MMACase(int rows_, int out_, int in_, int splits_) : rows(rows_), out(out_), in(in_), splits(splits_) {
     xb.resize((size_t)rows * in), bias.resize(out), u.resize(rows * r), Bm.resize(out * r), y.assign((size_t)rows * out, -7.f);
+    const dim3 gr = grid();
+    ws.assign((size_t)gr.x * gr.y * splits * 32 * 4 * (n64() ? 8 : 1), 0.f);  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+    cnt.assign(gr.x * gr.y, 0);
     for (auto& v : xb) v = tobf(gauss(1));
     for (auto& b : bias) b = tobf(gauss(0.1));
     for (auto& v : u) v = gauss(0.5);
     for (auto& v : Bm) v = gauss(0.05);
   }
   bool n64() const { return rows > 8; }  // the launcher's choice (gomlxgrpo/cuda/nf4.go mmaKernel)
-  dim3 grid() const { return dim3{unsigned((out + 15) / 16), unsigned((rows + (n64() ? 63 : 7)) / (n64() ? 64 : 8))}; }
+  dim3 grid() const { return dim3{unsigned((out + 15) / 16), unsigned((rows + (n64() ? 63 : 7)) / (n64() ? 64 : 8)), unsigned(splits)}; }
   void check(const std::vector<float>& wf, const char* name) {
+    for (size_t i = 0; i < cnt.size(); i++) CHECK(cnt[i] == 0, "%s: split-K counter %zu left at %u", name, i, cnt[i]);
     for (int b = 0; b < rows; b++)
       for (int o = 0; o < out; o++) {
         double ref = fbf(bias[o]), mag = std::fabs(ref);
@@ -181,31 +186,31 @@ struct MMACase {
         for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
         CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s [%d,%d] %g want %g", name, b, o, y[(size_t)b * out + o], ref);
       }
-    printf("ok %s (rows=%d out=%d in=%d)\n", name, rows, out, in);
+    printf("ok %s (rows=%d out=%d in=%d splits=%d)\n", name, rows, out, in, splits);
   }
 };
 
 // testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
 // the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes.
-static void testMMA(bool dq, int rows, int out, int in) {
+static void testMMA(bool dq, int rows, int out, int in, int splits = 1) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
-  MMACase c(rows, out, in);
+  MMACase c(rows, out, in, splits);
   auto k = c.n64() ? nf4_mma_n64 : nf4_mma_n8;
-  emuLaunch(c.grid(), 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f); });
+  emuLaunch(c.grid(), 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
-static void testMMABF16(int rows, int out, int in) {
+static void testMMABF16(int rows, int out, int in, int splits = 1) {
   std::vector<u16> wb((size_t)out * in);
   std::vector<float> wf(wb.size());
   for (size_t i = 0; i < wb.size(); i++) wb[i] = tobf(gauss(0.05)), wf[i] = fbf(wb[i]);
-  MMACase c(rows, out, in);
+  MMACase c(rows, out, in, splits);
   auto k = c.n64() ? gemm_bf16_mma_n64 : gemm_bf16_mma_n8;
-  emuLaunch(c.grid(), 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f); });
+  emuLaunch(c.grid(), 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, "bf16 mma");
 }
 
@@ -438,8 +443,13 @@ int main() {
   testMMA(false, 5, 40, 320);   // 5 inputs chunks: the 4 warps' split is uneven; 40 rows: a ragged tile
   testMMA(true, 8, 32, 256);
   testMMA(false, 37, 24, 128);  // the 64-row form, 37 of 64 rows
+  testMMA(false, 5, 40, 1344, 3);  // split-K: 11 chunks over 3 blocks (4, 4, 3), a 64-input tail
+  testMMA(true, 37, 24, 1088, 2);  // split-K, 64-row form, tail
+  testMMA(false, 8, 16, 320, 4);   // 3 chunks over 4 blocks: the last block has none
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
+  testMMABF16(3, 40, 640, 3);
+  testMMABF16(64, 17, 384, 2);
   testRMSNorm();
   testResidualRMSNorm();
   testRope(false);
