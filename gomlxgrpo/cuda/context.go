@@ -18,7 +18,11 @@ var (
 	initErr  error
 	ctx      cu.CUContext
 	fns      = map[string]cu.Function{}
+	sms      = 132 // multiprocessors of device 0, read at Init (132 on an H100 SXM or H200)
 )
+
+// multiprocessors returns device 0's multiprocessor count (after Init; 132 before).
+func multiprocessors() int { return sms }
 
 // Init retains device 0's primary context (the one XLA uses) and loads the kernels' PTX.
 // (gorgonia.org/cu initializes the driver when the program starts and exits if there is none, so
@@ -33,6 +37,9 @@ func Init() error {
 		}
 		if initErr = cu.SetCurrentContext(ctx); initErr != nil {
 			return
+		}
+		if n, err := cu.Device(0).Attribute(cu.MultiprocessorCount); err == nil && n > 0 {
+			sms = n
 		}
 		modules := map[string][]string{
 			kernels.NF4Dequant:  {"nf4_dequant_bf16", "nf4_dequant_f32"},

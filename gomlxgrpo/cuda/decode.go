@@ -87,7 +87,7 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].
 func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
-	return matmul("GEMVBF16", "gemv_bf16_lora", "gemm_bf16_mma", 64, x, y, rows, in, out, bias, lora, p(&w))
+	return matmul("GEMVBF16", "gemv_bf16_lora", "gemm_bf16_mma", false, x, y, rows, in, out, bias, lora, p(&w))
 }
 
 // LoRADown: u [rows, r] float32 = x [rows, in] (bfloat16 bits) · Aᵀ for A [r, in] float32.

@@ -200,6 +200,9 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 			return err
 		}
 		stream = d.stream
+		if err := d.reserve(); err != nil {
+			return fmt.Errorf("cuda: split-K scratch: %w", err)
+		}
 		for name, n := range sizes {
 			ptr, err := cu.MemAlloc(int64(n))
 			if err != nil {
@@ -270,6 +273,25 @@ func (d *Decoder) collect() error {
 }
 
 // gemv applies one projection: y [B, out] float32 = h·Wᵀ (+ bias) (+ LoRA).
+// reserve sizes the tensor-core matmuls' split-K scratch for every matmul of a step, before the
+// step is captured into a graph.
+func (d *Decoder) reserve() error {
+	c := d.m.Config
+	if err := reserveMatmul(d.B, c.HiddenSize, c.VocabSize, false); err != nil { // LM head
+		return err
+	}
+	for _, l := range d.layers {
+		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
+			if lin.out > 0 {
+				if err := reserveMatmul(d.B, lin.in, lin.out, lin.packed != 0); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
 	var lora *LoRA
 	if l.r > 0 {

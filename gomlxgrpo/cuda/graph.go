@@ -55,7 +55,13 @@ func capture(s cu.Stream, record func() error) (*stepGraph, error) {
 		if err := check(C.gg_begin(rawStream(s)), "cuStreamBeginCapture"); err != nil {
 			return err
 		}
+		splitK.Lock()
+		splitK.capturing = true
+		splitK.Unlock()
 		recErr := record()
+		splitK.Lock()
+		splitK.capturing = false
+		splitK.Unlock()
 		if err := check(C.gg_end(rawStream(s), &g.graph), "cuStreamEndCapture"); err != nil {
 			return err
 		}

@@ -58,8 +58,8 @@ var tensorCores = os.Getenv("GOMLXGRPO_MMA") != "0"
 // shapes call for: the CUDA-core GEMV gemvBase (gemvKernel's forms) or, with tensorCores and in a
 // multiple of 64, the tensor-core mmaBase (split over the inputs as mmaKernel decides). weight are
 // the kernel's leading arguments (the weight and, for NF4, its scales); the rest are common to
-// every form. chunk is the tensor-core kernel's inputs per chunk. fn names the caller in errors.
-func matmul(fn, gemvBase, mmaBase string, chunk int, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA, weight ...unsafe.Pointer) error {
+// every form. nf4 says which tensor-core kernel family mmaBase is. fn names the caller in errors.
+func matmul(fn, gemvBase, mmaBase string, nf4 bool, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA, weight ...unsafe.Pointer) error {
 	if in%8 != 0 {
 		return fmt.Errorf("cuda: %s needs in %% 8 == 0, got %d", fn, in)
 	}
@@ -70,79 +70,117 @@ func matmul(fn, gemvBase, mmaBase string, chunk int, x, y cu.DevicePtr, rows, in
 		name, grid := gemvKernel(gemvBase, rows, out)
 		return launch(name, grid, gemvThreads, 0, args...)
 	}
-	name, grid, nt := mmaKernel(mmaBase, rows, out, (in+chunk-1)/chunk)
+	name, grid, shared, floats, counters := mmaKernel(mmaBase, rows, in, out, nf4)
 	return onContext(func() error {
-		splitK.Lock()
-		defer splitK.Unlock()
-		ws, cnt, err := splitK.scratch(grid[0]*grid[1]*grid[2]*32*4*nt, grid[0]*grid[1])
+		ws, cnt, err := splitK.get(floats, counters)
 		if err != nil {
 			return fmt.Errorf("cuda: %s: split-K scratch: %w", fn, err)
 		}
-		return launch(name, grid, gemvThreads, 0, append(args, p(&ws), p(&cnt))...)
+		return launch(name, grid, gemvThreads, shared, append(args, p(&ws), p(&cnt))...)
+	})
+}
+
+// reserveMatmul grows the split-K scratch for a rows × in → out matmul ahead of a stream capture
+// (allocating while capturing would put a buffer in the graph that the next growth retires).
+func reserveMatmul(rows, in, out int, nf4 bool) error {
+	if !tensorCores || in%64 != 0 {
+		return nil
+	}
+	_, _, _, floats, counters := mmaKernel("", rows, in, out, nf4)
+	return onContext(func() error {
+		_, _, err := splitK.get(floats, counters)
+		return err
 	})
 }
 
 // Split-K (kernels/mma.cuh): when a matrix has few tiles of 16 output rows, the blocks of a tile
-// split its input chunks between them, so that every SM gets blocks and each warp's loads (one or
-// two chunks) are all in flight at once; the last block of a tile adds the partial sums.
+// split its input chunks between them, so that every SM gets blocks and each warp's loads are all
+// in flight at once; the last block of a tile adds the partial sums.
 const (
 	mmaNoSplitTiles = 4096 // ≥ 31 tiles per SM: enough blocks without splitting (e.g. the LM head)
-	mmaManyTiles    = 512  // ~4 tiles per SM: give each warp two chunks (four at 64 rows) rather than one
+	mmaManyTiles    = 512  // ~4 tiles per SM: no split for the register-tiled forms
 	mmaMaxSplits    = 64
+	// The streaming NF4 form (nf4_mma_n8): resident blocks per SM (72 registers, ≤ 41 KiB of
+	// shared memory each) and the most chunks of 128 inputs a warp owns (NF4_MAX_WARP_CHUNKS).
+	n8BlocksPerSM   = 5
+	n8MaxWarpChunks = 5
 )
 
-// mmaKernel returns the tensor-core kernel base+"_n8" or base+"_n64", its grid (16 output rows per
-// block along x, 8 or 64 rows of x along y, split-K blocks along z) and its n-tiles per block (1 or
-// 8), for rows × out and chunks input chunks.
-func mmaKernel(base string, rows, out, chunks int) (string, [3]int, int) {
-	name, per, nt, perWarp := base+"_n8", 8, 1, 1
+// mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
+// its grid (16 output rows per block along x, 8 or 64 rows of x along y, split-K blocks along z),
+// its dynamic shared memory and the split-K scratch it needs (float32 partials, tile counters).
+//
+// Up to 8 rows on NF4 weights (the decode case) the streaming form nf4_mma_n8 covers the matrix in
+// about one wave of resident blocks: each warp owns ⌈tiles·chunks / (4·wave)⌉ chunks of 128
+// inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
+// stages its slice of x in shared memory. The other forms (64 inputs per chunk, x in registers)
+// split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
+func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, shared, floats, counters int) {
+	name, per, nt := base+"_n8", 8, 1
 	if rows > 8 {
-		name, per, nt, perWarp = base+"_n64", 64, 8, 2
+		name, per, nt = base+"_n64", 64, 8
 	}
-	grid := [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
+	grid = [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 	tiles := grid[0] * grid[1]
-	if tiles >= mmaManyTiles {
-		perWarp *= 2
+	switch {
+	case nf4 && rows <= 8:
+		chunks := (in + 127) / 128
+		wave := 4 * n8BlocksPerSM * multiprocessors()
+		perWarp := min(n8MaxWarpChunks, max(1, (tiles*chunks+wave-1)/wave))
+		grid[2] = (chunks + 4*perWarp - 1) / (4 * perWarp)
+		blockChunks := (chunks + grid[2] - 1) / grid[2]
+		shared = 8 * (16*blockChunks + 1) * 16
+	case tiles < mmaManyTiles:
+		grid[2] = min(mmaMaxSplits, max(1, (in/64+7)/8))
 	}
-	if tiles < mmaNoSplitTiles {
-		grid[2] = min(mmaMaxSplits, max(1, (chunks+4*perWarp-1)/(4*perWarp)))
+	if grid[2] == 1 {
+		return name, grid, shared, 0, 0
 	}
-	return name, grid, nt
+	return name, grid, shared, tiles * grid[2] * 32 * 4 * nt, tiles
 }
 
 // splitK holds the split-K scratch, shared by every launch on the one stream (launches run in
 // order, so one launch's blocks never meet another's): partial sums and per-tile counters that
-// the kernels leave at zero. It only grows; it lives as long as the process (a few MiB).
+// the kernels leave at zero. Buffers outgrown are kept, not freed, since a captured decode graph
+// may still point at them; all of them together stay within a few MiB.
 var splitK scratchBuffers
 
 type scratchBuffers struct {
 	sync.Mutex
 	ws, cnt        cu.DevicePtr
 	wsFloats, cntN int
+	retired        []cu.DevicePtr
+	capturing      bool // a stream capture is under way (graph.go): growing is an error
 }
 
-// scratch returns buffers of at least floats float32 and counters zeroed uint32 (on the context's thread).
-func (s *scratchBuffers) scratch(floats, counters int) (ws, cnt cu.DevicePtr, err error) {
-	if floats > s.wsFloats || counters > s.cntN {
-		if s.ws != 0 || s.cnt != 0 {
-			if err := cu.Synchronize(); err != nil { // earlier launches may still use the old buffers
-				return 0, 0, err
-			}
-			_ = cu.MemFree(s.ws)
-			_ = cu.MemFree(s.cnt)
-			s.ws, s.cnt, s.wsFloats, s.cntN = 0, 0, 0, 0
-		}
-		f, c := max(floats, 2*s.wsFloats, 1<<16), max(counters, 2*s.cntN, 1<<12)
-		if s.ws, err = cu.MemAlloc(int64(4 * f)); err != nil {
-			return 0, 0, err
-		}
-		if s.cnt, err = cu.MemAlloc(int64(4 * c)); err != nil {
-			return 0, 0, err
-		}
-		if err = cu.MemsetD32(s.cnt, 0, int64(c)); err != nil {
-			return 0, 0, err
-		}
-		s.wsFloats, s.cntN = f, c
+// get returns buffers of at least floats float32 and counters zeroed uint32 (call on the context's
+// thread).
+func (s *scratchBuffers) get(floats, counters int) (ws, cnt cu.DevicePtr, err error) {
+	s.Lock()
+	defer s.Unlock()
+	if floats <= s.wsFloats && counters <= s.cntN {
+		return s.ws, s.cnt, nil
 	}
+	if s.capturing {
+		return 0, 0, fmt.Errorf("%d floats and %d counters needed while capturing a graph, %d and %d reserved (reserveMatmul first)", floats, counters, s.wsFloats, s.cntN)
+	}
+	f, c := max(floats, 2*s.wsFloats, 1<<10), max(counters, 2*s.cntN, 1<<8) // small first sizes: the tiny models' tests grow it too
+	var nws, ncnt cu.DevicePtr
+	if nws, err = cu.MemAlloc(int64(4 * f)); err != nil {
+		return 0, 0, err
+	}
+	if ncnt, err = cu.MemAlloc(int64(4 * c)); err != nil {
+		_ = cu.MemFree(nws)
+		return 0, 0, err
+	}
+	if err = cu.MemsetD32(ncnt, 0, int64(c)); err != nil {
+		_ = cu.MemFree(nws)
+		_ = cu.MemFree(ncnt)
+		return 0, 0, err
+	}
+	if s.ws != 0 {
+		s.retired = append(s.retired, s.ws, s.cnt)
+	}
+	s.ws, s.cnt, s.wsFloats, s.cntN = nws, ncnt, f, c
 	return s.ws, s.cnt, nil
 }

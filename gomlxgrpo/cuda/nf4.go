@@ -34,6 +34,6 @@ type NF4Scales struct {
 // 4-bit weights once per 32 rows (8 for batches of at most 8; 64 on the tensor-core form).
 // in must be a multiple of 8. Asynchronous, like NF4Dequant.
 func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
-	return matmul("NF4GEMV", "nf4_gemv_lora", "nf4_mma", 128, x, y, rows, in, out, bias, lora,
+	return matmul("NF4GEMV", "nf4_gemv_lora", "nf4_mma", true, x, y, rows, in, out, bias, lora,
 		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset))
 }

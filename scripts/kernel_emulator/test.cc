@@ -199,7 +199,9 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1) {
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
   MMACase c(rows, out, in, splits);
   auto k = c.n64() ? nf4_mma_n64 : nf4_mma_n8;
-  emuLaunch(c.grid(), 128, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
+  const size_t shared = c.n64() ? 0 : 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
+  emuLaunch(c.grid(), 128, shared, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
@@ -446,6 +448,8 @@ int main() {
   testMMA(false, 5, 40, 1344, 3);  // split-K: 11 chunks over 3 blocks (4, 4, 3), a 64-input tail
   testMMA(true, 37, 24, 1088, 2);  // split-K, 64-row form, tail
   testMMA(false, 8, 16, 320, 4);   // 3 chunks over 4 blocks: the last block has none
+  testMMA(false, 3, 24, 2496, 1);  // 5 chunks per warp: the load ring (4 deep) wraps; a tail
+  testMMA(true, 8, 16, 2560, 2);   // 20 chunks over 2 blocks
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
   testMMABF16(3, 40, 640, 3);
