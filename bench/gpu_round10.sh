@@ -21,6 +21,8 @@ run cuda-b8 90 "" grpo-cuda bench generate --model $Q --load-in-4bit
 run cuda-b64 90 "" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
 run profile-b8 90 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $Q --load-in-4bit
 grep "cuda profile" "$OUT/profile-b8.log" | tail -12
+run profile-b64 90 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
+grep "cuda profile" "$OUT/profile-b64.log" | tail -12
 timeout 100 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 echo "generation done at ${SECONDS}s"
 run grpo-cuda 120 "" grpo-cuda bench grpo --model $Q --steps 3

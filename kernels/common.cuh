@@ -37,6 +37,21 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
 
 __device__ __forceinline__ float bf16_to_f32(unsigned short h) { return __uint_as_float(((unsigned int)h) << 16); }
 
+// bf16x2 packs two floats as bfloat16 (lo in the low half), rounding to nearest even: one
+// cvt.rn.bf16x2.f32 on the GPU (sm_80+; it puts its first source in the upper half), f32_to_bf16
+// on each in the kernel emulator (the same bits for every non-NaN input).
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
+  return (unsigned int)f32_to_bf16(lo) | ((unsigned int)f32_to_bf16(hi) << 16);
+}
+#else
+__device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
+  unsigned int r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+#endif
+
 // nf4_scale is the absmax of NF4 block blk: absmax[blk], or with double quantization (absmax null)
 // code2[absmax_q[blk]] · absmax2[blk / 256] + offset (bitsandbytes' compress_statistics layout).
 __device__ __forceinline__ float nf4_scale(const float* __restrict__ absmax, const unsigned char* __restrict__ absmax_q,

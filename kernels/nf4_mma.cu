@@ -27,16 +27,25 @@
 #define NF4_DEPTH 4            // chunks whose loads a warp of nf4_mma_n8 keeps in flight
 #define NF4_MAX_WARP_CHUNKS 5  // the launcher's cap (gomlxgrpo/cuda/matmul.go): x slice ≤ 40 KiB
 
-// bf16x2 packs two floats as bfloat16 (lo in the low half).
-__device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
-  return (unsigned int)f32_to_bf16(lo) | ((unsigned int)f32_to_bf16(hi) << 16);
-}
-
 // byte_pair dequantizes one byte of codes (high nibble first, bnb's order) to a bfloat16 pair.
 __device__ __forceinline__ unsigned int byte_pair(const float* lut, unsigned int byte, float s) {
   float w0, w1;
   nf4_byte(lut, byte, s, w0, w1);
   return bf16x2(w0, w1);
+}
+
+// load_nf4_pairs fills pairs[256] (shared) with the two NF4 values of every code byte, in
+// bitsandbytes' order (x: the high nibble's, the first weight). One 8-byte shared load per byte
+// then replaces two nibble extractions, two address computations and two loads. Every thread of
+// the block must call it; the caller synchronizes.
+__device__ __forceinline__ void load_nf4_pairs(float2* pairs) {
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) pairs[i] = float2{NF4_LUT[i >> 4], NF4_LUT[i & 15]};
+}
+
+// pair_bf16 dequantizes one code byte with scale s to a bfloat16 pair from load_nf4_pairs' table.
+__device__ __forceinline__ unsigned int pair_bf16(const float2* pairs, unsigned int byte, float s) {
+  const float2 v = pairs[byte];
+  return bf16x2(v.x * s, v.y * s);
 }
 
 __device__ __forceinline__ unsigned int word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
@@ -74,7 +83,7 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 
 // nf4_mma_n8: dynamic shared memory 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
-  __shared__ float lut[16];
+  __shared__ float2 pairs[256];
   __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -91,13 +100,24 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
   for (int d = 0; d < NF4_DEPTH; d++)
     if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * d) + 32 * t);
 
-  // x's slice, while the weights are on their way.
+  // x's slice, while the weights are on their way: a thread's loads issued 4 at a time before its
+  // stores, rather than one L2 round trip per vector.
   const int vecs = 16 * (end - begin), stride = vecs + 1;  // uint4 per row, padded
-  for (int i = threadIdx.x; i < 8 * vecs; i += blockDim.x) {
-    const int row = i / vecs, v = i - row * vecs, k = 128 * begin + 8 * v;
-    xs[row * stride + v] = b0 + row < B && k < in ? *reinterpret_cast<const uint4*>(x + (long long)(b0 + row) * in + k) : uint4{0u, 0u, 0u, 0u};
+  for (int i0 = 0; i0 < 8 * vecs; i0 += 4 * blockDim.x) {
+    uint4 v[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const int i = i0 + j * blockDim.x + threadIdx.x, row = i / vecs, k = 128 * begin + 8 * (i - row * vecs);
+      v[j] = i < 8 * vecs && b0 + row < B && k < in ? *reinterpret_cast<const uint4*>(x + (long long)(b0 + row) * in + k) : uint4{0u, 0u, 0u, 0u};
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const int i = i0 + j * blockDim.x + threadIdx.x, row = i / vecs;
+      if (i < 8 * vecs) xs[row * stride + (i - row * vecs)] = v[j];
+    }
   }
-  load_nf4_lut(lut);  // and the barrier after the slice
+  load_nf4_pairs(pairs);
+  __syncthreads();
 
   float c[1][4] = {{0.f, 0.f, 0.f, 0.f}};
   for (int j0 = 0; j0 < mine; j0 += NF4_DEPTH) {
@@ -115,9 +135,9 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
           // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
           // 2q+1 of x's vector p.
           const int sh = 16 * q;
-          const unsigned int a[4] = {byte_pair(lut, (wA >> sh) & 0xff, w[d].sa), byte_pair(lut, (wB >> sh) & 0xff, w[d].sb),
-                                     byte_pair(lut, (wA >> (sh + 8)) & 0xff, w[d].sa),
-                                     byte_pair(lut, (wB >> (sh + 8)) & 0xff, w[d].sb)};
+          const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, w[d].sa), pair_bf16(pairs, (wB >> sh) & 0xff, w[d].sb),
+                                     pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, w[d].sa),
+                                     pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, w[d].sb)};
           const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
           mma_bf16_16816(c[0], a, b);
         }

@@ -4,6 +4,7 @@
 // (indexing, reductions, bisections) show up on a machine without a GPU. Included before each .cu
 // file (g++ -include emu.h -x c++). Memory-model and timing effects are not emulated.
 #pragma once
+#define KERNEL_EMULATOR
 #include <algorithm>
 #include <barrier>
 #include <cmath>
@@ -21,6 +22,9 @@ struct uint4 {
 };
 struct uint2 {
   unsigned x, y;
+};
+struct float2 {
+  float x, y;
 };
 extern thread_local dim3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
