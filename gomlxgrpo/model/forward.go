@@ -61,19 +61,19 @@ func (m *Model) Logits(hidden *Node) *Node {
 func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv []*Node) *Node {
 	c := m.Config
 	g := x.Graph()
-	adapters := !in.NoAdapters
+	adapters, ck := !in.NoAdapters, in.Checkpoint
 	B, T := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	N, K, H := c.NumHeads, c.NumKVHeads, c.HeadDim
 
 	h := rmsNorm(x, l.InputNorm.NodeValue(g), c.RMSNormEps)
 	var q, k, v *Node
 	if l.QKV != nil {
-		qkv := l.QKV.Apply(h, adapters) // [B, T, (N+2K)·H]
+		qkv := l.QKV.apply(h, adapters, ck) // [B, T, (N+2K)·H]
 		q = SliceAxis(qkv, -1, AxisRange(0, N*H))
 		k = SliceAxis(qkv, -1, AxisRange(N*H, (N+K)*H))
 		v = SliceAxis(qkv, -1, AxisRange((N+K)*H, (N+2*K)*H))
 	} else {
-		q, k, v = l.Q.Apply(h, adapters), l.K.Apply(h, adapters), l.V.Apply(h, adapters)
+		q, k, v = l.Q.apply(h, adapters, ck), l.K.apply(h, adapters, ck), l.V.apply(h, adapters, ck)
 	}
 	q = Reshape(q, B, T, N, H)
 	k = Reshape(k, B, T, K, H)
@@ -88,20 +88,20 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 		k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
 	}
 	attn := groupedAttention(q, k, v, mask, K) // [B, T, N·H]
-	x = Add(x, l.O.Apply(attn, adapters))
+	x = Add(x, l.O.apply(attn, adapters, ck))
 
 	h = rmsNorm(x, l.PostAttnNorm.NodeValue(g), c.RMSNormEps)
 	var gate, up *Node
 	if l.GateUp != nil {
-		gu := l.GateUp.Apply(h, adapters) // [B, T, 2F]: Phi3MLP chunks it as gate, up
+		gu := l.GateUp.apply(h, adapters, ck) // [B, T, 2F]: Phi3MLP chunks it as gate, up
 		F := c.IntermediateSize
 		gate, up = SliceAxis(gu, -1, AxisRange(0, F)), SliceAxis(gu, -1, AxisRange(F, 2*F))
 	} else {
-		gate, up = l.Gate.Apply(h, adapters), l.Up.Apply(h, adapters)
+		gate, up = l.Gate.apply(h, adapters, ck), l.Up.apply(h, adapters, ck)
 	}
 	// SwiGLU: down(silu(gate) ⊙ up), silu(z) = z·σ(z).
 	act := Mul(Mul(gate, Sigmoid(gate)), up)
-	return Add(x, l.Down.Apply(act, adapters))
+	return Add(x, l.Down.apply(act, adapters, ck))
 }
 
 // groupedAttention is causal grouped-query attention:

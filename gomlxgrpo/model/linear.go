@@ -28,6 +28,8 @@ type Linear struct {
 	// outside the graph (the CUDA kernels) that read the adapter's buffers in place.
 	LoRAA, LoRAB *gmodel.Variable
 	LoRAScale    float64
+
+	dequant func(packed, absmax *Node) *Node // NF4: the weight [Out, In] from its codes and block scales (nf4.go)
 }
 
 // WeightNode returns W [Out, In] in graph g.
@@ -39,9 +41,19 @@ func (l *Linear) WeightNode(g *Graph) *Node {
 }
 
 // Apply computes y = x·Wᵀ + b (+ adapter(x) when withAdapter). x: [..., In] → y: [..., Out].
-func (l *Linear) Apply(x *Node, withAdapter bool) *Node {
+func (l *Linear) Apply(x *Node, withAdapter bool) *Node { return l.apply(x, withAdapter, false) }
+
+// apply is Apply; with checkpointed (inside a gradient-checkpointed layer) an NF4 weight is
+// dequantized from x's side of the checkpoint (recomputedWeight), so the backward pass does not
+// keep the forward pass's bf16 copy.
+func (l *Linear) apply(x *Node, withAdapter, checkpointed bool) *Node {
 	g := x.Graph()
-	w := l.WeightNode(g)
+	var w *Node
+	if checkpointed && l.dequant != nil {
+		w = l.recomputedWeight(x)
+	} else {
+		w = l.WeightNode(g)
+	}
 	w = ConvertDType(w, x.DType())
 	y := EinsumAxes(x, w, [][2]int{{x.Rank() - 1, 1}}, nil)
 	if l.Bias != nil {

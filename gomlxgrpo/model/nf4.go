@@ -75,10 +75,32 @@ func (m *Model) loadNF4(use *hf.Consumer, l *Linear) error {
 	} else if l.NF4Absmax, err = dev(varPath(name)+"_absmax", tensors.FromFlatDataAndDimensions(q.Absmax, len(q.Absmax))); err != nil {
 		return err
 	}
-	l.Source = func(g *Graph) *Node {
-		return quant.DequantizeGraph(l.NF4Packed.NodeValue(g), l.AbsmaxNode(g), dtype, out, in)
-	}
+	l.dequant = func(packed, absmax *Node) *Node { return quant.DequantizeGraph(packed, absmax, dtype, out, in) }
+	l.Source = func(g *Graph) *Node { return l.dequant(l.NF4Packed.NodeValue(g), l.AbsmaxNode(g)) }
 	return nil
+}
+
+// recomputedWeight returns the dequantized NF4 weight [Out, In] for an input x inside a
+// gradient-checkpointed layer, made to depend on x so that the backward pass dequantizes it
+// again rather than keeping the forward pass's copy.
+//
+// Why: GoMLX recomputes in the backward pass only the nodes downstream of a checkpoint (its
+// rematerialization flag spreads from inputs to outputs). A dequantization that reads only the
+// frozen 4-bit parameters is downstream of nothing, so the forward and backward passes share one
+// 16-bit copy per projection and XLA keeps every layer's copy alive from its forward use to its
+// backward use: the whole model in bf16 (13 GiB for the Llama-3.1-8B shape, whose gradient
+// executable had 16.6 GiB of temporaries: bench/RESULTS.md). Passing the codes through one
+// optimization barrier together with a scalar computed from x ties them to x without changing a
+// value (the scalar is not used; the barrier keeps XLA from folding the tie away).
+func (l *Linear) recomputedWeight(x *Node) *Node {
+	first := x
+	for range x.Rank() {
+		first = SliceAxis(first, 0, AxisRange(0, 1))
+		first = Reshape(first, first.Shape().Dimensions[1:]...)
+	}
+	g := x.Graph()
+	tied := OptimizationBarriers(l.NF4Packed.NodeValue(g), first)
+	return l.dequant(tied[0], l.AbsmaxNode(g))
 }
 
 // AbsmaxNode returns the NF4 block scales [Out·In/64] float32 in graph g.
