@@ -164,3 +164,136 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
     out[((long long)b * N + n) * H + i] = f32_to_bf16(v);
   }
 }
+
+// attention_decode_gqa_bf16 is the same attention with one block per (b, kv head) computing all G =
+// N/K query heads that share it, so each K and V row is read once per token instead of G times
+// (the per-head kernel above re-reads the cache for every query head: 3× to 6× the bytes on the
+// Llama-3.2-3B and Qwen2.5-1.5B shapes). Each lane keeps its 4 dimensions of every head's query;
+// scores [G][S] in shared memory; the softmax and the cross-warp sum of the output run head by head
+// in the per-head kernel's order, so the results are the same bits. H ≤ 128, G ≤ GQA_MAX; the
+// launcher uses the per-head kernel otherwise (gomlxgrpo/cuda/decode.go).
+#define GQA_MAX 8
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf16(
+    const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
+    const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
+    unsigned short* __restrict__ out, int N, int K, int H, int S, const int* __restrict__ write_idx_p) {
+  const int write_idx = *write_idx_p;
+  DYNAMIC_SHARED(float, sc);  // [G][S] scores, then probabilities
+  __shared__ float red[WARPS];
+  __shared__ float part[WARPS][128];
+  const int b = blockIdx.x, kh = blockIdx.y, G = N / K;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, i0 = 4 * lane;
+  const bool mine = i0 < H;  // this lane's 4 dimensions exist
+  float qv[GQA_MAX][4];
+#pragma unroll
+  for (int g = 0; g < GQA_MAX; g++) {
+    if (g < G && mine) {
+      unpack4(load4(q + ((long long)b * N + kh * G + g) * H + i0), qv[g]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
+    }
+  }
+  const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
+  const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
+  const unsigned char* vrow = valid + (long long)b * S;
+  const float scale = 1.f / sqrtf((float)H);
+
+  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
+    bf16x4 kv[UNROLL];
+    bool on[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      on[u] = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
+      kv[u] = on[u] && mine ? load4(kb + (long long)s * H + i0) : bf16x4{0u, 0u};
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      float f[4];
+      unpack4(kv[u], f);
+      const int s = s0 + warp + WARPS * u;
+#pragma unroll
+      for (int g = 0; g < GQA_MAX; g++) {
+        if (g < G) {  // uniform across the block
+          float d = 0.f;
+#pragma unroll
+          for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
+          d += 0.f;  // the per-head kernel's second (empty) group of 128 dimensions: same bits
+          for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
+          if (lane == 0 && s < S) sc[g * S + s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
+        }
+      }
+    }
+  }
+  __syncthreads();
+  for (int g = 0; g < G; g++) {  // softmax of head g, as the per-head kernel does it
+    float* row = sc + g * S;
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, row[s]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
+    if (lane == 0) red[warp] = m;
+    __syncthreads();
+    m = -INFINITY;
+    for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
+    __syncthreads();
+    float z = 0.f;
+    for (int s = threadIdx.x; s < S; s += THREADS) {
+      float e = expf(row[s] - m);
+      row[s] = e;
+      z += e;
+    }
+    for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
+    if (lane == 0) red[warp] = z;
+    __syncthreads();
+    z = 0.f;
+    for (int i = 0; i < WARPS; i++) z += red[i];
+    for (int s = threadIdx.x; s < S; s += THREADS) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
+    __syncthreads();
+  }
+
+  float acc[GQA_MAX][4];
+#pragma unroll
+  for (int g = 0; g < GQA_MAX; g++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[g][k] = 0.f;
+  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
+    bf16x4 vv[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      bool any = false;  // some head's probability is not 0: read the row
+      for (int g = 0; g < G && s < S; g++) any = any || sc[g * S + s] != 0.f;
+      vv[u] = any && mine ? load4(vb + (long long)s * H + i0) : bf16x4{0u, 0u};
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      float f[4];
+      unpack4(vv[u], f);
+#pragma unroll
+      for (int g = 0; g < GQA_MAX; g++) {
+        const float p = g < G && s < S ? sc[g * S + s] : 0.f;
+        if (p != 0.f)  // the per-head kernel adds p·0 = 0 for rows it does not read
+#pragma unroll
+          for (int k = 0; k < 4; k++) acc[g][k] += p * f[k];
+      }
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < GQA_MAX; g++) {
+    if (g >= G) continue;  // uniform across the block
+    if (mine)
+#pragma unroll
+      for (int k = 0; k < 4; k++) part[warp][i0 + k] = acc[g][k];
+    __syncthreads();
+    for (int i = threadIdx.x; i < H; i += THREADS) {
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < WARPS; w++) v += part[w][i];
+      out[((long long)b * N + kh * G + g) * H + i] = f32_to_bf16(v);
+    }
+    __syncthreads();
+  }
+}

@@ -31,20 +31,21 @@ var GemmBF16MMA string
 var Sample string
 
 // Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16, residual_rmsnorm_bf16), rope_cache.cu
-// (rope_cache_bf16), attention_decode.cu (attention_decode_bf16), elementwise.cu (embed_rows_bf16,
+// (rope_cache_bf16), attention_decode.cu (attention_decode_bf16, attention_decode_gqa_bf16), elementwise.cu (embed_rows_bf16,
 // residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, gemv_bf16_lora_b8, gemv_bf16_lora_b8r4, lora_down).
 var Decode = map[string]string{
-	"rmsnorm_bf16":          rmsnorm,
-	"residual_rmsnorm_bf16": rmsnorm,
-	"rope_cache_bf16":       ropeCache,
-	"attention_decode_bf16": attentionDecode,
-	"embed_rows_bf16":       elementwise,
-	"residual_add_bf16":     elementwise,
-	"swiglu_bf16":           elementwise,
-	"gemv_bf16_lora":        gemvBF16,
-	"gemv_bf16_lora_b8":     gemvBF16,
-	"gemv_bf16_lora_b8r4":   gemvBF16,
-	"lora_down":             gemvBF16,
+	"rmsnorm_bf16":              rmsnorm,
+	"residual_rmsnorm_bf16":     rmsnorm,
+	"rope_cache_bf16":           ropeCache,
+	"attention_decode_bf16":     attentionDecode,
+	"attention_decode_gqa_bf16": attentionDecode,
+	"embed_rows_bf16":           elementwise,
+	"residual_add_bf16":         elementwise,
+	"swiglu_bf16":               elementwise,
+	"gemv_bf16_lora":            gemvBF16,
+	"gemv_bf16_lora_b8":         gemvBF16,
+	"gemv_bf16_lora_b8r4":       gemvBF16,
+	"lora_down":                 gemvBF16,
 }
 
 var (

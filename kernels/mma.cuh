@@ -60,6 +60,31 @@ __device__ __forceinline__ void mma_tiles(float (&c)[NT][4], const unsigned int 
   }
 }
 
+// mma_store writes a warp's finished tile (accumulators c in mma's C layout, rows o0 … o0+15 of
+// the output and b0 … b0+8·NT−1 of x) to y with the bias and LoRA terms, for o < out and b < B.
+template <int NT>
+__device__ __forceinline__ void mma_store(const float (&c)[NT][4], int lane, int o0, int b0, int B, int out,
+                                          float* __restrict__ y, const unsigned short* __restrict__ bias,
+                                          const float* __restrict__ u, const float* __restrict__ lora_b, int r,
+                                          float scale) {
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int n = 0; n < NT; n++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      float v = c[n][i];
+      const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
+      if (o >= out || row >= B) continue;
+      if (bias != nullptr) v += bf16_to_f32(bias[o]);
+      if (u != nullptr) {
+        float l = 0.f;
+        for (int j = 0; j < r; j++) l += u[(long long)row * r + j] * lora_b[(long long)o * r + j];
+        v += scale * l;
+      }
+      y[(long long)row * out + o] = v;
+    }
+}
+
 // mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) and, under
 // split-K, the blocks' (ws: [tiles][gridDim.z][32][4·NT] float32, cnt: [tiles] zeroed counters;
 // both unused when gridDim.z = 1), and writes y[b, o] with the bias and LoRA terms for the block's
@@ -114,20 +139,41 @@ __device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int w
   } else if (warp > 0) {
     return;
   }
-  const int g = lane >> 2, t = lane & 3;
+  mma_store<NT>(c, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
+}
+
+// mma_finish_warp is mma_finish for a warp that owns its 16 output rows alone (no sharing of the
+// inputs with the block's other warps): under split-K (gridDim.z > 1) its partials go to ws
+// [tiles][gridDim.z][32][4·NT] at warp tile `tile`, and the warp of the last block to finish adds
+// them in the order z = 0 … Z−1 and writes y. Every lane of the warp must call it.
+template <int NT>
+__device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, long long tile, int o0, int b0, int B,
+                                                int out, float* __restrict__ y, const unsigned short* __restrict__ bias,
+                                                const float* __restrict__ u, const float* __restrict__ lora_b, int r,
+                                                float scale, float* ws, unsigned int* cnt) {
+  const int Z = gridDim.z;
+  if (Z > 1) {
+    float* wt = ws + tile * Z * 32 * 4 * NT;
 #pragma unroll
-  for (int n = 0; n < NT; n++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      float v = c[n][i];
-      const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
-      if (o >= out || row >= B) continue;
-      if (bias != nullptr) v += bf16_to_f32(bias[o]);
-      if (u != nullptr) {
-        float l = 0.f;
-        for (int j = 0; j < r; j++) l += u[(long long)row * r + j] * lora_b[(long long)o * r + j];
-        v += scale * l;
+      for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
+    __threadfence();
+    __syncwarp();
+    unsigned int last = 0;
+    if (lane == 0) last = atomicAdd(&cnt[tile], 1u) == (unsigned int)(Z - 1);
+    last = __shfl_sync(0xffffffffu, last, 0);
+    if (!last) return;
+    __threadfence();
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        float v = 0.f;
+        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];
+        c[n][i] = v;
       }
-      y[(long long)row * out + o] = v;
-    }
+    if (lane == 0) cnt[tile] = 0;
+  }
+  mma_store<NT>(c, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
 }

@@ -191,3 +191,102 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
 #define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8>(NF4_MMA_CALL); }
+
+// nf4_mma_w64 is the 64-row form for larger decode batches (opt-in until timed on a GPU:
+// GOMLXGRPO_MMA64=wide). nf4_mma_n64 reads every 64-input slice of x from L2 once per 16 output
+// rows (16 bytes of activations per byte of weights) and waits for each load before its multiply.
+// Here a block of 8 warps covers 128 output rows (a warp: 16, over all of the block's inputs) for
+// 64 rows of x: each 64-input chunk of x is staged once in shared memory (double-buffered, the next
+// chunk's loads in flight during the multiplies) and read by all 8 warps, and each warp keeps its
+// next NF4_DEPTH−1 chunks of codes in flight. Dynamic shared memory: none (static 2 × 64 × 68 bf16).
+#define W64_WARPS 8
+#define W64_STRIDE 68  // bf16 per staged row of x: 64 + 4 of padding, so a half-warp's 8-byte reads hit 32 distinct banks
+
+struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a) and g+8 (b), and their scales
+  uint2 a, b;
+  float sa, sb;
+};
+
+extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
+  __shared__ float2 pairs[256];
+  __shared__ uint2 xs[2][64][W64_STRIDE / 4];  // 4 bf16 per uint2
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int o0 = blockIdx.x * 16 * W64_WARPS + 16 * warp, b0 = blockIdx.y * 64;
+  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
+  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
+  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
+  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
+  int begin, end;
+  mma_chunks(in / 64, begin, end);
+  const int n = end - begin;
+  auto load_codes = [&](NF4Codes& w, int chunk) {
+    w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
+    w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
+    w.sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + chunk);
+    w.sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + chunk);
+  };
+  // Thread i stages 16-byte pieces i and i+256 of a chunk of x: row p/8, inputs 8·(p%8) … +7.
+  auto load_x = [&](uint4 (&v)[2], int chunk) {
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      const int p = threadIdx.x + 256 * j, row = b0 + p / 8;
+      v[j] = row < B ? *reinterpret_cast<const uint4*>(x + (long long)row * in + 64 * chunk + 8 * (p % 8)) : uint4{0u, 0u, 0u, 0u};
+    }
+  };
+  auto store_x = [&](const uint4 (&v)[2], int buf) {
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      const int p = threadIdx.x + 256 * j;
+      xs[buf][p / 8][2 * (p % 8)] = uint2{v[j].x, v[j].y};
+      xs[buf][p / 8][2 * (p % 8) + 1] = uint2{v[j].z, v[j].w};
+    }
+  };
+
+  NF4Codes w[NF4_DEPTH];
+#pragma unroll
+  for (int d = 0; d < NF4_DEPTH; d++)
+    if (d < n) load_codes(w[d], begin + d);
+  if (n > 0) {
+    uint4 v[2];
+    load_x(v, begin);
+    store_x(v, 0);
+  }
+  load_nf4_pairs(pairs);
+  __syncthreads();
+
+  float c[8][4];
+#pragma unroll
+  for (int k = 0; k < 8; k++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) c[k][i] = 0.f;
+  for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
+#pragma unroll
+    for (int d = 0; d < NF4_DEPTH; d++) {
+      const int j = j0 + d;
+      if (j >= n) break;  // n is the block's: every thread leaves together
+      const int buf = j & 1;
+      uint4 v[2];
+      if (j + 1 < n) load_x(v, begin + j + 1);
+#pragma unroll
+      for (int s = 0; s < 4; s++) {
+        // Bytes 2s and 2s+1 of a row's 8 hold the lane's inputs 16t+4s … 16t+4s+3.
+        const unsigned int wA = s < 2 ? w[d].a.x : w[d].a.y, wB = s < 2 ? w[d].b.x : w[d].b.y;
+        const int sh = 16 * (s & 1);
+        const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, w[d].sa), pair_bf16(pairs, (wB >> sh) & 0xff, w[d].sb),
+                                   pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, w[d].sa),
+                                   pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, w[d].sb)};
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+          const uint2 xv = xs[buf][8 * k + g][4 * t + s];  // inputs 16t+4s … 16t+4s+3 of row 8k+g
+          const unsigned int b[2] = {xv.x, xv.y};
+          mma_bf16_16816(c[k], a, b);
+        }
+      }
+      if (j + NF4_DEPTH < n) load_codes(w[d], begin + j + NF4_DEPTH);
+      if (j + 1 < n) store_x(v, buf ^ 1);
+      __syncthreads();  // the next chunk staged; this one's reads done before it is overwritten
+    }
+  }
+  const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * W64_WARPS + warp;
+  mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+}

@@ -44,7 +44,7 @@ func Init() error {
 		modules := map[string][]string{
 			kernels.NF4Dequant:  {"nf4_dequant_bf16", "nf4_dequant_f32"},
 			kernels.NF4GEMV:     {"nf4_gemv_lora", "nf4_gemv_lora_b8", "nf4_gemv_lora_b8r4"},
-			kernels.NF4MMA:      {"nf4_mma_n8", "nf4_mma_n64"},
+			kernels.NF4MMA:      {"nf4_mma_n8", "nf4_mma_n64", "nf4_mma_w64"},
 			kernels.GemmBF16MMA: {"gemm_bf16_mma_n8", "gemm_bf16_mma_n64"},
 			kernels.Sample:      {"sample_rows"},
 		}

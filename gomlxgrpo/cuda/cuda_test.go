@@ -172,10 +172,10 @@ func TestNF4Dequant(t *testing.T) {
 func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	defer func(v bool) { tensorCores = v }(tensorCores)
-	for _, mma := range []bool{false, true} {
-		tensorCores = mma
-		testNF4GEMV(t, be, rng, mma)
+	defer func(v, w bool) { tensorCores, wide64 = v, w }(tensorCores, wide64)
+	for _, form := range []struct{ mma, wide bool }{{false, false}, {true, false}, {true, true}} {
+		tensorCores, wide64 = form.mma, form.wide
+		testNF4GEMV(t, be, rng, form.mma)
 	}
 }
 
@@ -244,9 +244,9 @@ func testNF4GEMV(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 }
 
 // BenchmarkNF4GEMV reports the weight-read bandwidth of the decode matmul on a Llama-3.1-8B MLP
-// shape (14336 × 4096) at 8 and 64 rows, CUDA-core and tensor-core forms: GB/s = (4-bit codes +
-// scales) per launch / time. Eight weight matrices (235 MB) are used in turn so that the reads come
-// from memory, not from L2.
+// shape (14336 × 4096) at 8 and 64 rows, on the CUDA-core, tensor-core and (64 rows) wide
+// tensor-core forms: GB/s = (4-bit codes + scales) per launch / time. Eight weight matrices (235 MB)
+// are used in turn so that the reads come from memory, not from L2.
 func BenchmarkNF4GEMV(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -260,11 +260,14 @@ func BenchmarkNF4GEMV(b *testing.B) {
 		packed, absmax = append(packed, pp), append(absmax, pa)
 		bytes = float64(len(q.Packed) + 4*len(q.Absmax))
 	}
-	defer func(v bool) { tensorCores = v }(tensorCores)
-	for _, mma := range []bool{false, true} {
+	defer func(v, w bool) { tensorCores, wide64 = v, w }(tensorCores, wide64)
+	for _, form := range []string{"gemv", "mma", "mma-wide"} {
 		for _, rows := range []int{8, 64} {
-			b.Run(fmt.Sprintf("rows=%d/tensorcores=%v", rows, mma), func(b *testing.B) {
-				tensorCores = mma
+			if form == "mma-wide" && rows == 8 {
+				continue // the wide form is for more than 8 rows
+			}
+			b.Run(fmt.Sprintf("rows=%d/%s", rows, form), func(b *testing.B) {
+				tensorCores, wide64 = form != "gemv", form == "mma-wide"
 				_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
 				_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
 				_ = Synchronize()

@@ -4,6 +4,8 @@ package cuda
 
 import (
 	"fmt"
+	"os"
+	"unsafe"
 
 	"gorgonia.org/cu"
 )
@@ -59,9 +61,22 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in shared memory: at most %d cache positions", s, MaxAttentionPositions)
 	}
 	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
-	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s,
-		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx))
+	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
+	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
+		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
+	}
+	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
 }
+
+// gqaAttention selects attention_decode_gqa_bf16 (one block per row and kv head, reading each K and
+// V row once for the query heads that share it; the same bits as the per-head kernel on the
+// emulator) where its G·S scores fit in shared memory: GOMLXGRPO_ATTN=gqa. Off by default until
+// timed on a GPU (TestAttentionDecode runs both).
+var gqaAttention = os.Getenv("GOMLXGRPO_ATTN") == "gqa"
+
+// maxGQAScores is the shared memory left for attention_decode_gqa_bf16's scores (bytes) next to its
+// 4 KiB of per-warp partial outputs.
+const maxGQAScores = 48<<10 - 4<<10 - 64
 
 // EmbedRows: x [rows, d] = E[ids[row], :] (bfloat16 bits, ids int32).
 func EmbedRows(ids, e, x cu.DevicePtr, rows, d int) error {

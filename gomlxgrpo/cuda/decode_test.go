@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -166,9 +167,17 @@ func TestRopeCache(t *testing.T) {
 }
 
 func TestAttentionDecode(t *testing.T) {
+	defer func(v bool) { gqaAttention = v }(gqaAttention)
+	for _, gqa := range []bool{false, true} { // the per-head kernel, then the one per kv head
+		gqaAttention = gqa
+		testAttentionDecode(t)
+	}
+}
+
+func testAttentionDecode(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(6)
-	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}} {
+	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}, {64, 24, 8, 128, 456}} {
 		q, qh := randBF16(rng, c.rows*c.n*c.h, 1)
 		kc, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
 		vc, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
@@ -221,7 +230,7 @@ func TestAttentionDecode(t *testing.T) {
 				}
 			}
 		}
-		near(t, "attention", readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+		near(t, fmt.Sprintf("attention %+v gqa %v", c, gqaAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
 	}
 }
 

@@ -70,13 +70,13 @@ func matmul(fn, gemvBase, mmaBase string, nf4 bool, x, y cu.DevicePtr, rows, in,
 		name, grid := gemvKernel(gemvBase, rows, out)
 		return launch(name, grid, gemvThreads, 0, args...)
 	}
-	name, grid, shared, floats, counters := mmaKernel(mmaBase, rows, in, out, nf4)
+	name, grid, threads, shared, floats, counters := mmaKernel(mmaBase, rows, in, out, nf4)
 	return onContext(func() error {
 		ws, cnt, err := splitK.get(floats, counters)
 		if err != nil {
 			return fmt.Errorf("cuda: %s: split-K scratch: %w", fn, err)
 		}
-		return launch(name, grid, gemvThreads, shared, append(args, p(&ws), p(&cnt))...)
+		return launch(name, grid, threads, shared, append(args, p(&ws), p(&cnt))...)
 	})
 }
 
@@ -86,7 +86,7 @@ func reserveMatmul(rows, in, out int, nf4 bool) error {
 	if !tensorCores || in%64 != 0 {
 		return nil
 	}
-	_, _, _, floats, counters := mmaKernel("", rows, in, out, nf4)
+	_, _, _, _, floats, counters := mmaKernel("", rows, in, out, nf4)
 	return onContext(func() error {
 		_, _, err := splitK.get(floats, counters)
 		return err
@@ -104,25 +104,42 @@ const (
 	// shared memory each) and the most chunks of 128 inputs a warp owns (NF4_MAX_WARP_CHUNKS).
 	n8BlocksPerSM   = 5
 	n8MaxWarpChunks = 5
+	// The wide 64-row NF4 form (nf4_mma_w64): 8 warps of 16 output rows, 2 resident blocks per SM
+	// (128 registers); split-K gives each block at least w64MinChunks chunks of 64 inputs.
+	w64Warps     = 8
+	w64PerSM     = 2
+	w64MinChunks = 4
 )
 
+// wide64 selects nf4_mma_w64 for NF4 matmuls of more than 8 rows: GOMLXGRPO_MMA64=wide. It passes
+// the kernel emulator and is tested on the GPU by TestNF4GEMV; off by default until timed there.
+var wide64 = os.Getenv("GOMLXGRPO_MMA64") == "wide"
+
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
-// its grid (16 output rows per block along x, 8 or 64 rows of x along y, split-K blocks along z),
-// its dynamic shared memory and the split-K scratch it needs (float32 partials, tile counters).
+// its grid (16 output rows per block along x — 128 for the wide form —, 8 or 64 rows of x along y,
+// split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
+// needs (float32 partials, tile counters).
 //
 // Up to 8 rows on NF4 weights (the decode case) the streaming form nf4_mma_n8 covers the matrix in
 // about one wave of resident blocks: each warp owns ⌈tiles·chunks / (4·wave)⌉ chunks of 128
 // inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
-// stages its slice of x in shared memory. The other forms (64 inputs per chunk, x in registers)
-// split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
-func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, shared, floats, counters int) {
-	name, per, nt := base+"_n8", 8, 1
+// stages its slice of x in shared memory. With wide64, NF4 matmuls of more than 8 rows use
+// nf4_mma_w64, split so that about w64PerSM blocks per SM are busy. The other forms (64 inputs per
+// chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
+func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
+	name, per, nt, threads := base+"_n8", 8, 1, gemvThreads
 	if rows > 8 {
 		name, per, nt = base+"_n64", 64, 8
 	}
 	grid = [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 	tiles := grid[0] * grid[1]
 	switch {
+	case nf4 && rows > 8 && wide64:
+		name, threads = base+"_w64", 32*w64Warps
+		grid[0] = (out + 16*w64Warps - 1) / (16 * w64Warps)
+		tiles = grid[0] * w64Warps * grid[1] // warp tiles: each warp finishes its own split-K
+		chunks, blocks, wave := in/64, grid[0]*grid[1], w64PerSM*multiprocessors()
+		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/w64MinChunks))
 	case nf4 && rows <= 8:
 		chunks := (in + 127) / 128
 		wave := 4 * n8BlocksPerSM * multiprocessors()
@@ -134,9 +151,9 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		grid[2] = min(mmaMaxSplits, max(1, (in/64+7)/8))
 	}
 	if grid[2] == 1 {
-		return name, grid, shared, 0, 0
+		return name, grid, threads, shared, 0, 0
 	}
-	return name, grid, shared, tiles * grid[2] * 32 * 4 * nt, tiles
+	return name, grid, threads, shared, tiles * grid[2] * 32 * 4 * nt, tiles
 }
 
 // splitK holds the split-K scratch, shared by every launch on the one stream (launches run in

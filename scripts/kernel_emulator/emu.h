@@ -64,6 +64,22 @@ inline T __shfl_xor_sync(unsigned, T v, int o) {
   return r;
 }
 
+inline void __syncwarp(unsigned = 0xffffffffu) { emuBlock->warps[threadIdx.x / 32]->arrive_and_wait(); }
+
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src) {
+  const unsigned t = threadIdx.x, w = t / 32, lane = t % 32;
+  unsigned long long bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  emuBlock->warpbuf[w * 32 + lane] = bits;
+  emuBlock->warps[w]->arrive_and_wait();
+  unsigned long long other = emuBlock->warpbuf[w * 32 + src];
+  emuBlock->warps[w]->arrive_and_wait();
+  T r;
+  std::memcpy(&r, &other, sizeof(T));
+  return r;
+}
+
 inline unsigned __float_as_uint(float f) {
   unsigned u;
   std::memcpy(&u, &f, 4);

@@ -19,12 +19,14 @@ void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u1
 void lora_down(const u16*, const float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_gqa_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -205,6 +207,22 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1) {
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
+// testMMAWide: the 8-warp 64-row NF4 form (nf4_mma_w64): 128 output rows per block, x staged in
+// shared memory, split-K per warp tile.
+static void testMMAWide(bool dq, int rows, int out, int in, int splits) {
+  auto q = randomNF4(out, in);
+  auto d = doubleQuantize(q, dq);
+  std::vector<float> wf((size_t)out * in);
+  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMACase c(rows, out, in, splits);
+  const dim3 grid{unsigned((out + 127) / 128), unsigned((rows + 63) / 64), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 8 * grid.y;  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
+  c.cnt.assign(tiles, 0);
+  emuLaunch(grid, 256, 0, [&] { nf4_mma_w64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma w64 (double quant)" : "nf4 mma w64");
+}
+
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
 static void testMMABF16(int rows, int out, int in, int splits = 1) {
   std::vector<u16> wb((size_t)out * in);
@@ -341,6 +359,22 @@ static void testAttention(int H, int S, int w) {
   printf("ok attention_decode (H=%d S=%d)\n", H, S);
 }
 
+// testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
+static void testAttentionGQA(int H, int S, int w, int N, int K) {
+  const int B = 2;
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), want(B * N * H);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int s = 0; s < 5; s++) valid[S + s] = 0;  // row 1 left-padded
+  valid[w / 2] = 0;                              // a masked position inside row 0
+  emuLaunch({unsigned(B), unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), want.data(), N, K, H, S, &w); });
+  emuLaunch({unsigned(B), unsigned(K)}, 256, 4 * (N / K) * S, [&] { attention_decode_gqa_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == want[i], "attention gqa [%d] %g want %g (H=%d N=%d K=%d)", i, fbf(out[i]), fbf(want[i]), H, N, K);
+  printf("ok attention_decode_gqa equals the per-head kernel (H=%d S=%d N=%d K=%d)\n", H, S, N, K);
+}
+
 static void testElementwise() {
   const int B = 3, D = 40, V = 10, F = 24;
   std::vector<u16> E(V * D), x(B * D);
@@ -450,6 +484,9 @@ int main() {
   testMMA(false, 8, 16, 320, 4);   // 3 chunks over 4 blocks: the last block has none
   testMMA(false, 3, 24, 2496, 1);  // 5 chunks per warp: the load ring (4 deep) wraps; a tail
   testMMA(true, 8, 16, 2560, 2);   // 20 chunks over 2 blocks
+  testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
+  testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
+  testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
   testMMABF16(3, 40, 640, 3);
@@ -462,6 +499,10 @@ int main() {
   testAttention(128, 150, 149);
   testAttention(256, 70, 20);
   testAttention(8, 9, 8);
+  testAttentionGQA(128, 150, 149, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape)
+  testAttentionGQA(64, 70, 40, 8, 8);      // G = 1
+  testAttentionGQA(16, 48, 30, 24, 3);     // G = 8, H < 128: lanes without dimensions
+  testAttentionGQA(128, 9, 8, 6, 2);       // G = 3, fewer positions than warps
   testElementwise();
   testSample();
   if (failures) {

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Next device call (written in the fourth session, not yet run; issue 7 items 1, 2, 4): the
+# Llama-3.1-8B-shape GRPO step after the dequantization is recomputed in the backward pass
+# (gomlxgrpo/model/nf4.go recomputedWeight) — XLA's per-executable memory (the gradient
+# executable had 16.6 GiB of temporaries) and nvidia-smi's figure — beside transformers + PEFT,
+# then the Phi-4 step with the time its loading and compilation need. Build first:
+# scripts/build_gpu_binaries.sh
+set -u
+source "$(dirname "$0")/gpu_common.sh"
+CK=/tmp/ck
+run() { # label, timeout, binary, args... (full output in $OUT/label.log)
+  local label=$1 t=$2 bin=$3; shift 3
+  GOMLXGRPO_XLA_LOG=1 timeout $t .gpu/$bin "$@" > "$OUT/$label.log" 2>&1; echo "rc=$?" >> "$OUT/$label.log"
+  grep -E '^\{' "$OUT/$label.log" | sed "s/^{/{\"run\":\"$label\",/"
+  grep -E 'Temporary:[0-9.]+ GiB' "$OUT/$label.log" | sed 's/.*Memory usage/Memory usage/' | head -5
+  grep -iE 'panic|rc=[1-9]' "$OUT/$label.log" | head -3
+}
+if [ "${PHI:-0}" = 1 ]; then
+  python3 bench/hf_foundation.py make $CK phi-4 2>&1 | grep --line-buffered '^{'
+  run grpo-cuda-phi4 480 grpo-cuda bench grpo --model $CK/phi-4 --steps 2 | tee "$OUT/round14-phi4.jsonl"
+  exit 0
+fi
+{
+python3 bench/hf_foundation.py make $CK llama3.1-8b 2>&1 | grep --line-buffered '^{'
+run grpo-cuda-8b 330 grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 2
+timeout $((560 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
+} | tee "$OUT/round14.jsonl"
+echo "all done at ${SECONDS}s (Phi-4: PHI=1 runs it alone, ours with 480 s)"
