@@ -20,19 +20,17 @@
 //
 // nf4_mma_n64 (up to 64 rows: 8 n-tiles) keeps x in registers: chunks of 64 inputs, a lane
 // reading 8 bytes of codes per row (inputs k0+16t … k0+16t+15) and the matching 16 inputs of each
-// of its 8 rows of x.
+// of its 8 rows of x. nf4_mma_w64 (below, opt-in) is its replacement in waiting.
+//
+// Dequantization: a code byte holds two weights (high nibble first, bnb's order); a 256-entry
+// shared table gives both NF4 values with one 8-byte load, two multiplies by the block scale and
+// one cvt.rn.bf16x2.f32 make the A register (24 instructions per mma step on sm_90, where two
+// nibble lookups and a software rounding per weight took 45).
 
 #include "mma.cuh"
 
 #define NF4_DEPTH 4            // chunks whose loads a warp of nf4_mma_n8 keeps in flight
 #define NF4_MAX_WARP_CHUNKS 5  // the launcher's cap (gomlxgrpo/cuda/matmul.go): x slice ≤ 40 KiB
-
-// byte_pair dequantizes one byte of codes (high nibble first, bnb's order) to a bfloat16 pair.
-__device__ __forceinline__ unsigned int byte_pair(const float* lut, unsigned int byte, float s) {
-  float w0, w1;
-  nf4_byte(lut, byte, s, w0, w1);
-  return bf16x2(w0, w1);
-}
 
 // load_nf4_pairs fills pairs[256] (shared) with the two NF4 values of every code byte, in
 // bitsandbytes' order (x: the high nibble's, the first weight). One 8-byte shared load per byte
@@ -151,9 +149,10 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
 
 template <int NT>
 __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
-  __shared__ float lut[16];
+  __shared__ float2 pairs[256];
   __shared__ float part[MMA_WARPS - 1][32][NT * 4];
-  load_nf4_lut(lut);
+  load_nf4_pairs(pairs);
+  __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int o0 = blockIdx.x * 16, b0 = blockIdx.y * 8 * NT;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
@@ -179,9 +178,9 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
       // Bytes 2s and 2s+1 of each row's 8 hold inputs 16t+4s … 16t+4s+3.
       const unsigned int wA = s < 2 ? wa.x : wa.y, wB = s < 2 ? wb.x : wb.y;
       const int sh = 16 * (s & 1);
-      const unsigned int a[4] = {byte_pair(lut, (wA >> sh) & 0xff, sa), byte_pair(lut, (wB >> sh) & 0xff, sb),
-                                 byte_pair(lut, (wA >> (sh + 8)) & 0xff, sa),
-                                 byte_pair(lut, (wB >> (sh + 8)) & 0xff, sb)};
+      const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, sa), pair_bf16(pairs, (wB >> sh) & 0xff, sb),
+                                 pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, sa),
+                                 pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, sb)};
       mma_tiles<NT>(c, a, xv, s);
     }
   }
