@@ -100,7 +100,7 @@ const (
 	mmaNoSplitTiles = 4096 // ≥ 31 tiles per SM: enough blocks without splitting (e.g. the LM head)
 	mmaManyTiles    = 512  // ~4 tiles per SM: no split for the register-tiled forms
 	mmaMaxSplits    = 64
-	// The streaming NF4 form (nf4_mma_n8): resident blocks per SM (72 registers, ≤ 41 KiB of
+	// The streaming NF4 form (nf4_mma_n8): resident blocks per SM (80 registers, ≤ 41 KiB of
 	// shared memory each) and the most chunks of 128 inputs a warp owns (NF4_MAX_WARP_CHUNKS).
 	n8BlocksPerSM   = 5
 	n8MaxWarpChunks = 5
