@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
@@ -32,12 +31,11 @@ func (m *Model) loadNF4(use *hf.Consumer, l *Linear) error {
 		if err != nil {
 			return err
 		}
-		t, err := ReadTensor(info, dtypes.Float32)
+		w, err := ReadFloat32(info)
 		if err != nil {
 			return err
 		}
-		q = quant.QuantizeNF4(tensors.MustCopyFlatData[float32](t), l.Out, l.In)
-		t.FinalizeAll()
+		q = quant.QuantizeNF4(w, l.Out, l.In)
 	}
 	if (l.Out*l.In)%quant.BlockSize != 0 {
 		return fmt.Errorf("%s: %d×%d is not a multiple of the 4-bit block size %d", name, l.Out, l.In, quant.BlockSize)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -51,35 +53,29 @@ func ConvertRaw(name, srcDType string, shape []int, raw []byte, dtype dtypes.DTy
 		err := t.MutableBytes(func(data []byte) { copy(data, raw) })
 		return t, err
 	}
-	at := func(i int) float32 {
-		switch srcDType {
-		case "F32":
-			return math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		case "BF16":
-			return math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
-		default:
-			return float16.FromBits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
-		}
-	}
 	var err error
 	switch dtype {
 	case dtypes.Float32:
-		err = tensors.MutableFlatData(t, func(flat []float32) {
-			for i := range n {
-				flat[i] = at(i)
-			}
-		})
+		err = tensors.MutableFlatData(t, func(flat []float32) { decodeFloat32(flat, srcDType, raw) })
 	case dtypes.BFloat16:
 		err = tensors.MutableFlatData(t, func(flat []bfloat16.BFloat16) {
-			for i := range n {
-				flat[i] = bfloat16.FromFloat32(at(i))
-			}
+			inParallel(n, func(lo, hi int) {
+				f := make([]float32, hi-lo)
+				decodeFloat32Range(f, srcDType, raw, lo)
+				for i, v := range f {
+					flat[lo+i] = bfloat16.FromFloat32(v)
+				}
+			})
 		})
 	case dtypes.Float16:
 		err = tensors.MutableFlatData(t, func(flat []float16.Float16) {
-			for i := range n {
-				flat[i] = float16.FromFloat32(at(i))
-			}
+			inParallel(n, func(lo, hi int) {
+				f := make([]float32, hi-lo)
+				decodeFloat32Range(f, srcDType, raw, lo)
+				for i, v := range f {
+					flat[lo+i] = float16.FromFloat32(v)
+				}
+			})
 		})
 	default:
 		return nil, fmt.Errorf("tensor %q: cannot load into dtype %s", name, dtype)
@@ -91,4 +87,73 @@ func ConvertRaw(name, srcDType string, shape []int, raw []byte, dtype dtypes.DTy
 // holds more than one tensor on the host.
 func toDevice(t *tensors.Tensor, backend compute.Backend) error {
 	return t.ToDevice(backend, 0)
+}
+
+// ReadFloat32 reads one checkpoint tensor (F32, BF16 or F16) from disk as float32 values, for the
+// host-side 4-bit quantization (one buffer of file bytes, one of values; no tensor in between).
+func ReadFloat32(info *hf.TensorInfo) ([]float32, error) {
+	raw := make([]byte, info.Size)
+	if err := info.ReadRaw(raw); err != nil {
+		return nil, err
+	}
+	var n int
+	switch info.DType {
+	case "F32":
+		n = len(raw) / 4
+	case "BF16", "F16":
+		n = len(raw) / 2
+	default:
+		return nil, fmt.Errorf("tensor %q: dtype %s is not a float type we load (F32, BF16, F16)", info.Name, info.DType)
+	}
+	out := make([]float32, n)
+	decodeFloat32(out, info.DType, raw)
+	return out, nil
+}
+
+// decodeFloat32 decodes len(dst) little-endian srcDType values of raw (F32, BF16 or F16) into dst,
+// in parallel over chunks: the per-element conversion was most of the host's time loading an 8B
+// checkpoint.
+func decodeFloat32(dst []float32, srcDType string, raw []byte) {
+	inParallel(len(dst), func(lo, hi int) { decodeFloat32Range(dst[lo:hi], srcDType, raw, lo) })
+}
+
+// decodeFloat32Range decodes values first … first+len(dst)−1 of raw into dst.
+func decodeFloat32Range(dst []float32, srcDType string, raw []byte, first int) {
+	switch srcDType {
+	case "F32":
+		src := raw[4*first : 4*(first+len(dst))]
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		}
+	case "BF16":
+		src := raw[2*first : 2*(first+len(dst))]
+		for i := range dst {
+			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+		}
+	default: // F16
+		src := raw[2*first : 2*(first+len(dst))]
+		for i := range dst {
+			dst[i] = float16.FromBits(binary.LittleEndian.Uint16(src[2*i:])).Float32()
+		}
+	}
+}
+
+// inParallel calls f(lo, hi) over [0, n) in chunks of at least 64 Ki elements on GOMAXPROCS goroutines.
+func inParallel(n int, f func(lo, hi int)) {
+	const minChunk = 1 << 16
+	workers := min(runtime.GOMAXPROCS(0), (n+minChunk-1)/minChunk)
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(n, lo+chunk))
+	}
+	wg.Wait()
 }

@@ -41,11 +41,11 @@ var nf4Mid = [15]float32{
 	0.5016634166240692, 0.6427869200706482, 0.8614784181118011,
 }
 
-// quantizeNF4 is bnb's dQuantizeNF4: its decision tree goes right when x > midpoint, so the code
-// is the number of midpoints strictly below x (NaN goes left everywhere: 0b0000, as in the tree).
-// x > m exactly when m − x is negative (the sign of a float difference is exact), so the count
-// needs no branches: several times faster than the tree on random weights (no mispredictions).
-func quantizeNF4(x float32) byte {
+// quantizeNF4Count is bnb's dQuantizeNF4: its decision tree goes right when x > midpoint, so the
+// code is the number of midpoints strictly below x (NaN goes left everywhere: 0b0000, as in the
+// tree). x > m exactly when m − x is negative (the sign of a float difference is exact), so the
+// count needs no branches. It is the reference quantizeNF4 is tested against.
+func quantizeNF4Count(x float32) byte {
 	if x != x {
 		return 0
 	}
@@ -55,6 +55,53 @@ func quantizeNF4(x float32) byte {
 	}
 	return byte(c)
 }
+
+// quantizeNF4 gives quantizeNF4Count's code from a table: [−1, 1] is cut into nf4Buckets equal
+// buckets, narrower than the smallest gap between midpoints, so a bucket holds at most one
+// midpoint; the code is the bucket's code at its start plus one when x is above the bucket's
+// midpoint (+Inf when it has none). Values outside [−1, 1] (|w·(1/absmax)| can round just past 1)
+// fall in the end buckets. About 9× faster than counting on the CPU, which dominated loading an
+// 8B checkpoint in 4-bit.
+func quantizeNF4(x float32) byte {
+	if x != x {
+		return 0
+	}
+	i, f := 0, (x+1)*(nf4Buckets/2) // clamped as a float: int(±Inf) is undefined
+	if f >= nf4Buckets {
+		i = nf4Buckets - 1
+	} else if f > 0 {
+		i = int(f)
+	}
+	b := &nf4Table[i]
+	if x > b.mid {
+		return b.code + 1
+	}
+	return b.code
+}
+
+const nf4Buckets = 4096
+
+// nf4Table[i] is bucket i = [−1 + 2i/nf4Buckets, −1 + 2(i+1)/nf4Buckets): the code of its start
+// and the midpoint inside it (+Inf if none). Ends: bucket 0 also takes x < −1, the last x ≥ 1.
+var nf4Table = func() (t [nf4Buckets]struct {
+	mid  float32
+	code byte
+}) {
+	for i := range t {
+		lo := float32(-1 + 2*float64(i)/nf4Buckets)
+		hi := float32(-1 + 2*float64(i+1)/nf4Buckets)
+		t[i].code, t[i].mid = quantizeNF4Count(lo), float32(math.Inf(1))
+		if i == 0 {
+			t[i].code = 0 // x < −1
+		}
+		for _, m := range nf4Mid {
+			if m >= lo && m < hi { // x = m stays below (not > m); x in (m, hi) goes above
+				t[i].mid = m
+			}
+		}
+	}
+	return t
+}()
 
 // Quantized is one NF4 tensor: packed codes and per-block absmax (float32, not double-quantized).
 type Quantized struct {

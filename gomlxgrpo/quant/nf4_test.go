@@ -176,9 +176,31 @@ func TestQuantizeNF4MatchesTree(t *testing.T) {
 	for range 100000 {
 		vals = append(vals, float32(r.NormFloat64()*0.5))
 	}
+	for i := 0; i <= nf4Buckets; i++ { // the table's bucket edges and their float neighbours
+		e := float32(-1 + 2*float64(i)/nf4Buckets)
+		vals = append(vals, e, math.Nextafter32(e, 2), math.Nextafter32(e, -2))
+	}
 	for _, x := range vals {
 		if got, want := quantizeNF4(x), quantizeNF4Tree(x); got != want {
 			t.Fatalf("quantizeNF4(%v) = %04b, bnb's tree gives %04b", x, got, want)
+		}
+		if got, want := quantizeNF4Count(x), quantizeNF4Tree(x); got != want {
+			t.Fatalf("quantizeNF4Count(%v) = %04b, bnb's tree gives %04b", x, got, want)
+		}
+	}
+}
+
+// TestQuantizeNF4TableEveryFloat compares the table lookup with the midpoint count on every 61st
+// float32 bit pattern (70 million values, all signs and exponents; NF4_EXHAUSTIVE=1: all 2³²).
+func TestQuantizeNF4TableEveryFloat(t *testing.T) {
+	step := uint64(61)
+	if os.Getenv("NF4_EXHAUSTIVE") == "1" {
+		step = 1
+	}
+	for u := uint64(0); u < 1<<32; u += step {
+		x := math.Float32frombits(uint32(u))
+		if got, want := quantizeNF4(x), quantizeNF4Count(x); got != want {
+			t.Fatalf("quantizeNF4(%v = %#08x) = %04b, counting gives %04b", x, u, got, want)
 		}
 	}
 }
