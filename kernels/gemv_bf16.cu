@@ -54,16 +54,31 @@ extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS)
 extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8, 1>(GEMV_BF16_CALL); }
 extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8r4(GEMV_BF16_ARGS) { gemv_bf16<8, 4>(GEMV_BF16_CALL); }
 
-// LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in]):
-// one warp per (b, j).
-extern "C" __global__ void lora_down(const unsigned short* __restrict__ x, const float* __restrict__ A,
-                                     float* __restrict__ u, int B, int in, int r) {
-  const int lane = threadIdx.x & 31;
-  const int t = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  if (t >= B * r) return;
-  const int b = t / r, j = t % r;
+// LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in],
+// in % 8 == 0): one block of 128 threads per (b, j), each thread taking 8 inputs at a time (one
+// 16-byte load of x, two of A) with the next iterations' loads independent of its sum, then a
+// block reduction. (The first version, one warp per (b, j) reading 2 and 4 bytes per lane, walked
+// in/32 dependent steps: ~12 µs per projection at in = 8,960, most of what the LoRA adapters added
+// to a decode step.)
+extern "C" __global__ void __launch_bounds__(128) lora_down(const unsigned short* __restrict__ x,
+                                                           const float* __restrict__ A, float* __restrict__ u, int B,
+                                                           int in, int r) {
+  __shared__ float red[4];
+  const int t = blockIdx.x, b = t / r, j = t % r, lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+  const uint4* xv = reinterpret_cast<const uint4*>(x + (long long)b * in);
+  const float4* av = reinterpret_cast<const float4*>(A + (long long)j * in);
   float acc = 0.f;
-  for (int i = lane; i < in; i += 32) acc += bf16_to_f32(x[(long long)b * in + i]) * A[(long long)j * in + i];
+#pragma unroll 4
+  for (int v = threadIdx.x; v < in / 8; v += 128) {
+    const uint4 xx = xv[v];
+    const float4 a0 = av[2 * v], a1 = av[2 * v + 1];
+    acc += bf16_to_f32((unsigned short)(xx.x & 0xffff)) * a0.x + bf16_to_f32((unsigned short)(xx.x >> 16)) * a0.y +
+           bf16_to_f32((unsigned short)(xx.y & 0xffff)) * a0.z + bf16_to_f32((unsigned short)(xx.y >> 16)) * a0.w +
+           bf16_to_f32((unsigned short)(xx.z & 0xffff)) * a1.x + bf16_to_f32((unsigned short)(xx.z >> 16)) * a1.y +
+           bf16_to_f32((unsigned short)(xx.w & 0xffff)) * a1.z + bf16_to_f32((unsigned short)(xx.w >> 16)) * a1.w;
+  }
   for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffff, acc, off);
-  if (lane == 0) u[t] = acc;
+  if (lane == 0) red[warp] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0 && t < B * r) u[t] = red[0] + red[1] + red[2] + red[3];
 }

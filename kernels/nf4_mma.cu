@@ -189,7 +189,7 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
 
 #define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8>(NF4_MMA_CALL); }
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8>(NF4_MMA_CALL); }
 
 // nf4_mma_w64 is the 64-row form for larger decode batches (opt-in until timed on a GPU:
 // GOMLXGRPO_MMA64=wide). nf4_mma_n64 reads every 64-input slice of x from L2 once per 16 output

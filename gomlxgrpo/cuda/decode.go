@@ -108,5 +108,8 @@ func GEMVBF16(w, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *
 // LoRADown: u [rows, r] float32 = x [rows, in] (bfloat16 bits) · Aᵀ for A [r, in] float32.
 func LoRADown(x, a, u cu.DevicePtr, rows, in, r int) error {
 	rows32, in32, r32 := int32(rows), int32(in), int32(r)
-	return launch("lora_down", [3]int{(rows*r + 3) / 4, 1, 1}, 128, 0, p(&x), p(&a), p(&u), p(&rows32), p(&in32), p(&r32))
+	if in%8 != 0 {
+		return fmt.Errorf("cuda: LoRADown needs in %% 8 == 0, got %d", in)
+	}
+	return launch("lora_down", [3]int{rows * r, 1, 1}, 128, 0, p(&x), p(&a), p(&u), p(&rows32), p(&in32), p(&r32))
 }

@@ -129,7 +129,7 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
   std::vector<float> A(r * in), Bm(out * r), u(rows * r), y(rows * out);
   for (auto& a : A) a = gauss(0.05);
   for (auto& b : Bm) b = gauss(0.05);
-  emuLaunch({unsigned((rows * r + 3) / 4)}, 128, 0, [&] { lora_down(xb.data(), A.data(), u.data(), rows, in, r); });
+  emuLaunch({unsigned(rows * r)}, 128, 0, [&] { lora_down(xb.data(), A.data(), u.data(), rows, in, r); });  // the launcher's grid (gomlxgrpo/cuda/decode.go)
   for (int b = 0; b < rows; b++)
     for (int j = 0; j < r; j++) {
       double ref = 0, mag = 0;
@@ -160,11 +160,11 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
 // MMACase is one tensor-core matmul check: random x, bias and LoRA terms for rows × in → out; the
 // kernel under test writes y, checked against a double reference over the weights wf (float).
 struct MMACase {
-  int rows, out, in, splits, r = 3;
+  int rows, out, in, splits, r;
   std::vector<u16> xb, bias;
   std::vector<float> u, Bm, y, ws;
   std::vector<unsigned> cnt;
-  MMACase(int rows_, int out_, int in_, int splits_) : rows(rows_), out(out_), in(in_), splits(splits_) {
+  MMACase(int rows_, int out_, int in_, int splits_, int r_ = 3) : rows(rows_), out(out_), in(in_), splits(splits_), r(r_) {
     xb.resize((size_t)rows * in), bias.resize(out), u.resize(rows * r), Bm.resize(out * r), y.assign((size_t)rows * out, -7.f);
     const dim3 gr = grid();
     ws.assign((size_t)gr.x * gr.y * splits * 32 * 4 * (n64() ? 8 : 1), 0.f);  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
@@ -188,18 +188,18 @@ struct MMACase {
         for (int j = 0; j < r; j++) ref += 0.5 * u[b * r + j] * Bm[o * r + j], mag += std::fabs(0.5 * u[b * r + j] * Bm[o * r + j]);
         CHECK(std::fabs(y[(size_t)b * out + o] - ref) <= 1e-5 * mag + 1e-6, "%s [%d,%d] %g want %g", name, b, o, y[(size_t)b * out + o], ref);
       }
-    printf("ok %s (rows=%d out=%d in=%d splits=%d)\n", name, rows, out, in, splits);
+    printf("ok %s (rows=%d out=%d in=%d splits=%d r=%d)\n", name, rows, out, in, splits, r);
   }
 };
 
 // testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
 // the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes.
-static void testMMA(bool dq, int rows, int out, int in, int splits = 1) {
+static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 3) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
-  MMACase c(rows, out, in, splits);
+  MMACase c(rows, out, in, splits, r);
   auto k = c.n64() ? nf4_mma_n64 : nf4_mma_n8;
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = c.n64() ? 0 : 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
@@ -209,12 +209,12 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1) {
 
 // testMMAWide: the 8-warp 64-row NF4 form (nf4_mma_w64): 128 output rows per block, x staged in
 // shared memory, split-K per warp tile.
-static void testMMAWide(bool dq, int rows, int out, int in, int splits) {
+static void testMMAWide(bool dq, int rows, int out, int in, int splits, int r = 3) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
-  MMACase c(rows, out, in, splits);
+  MMACase c(rows, out, in, splits, r);
   const dim3 grid{unsigned((out + 127) / 128), unsigned((rows + 63) / 64), unsigned(splits)};
   const size_t tiles = (size_t)grid.x * 8 * grid.y;  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
   c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
@@ -487,6 +487,9 @@ int main() {
   testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
   testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
+  testMMA(false, 8, 40, 640, 2, 16);      // rank 16: the LoRA term 4 at a time
+  testMMA(true, 37, 24, 256, 1, 8);
+  testMMAWide(false, 64, 130, 384, 2, 16);
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
   testMMABF16(3, 40, 640, 3);
