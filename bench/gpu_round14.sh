@@ -1,6 +1,7 @@
 #!/bin/bash
 # Next device call (written in the fourth session, not yet run; issue 7 items 1, 2, 4): the
-# Llama-3.1-8B-shape GRPO step after the dequantization is recomputed in the backward pass
+# Qwen2.5-1.5B-shape step after the LoRA kernel changes, then the Llama-3.1-8B-shape GRPO step
+# after the dequantization is recomputed in the backward pass
 # (gomlxgrpo/model/nf4.go recomputedWeight) — XLA's per-executable memory (the gradient
 # executable had 16.6 GiB of temporaries) and nvidia-smi's figure — beside transformers + PEFT,
 # then the Phi-4 step with the time its loading and compilation need. Build first:
@@ -21,7 +22,8 @@ if [ "${PHI:-0}" = 1 ]; then
   exit 0
 fi
 {
-python3 bench/hf_foundation.py make $CK llama3.1-8b 2>&1 | grep --line-buffered '^{'
+python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b 2>&1 | grep --line-buffered '^{'
+run grpo-cuda-1.5b 100 grpo-cuda bench grpo --model $CK/qwen2.5-1.5b --steps 3  # the LoRA kernels' effect (peer: round 10, 10.50 s on an H100)
 run grpo-cuda-8b 330 grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 2
 timeout $((560 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round14.jsonl"
