@@ -23,8 +23,9 @@ if [ "${PHI:-0}" = 1 ]; then
 fi
 {
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b 2>&1 | grep --line-buffered '^{'
-run grpo-cuda-1.5b 100 grpo-cuda bench grpo --model $CK/qwen2.5-1.5b --steps 3  # the LoRA kernels' effect (peer: round 10, 10.50 s on an H100)
+run grpo-cuda-1.5b 100 grpo-cuda bench grpo --model $CK/qwen2.5-1.5b --steps 3  # the LoRA kernels' effect
 run grpo-cuda-8b 330 grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 2
-timeout $((560 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
+timeout $((480 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
+timeout $((585 - SECONDS)) python3 bench/hf_grpo_step.py grpo:qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round14.jsonl"
 echo "all done at ${SECONDS}s (Phi-4: PHI=1 runs it alone, ours with 480 s)"
