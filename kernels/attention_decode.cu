@@ -39,6 +39,34 @@ __device__ __forceinline__ void unpack4(bf16x4 v, float (&f)[4]) {
   f[3] = bf16_to_f32((unsigned short)(v.hi >> 16));
 }
 
+// softmax_bf16 replaces the S scores in row (shared memory) by bf16(softmax(row)) with the whole
+// block: max, exponentials and their sum reduced across warps through red[WARPS]. Every thread of
+// the block calls it; it ends with a barrier.
+__device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  float m = -INFINITY;
+  for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, row[s]);
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
+  if (lane == 0) red[warp] = m;
+  __syncthreads();
+  m = -INFINITY;
+  for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
+  __syncthreads();
+  float z = 0.f;
+  for (int s = threadIdx.x; s < S; s += THREADS) {
+    float e = expf(row[s] - m);
+    row[s] = e;
+    z += e;
+  }
+  for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
+  if (lane == 0) red[warp] = z;
+  __syncthreads();
+  z = 0.f;
+  for (int i = 0; i < WARPS; i++) z += red[i];
+  for (int s = threadIdx.x; s < S; s += THREADS) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
+  __syncthreads();
+}
+
 extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
     const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
     const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
@@ -97,27 +125,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
     }
   }
   __syncthreads();
-  float m = -INFINITY;
-  for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, sc[s]);
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
-  if (lane == 0) red[warp] = m;
-  __syncthreads();
-  m = -INFINITY;
-  for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
-  __syncthreads();
-  float z = 0.f;
-  for (int s = threadIdx.x; s < S; s += THREADS) {
-    float e = expf(sc[s] - m);
-    sc[s] = e;
-    z += e;
-  }
-  for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
-  if (lane == 0) red[warp] = z;
-  __syncthreads();
-  z = 0.f;
-  for (int i = 0; i < WARPS; i++) z += red[i];
-  for (int s = threadIdx.x; s < S; s += THREADS) sc[s] = bf16_to_f32(f32_to_bf16(sc[s] / z));
-  __syncthreads();
+  softmax_bf16(sc, S, red);
 
   // Output: warp-partial Σ_s p_s·v_s over the warp's positions, then summed across warps.
   float acc[2][4];
@@ -228,30 +236,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
     }
   }
   __syncthreads();
-  for (int g = 0; g < G; g++) {  // softmax of head g, as the per-head kernel does it
-    float* row = sc + g * S;
-    float m = -INFINITY;
-    for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, row[s]);
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
-    if (lane == 0) red[warp] = m;
-    __syncthreads();
-    m = -INFINITY;
-    for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
-    __syncthreads();
-    float z = 0.f;
-    for (int s = threadIdx.x; s < S; s += THREADS) {
-      float e = expf(row[s] - m);
-      row[s] = e;
-      z += e;
-    }
-    for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
-    if (lane == 0) red[warp] = z;
-    __syncthreads();
-    z = 0.f;
-    for (int i = 0; i < WARPS; i++) z += red[i];
-    for (int s = threadIdx.x; s < S; s += THREADS) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
-    __syncthreads();
-  }
+  for (int g = 0; g < G; g++) softmax_bf16(sc + g * S, S, red);  // head by head, as the per-head kernel
 
   float acc[GQA_MAX][4];
 #pragma unroll

@@ -99,65 +99,8 @@ __device__ __forceinline__ void mma_store(const float (&c)[NT][4], int lane, int
     }
 }
 
-// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) and, under
-// split-K, the blocks' (ws: [tiles][gridDim.z][32][4·NT] float32, cnt: [tiles] zeroed counters;
-// both unused when gridDim.z = 1), and writes y[b, o] with the bias and LoRA terms for the block's
-// rows o < out and b < B. Every thread of the block must call it.
-template <int NT>
-__device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int warp, int lane, int o0, int b0,
-                                           int B, int out, float* __restrict__ y,
-                                           const unsigned short* __restrict__ bias, const float* __restrict__ u,
-                                           const float* __restrict__ lora_b, int r, float scale, float* ws,
-                                           unsigned int* cnt) {
-  __shared__ int last;
-  if (warp > 0) {
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) part[((warp - 1) * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
-  }
-  __syncthreads();
-  if (warp == 0) {
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int w = 0; w < MMA_WARPS - 1; w++) c[n][i] += part[(w * 32 + lane) * 4 * NT + 4 * n + i];
-  }
-  const int Z = gridDim.z;
-  if (Z > 1) {
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    float* wt = ws + (long long)tile * Z * 32 * 4 * NT;
-    if (warp == 0) {
-#pragma unroll
-      for (int n = 0; n < NT; n++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
-      __threadfence();  // the partials are visible to every block before this block is counted
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(&cnt[tile], 1u) == (unsigned int)(Z - 1);
-    __syncthreads();
-    if (!last || warp > 0) return;
-    __threadfence();
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        float v = 0.f;
-        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];  // volatile: not from L1 (other blocks wrote it)
-        c[n][i] = v;
-      }
-    if (lane == 0) cnt[tile] = 0;
-  } else if (warp > 0) {
-    return;
-  }
-  mma_store<NT>(c, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
-}
-
-// mma_finish_warp is mma_finish for a warp that owns its 16 output rows alone (no sharing of the
-// inputs with the block's other warps): under split-K (gridDim.z > 1) its partials go to ws
+// mma_finish_warp finishes a warp's tile of 16 output rows (its accumulators hold the whole sum
+// over the block's share of the inputs): under split-K (gridDim.z > 1) its partials go to ws
 // [tiles][gridDim.z][32][4·NT] at warp tile `tile`, and the warp of the last block to finish adds
 // them in the order z = 0 … Z−1 and writes y. Every lane of the warp must call it.
 template <int NT>
@@ -172,7 +115,7 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
     for (int n = 0; n < NT; n++)
 #pragma unroll
       for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
-    __threadfence();
+    __threadfence();  // the partials are visible to every block before this warp is counted
     __syncwarp();
     unsigned int last = 0;
     if (lane == 0) last = atomicAdd(&cnt[tile], 1u) == (unsigned int)(Z - 1);
@@ -184,10 +127,39 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         float v = 0.f;
-        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];
+        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];  // volatile: not from L1 (other blocks wrote it)
         c[n][i] = v;
       }
     if (lane == 0) cnt[tile] = 0;
   }
   mma_store<NT>(c, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
 }
+
+// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) into warp 0,
+// which then finishes the block's tile as mma_finish_warp does (tile index blockIdx.y·gridDim.x +
+// blockIdx.x; split-K scratch unused when gridDim.z = 1) and writes y[b, o] with the bias and
+// LoRA terms for rows o < out and b < B. Every thread of the block must call it.
+template <int NT>
+__device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int warp, int lane, int o0, int b0,
+                                           int B, int out, float* __restrict__ y,
+                                           const unsigned short* __restrict__ bias, const float* __restrict__ u,
+                                           const float* __restrict__ lora_b, int r, float scale, float* ws,
+                                           unsigned int* cnt) {
+  if (warp > 0) {
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) part[((warp - 1) * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
+  }
+  __syncthreads();
+  if (warp > 0) return;
+#pragma unroll
+  for (int n = 0; n < NT; n++)
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int w = 0; w < MMA_WARPS - 1; w++) c[n][i] += part[(w * 32 + lane) * 4 * NT + 4 * n + i];
+  const long long tile = (long long)blockIdx.y * gridDim.x + blockIdx.x;
+  mma_finish_warp<NT>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+}
+

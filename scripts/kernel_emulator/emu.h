@@ -53,24 +53,9 @@ using std::min;
 
 inline void __syncthreads() { emuBlock->block->arrive_and_wait(); }
 
+// emuShfl returns lane src's v for the calling thread's warp (every lane of the warp must call it).
 template <class T>
-inline T __shfl_xor_sync(unsigned, T v, int o) {
-  const unsigned t = threadIdx.x, w = t / 32, lane = t % 32;
-  unsigned long long bits = 0;
-  std::memcpy(&bits, &v, sizeof(T));
-  emuBlock->warpbuf[w * 32 + lane] = bits;
-  emuBlock->warps[w]->arrive_and_wait();
-  unsigned long long other = emuBlock->warpbuf[w * 32 + (lane ^ o)];
-  emuBlock->warps[w]->arrive_and_wait();
-  T r;
-  std::memcpy(&r, &other, sizeof(T));
-  return r;
-}
-
-inline void __syncwarp(unsigned = 0xffffffffu) { emuBlock->warps[threadIdx.x / 32]->arrive_and_wait(); }
-
-template <class T>
-inline T __shfl_sync(unsigned, T v, int src) {
+inline T emuShfl(T v, unsigned src) {
   const unsigned t = threadIdx.x, w = t / 32, lane = t % 32;
   unsigned long long bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
@@ -81,6 +66,18 @@ inline T __shfl_sync(unsigned, T v, int src) {
   T r;
   std::memcpy(&r, &other, sizeof(T));
   return r;
+}
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int o) {
+  return emuShfl(v, (threadIdx.x % 32) ^ o);
+}
+
+inline void __syncwarp(unsigned = 0xffffffffu) { emuBlock->warps[threadIdx.x / 32]->arrive_and_wait(); }
+
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src) {
+  return emuShfl(v, src);
 }
 
 inline unsigned __float_as_uint(float f) {
