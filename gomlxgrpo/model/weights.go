@@ -38,14 +38,8 @@ func ReadTensor(info *hf.TensorInfo, dtype dtypes.DType) (*tensors.Tensor, error
 
 // ConvertRaw converts little-endian safetensors bytes of srcDType into a tensor of dtype.
 func ConvertRaw(name, srcDType string, shape []int, raw []byte, dtype dtypes.DType) (*tensors.Tensor, error) {
-	var n int
-	switch srcDType {
-	case "F32":
-		n = len(raw) / 4
-	case "BF16", "F16":
-		n = len(raw) / 2
-	default:
-		return nil, fmt.Errorf("tensor %q: dtype %s is not a float type we load (F32, BF16, F16)", name, srcDType)
+	if _, err := rawValues(name, srcDType, len(raw)); err != nil {
+		return nil, err
 	}
 	t := tensors.FromShape(shapes.Make(dtype, shape...))
 	// Same dtype: copy bytes as they are.
@@ -58,25 +52,9 @@ func ConvertRaw(name, srcDType string, shape []int, raw []byte, dtype dtypes.DTy
 	case dtypes.Float32:
 		err = tensors.MutableFlatData(t, func(flat []float32) { decodeFloat32(flat, srcDType, raw) })
 	case dtypes.BFloat16:
-		err = tensors.MutableFlatData(t, func(flat []bfloat16.BFloat16) {
-			inParallel(n, func(lo, hi int) {
-				f := make([]float32, hi-lo)
-				decodeFloat32Range(f, srcDType, raw, lo)
-				for i, v := range f {
-					flat[lo+i] = bfloat16.FromFloat32(v)
-				}
-			})
-		})
+		err = tensors.MutableFlatData(t, func(flat []bfloat16.BFloat16) { decodeInto(flat, srcDType, raw, bfloat16.FromFloat32) })
 	case dtypes.Float16:
-		err = tensors.MutableFlatData(t, func(flat []float16.Float16) {
-			inParallel(n, func(lo, hi int) {
-				f := make([]float32, hi-lo)
-				decodeFloat32Range(f, srcDType, raw, lo)
-				for i, v := range f {
-					flat[lo+i] = float16.FromFloat32(v)
-				}
-			})
-		})
+		err = tensors.MutableFlatData(t, func(flat []float16.Float16) { decodeInto(flat, srcDType, raw, float16.FromFloat32) })
 	default:
 		return nil, fmt.Errorf("tensor %q: cannot load into dtype %s", name, dtype)
 	}
@@ -89,25 +67,42 @@ func toDevice(t *tensors.Tensor, backend compute.Backend) error {
 	return t.ToDevice(backend, 0)
 }
 
+// rawValues returns how many srcDType values nbytes hold, or an error for a dtype we do not load.
+func rawValues(name, srcDType string, nbytes int) (int, error) {
+	switch srcDType {
+	case "F32":
+		return nbytes / 4, nil
+	case "BF16", "F16":
+		return nbytes / 2, nil
+	}
+	return 0, fmt.Errorf("tensor %q: dtype %s is not a float type we load (F32, BF16, F16)", name, srcDType)
+}
+
 // ReadFloat32 reads one checkpoint tensor (F32, BF16 or F16) from disk as float32 values, for the
 // host-side 4-bit quantization (one buffer of file bytes, one of values; no tensor in between).
 func ReadFloat32(info *hf.TensorInfo) ([]float32, error) {
+	n, err := rawValues(info.Name, info.DType, int(info.Size))
+	if err != nil {
+		return nil, err
+	}
 	raw := make([]byte, info.Size)
 	if err := info.ReadRaw(raw); err != nil {
 		return nil, err
 	}
-	var n int
-	switch info.DType {
-	case "F32":
-		n = len(raw) / 4
-	case "BF16", "F16":
-		n = len(raw) / 2
-	default:
-		return nil, fmt.Errorf("tensor %q: dtype %s is not a float type we load (F32, BF16, F16)", info.Name, info.DType)
-	}
 	out := make([]float32, n)
 	decodeFloat32(out, info.DType, raw)
 	return out, nil
+}
+
+// decodeInto decodes len(flat) srcDType values of raw into flat through float32 and conv, in parallel.
+func decodeInto[T any](flat []T, srcDType string, raw []byte, conv func(float32) T) {
+	inParallel(len(flat), func(lo, hi int) {
+		f := make([]float32, hi-lo)
+		decodeFloat32Range(f, srcDType, raw, lo)
+		for i, v := range f {
+			flat[lo+i] = conv(v)
+		}
+	})
 }
 
 // decodeFloat32 decodes len(dst) little-endian srcDType values of raw (F32, BF16 or F16) into dst,
