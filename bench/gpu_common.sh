@@ -5,3 +5,13 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 PLUGIN=$(ls /opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*/xla_cuda_plugin.so | tail -1)
 export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0
 nvidia-smi --query-gpu=name --format=csv,noheader | tee "$OUT/card.txt"
+
+# run_logged LABEL TIMEOUT "ENV=… …" BINARY ARGS…: runs .gpu/BINARY with those environment
+# assignments, keeps its whole output in $OUT/LABEL.log, prints its JSON lines tagged with the
+# label and its first error lines (or a non-zero exit status).
+run_logged() {
+  local label=$1 t=$2 envs=$3 bin=$4; shift 4
+  env $envs timeout "$t" ".gpu/$bin" "$@" > "$OUT/$label.log" 2>&1; echo "rc=$?" >> "$OUT/$label.log"
+  grep -E '^\{' "$OUT/$label.log" | sed "s/^{/{\"run\":\"$label\",/"
+  grep -iE 'error|panic|rc=[1-9]' "$OUT/$label.log" | head -3
+}

@@ -13,19 +13,13 @@ GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa RUN='NF4GEMV|Attention|Decoder' BENCH='N
 echo "tests done at ${SECONDS}s"
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b
-run() { # label, timeout, env, binary, args... (full output in $OUT/label.log)
-  local label=$1 t=$2 envs=$3 bin=$4; shift 4
-  env $envs timeout $t .gpu/$bin "$@" > "$OUT/$label.log" 2>&1; echo "rc=$?" >> "$OUT/$label.log"
-  grep -E '^\{' "$OUT/$label.log" | sed "s/^{/{\"run\":\"$label\",/"
-  grep -iE 'error|panic|rc=[1-9]' "$OUT/$label.log" | head -3
-}
 {
-run cuda-b64 90 "" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
-run cuda-b64-wide 90 "GOMLXGRPO_MMA64=wide" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
-run cuda-b64-wide-gqa 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
-run cuda-b8 90 "" grpo-cuda bench generate --model $Q --load-in-4bit
-run cuda-b8-gqa 90 "GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $Q --load-in-4bit
-run profile-b64-new 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
+run_logged cuda-b64 90 "" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
+run_logged cuda-b64-wide 90 "GOMLXGRPO_MMA64=wide" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
+run_logged cuda-b64-wide-gqa 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
+run_logged cuda-b8 90 "" grpo-cuda bench generate --model $Q --load-in-4bit
+run_logged cuda-b8-gqa 90 "GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $Q --load-in-4bit
+run_logged profile-b64-new 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
 grep "cuda profile" "$OUT/profile-b64-new.log" | tail -12
 timeout 100 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round13.jsonl"

@@ -9,22 +9,16 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-run() { # label, timeout, binary, args... (full output in $OUT/label.log)
-  local label=$1 t=$2 bin=$3; shift 3
-  GOMLXGRPO_XLA_LOG=1 timeout $t .gpu/$bin "$@" > "$OUT/$label.log" 2>&1; echo "rc=$?" >> "$OUT/$label.log"
-  grep -E '^\{' "$OUT/$label.log" | sed "s/^{/{\"run\":\"$label\",/"
-  grep -E 'Temporary:[0-9.]+ GiB' "$OUT/$label.log" | sed 's/.*Memory usage/Memory usage/' | head -5
-  grep -iE 'panic|rc=[1-9]' "$OUT/$label.log" | head -3
-}
+xla_mem() { grep -E 'Temporary:[0-9.]+ GiB' "$OUT/$1.log" | sed 's/.*Memory usage/Memory usage/' | head -5; }
 if [ "${PHI:-0}" = 1 ]; then
   python3 bench/hf_foundation.py make $CK phi-4 2>&1 | grep --line-buffered '^{'
-  run grpo-cuda-phi4 480 grpo-cuda bench grpo --model $CK/phi-4 --steps 2 | tee "$OUT/round14-phi4.jsonl"
+  { run_logged grpo-cuda-phi4 480 GOMLXGRPO_XLA_LOG=1 grpo-cuda bench grpo --model $CK/phi-4 --steps 2; xla_mem grpo-cuda-phi4; } | tee "$OUT/round14-phi4.jsonl"
   exit 0
 fi
 {
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b 2>&1 | grep --line-buffered '^{'
-run grpo-cuda-1.5b 100 grpo-cuda bench grpo --model $CK/qwen2.5-1.5b --steps 3  # the LoRA kernels' effect
-run grpo-cuda-8b 330 grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 2
+run_logged grpo-cuda-1.5b 100 "" grpo-cuda bench grpo --model $CK/qwen2.5-1.5b --steps 3  # the LoRA kernels' effect
+run_logged grpo-cuda-8b 330 GOMLXGRPO_XLA_LOG=1 grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 2; xla_mem grpo-cuda-8b
 timeout $((480 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
 timeout $((585 - SECONDS)) python3 bench/hf_grpo_step.py grpo:qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round14.jsonl"
