@@ -14,6 +14,7 @@ echo "tests done at ${SECONDS}s"
 CK=/tmp/ck; python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 Q=$CK/qwen2.5-1.5b; L3=$CK/llama3.2-3b
 {
+timeout 100 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 run_logged cuda-b64 90 "" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
 run_logged cuda-b64-wide 90 "GOMLXGRPO_MMA64=wide" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
 run_logged cuda-b64-wide-gqa 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
@@ -21,6 +22,5 @@ run_logged cuda-b8 90 "" grpo-cuda bench generate --model $Q --load-in-4bit
 run_logged cuda-b8-gqa 90 "GOMLXGRPO_ATTN=gqa" grpo-cuda bench generate --model $Q --load-in-4bit
 run_logged profile-b64-new 90 "GOMLXGRPO_MMA64=wide GOMLXGRPO_ATTN=gqa GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $L3 --batch 64 --load-in-4bit
 grep "cuda profile" "$OUT/profile-b64-new.log" | tail -12
-timeout 100 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round13.jsonl"
 echo "all done at ${SECONDS}s"
