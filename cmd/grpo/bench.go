@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -71,11 +72,11 @@ func benchLoad(args []string) error {
 		}
 		loraParams = ad.NumParameters()
 	}
-	return printJSON(map[string]any{
+	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "double_quant": *dq, "lora_params": loraParams,
 		"load_s": round(time.Since(t0).Seconds(), 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
 		"gpu_used_gib": round(gpuUsedGiB(), 2), "params_gib": round(float64(m.Store.ByteSize())/(1<<30), 2),
-	})
+	}))
 }
 
 // benchForward times full forward passes (all positions' logits, reduced on device).
@@ -166,6 +167,29 @@ func procStatusGiB(field string) float64 {
 		}
 	}
 	return -1
+}
+
+// withAllocator adds to a benchmark's JSON the allocators' own figures where the backend has them
+// (the cuda build on a GPU), in GiB: peak_allocated_gib = XLA's peak bytes in use + the CUDA
+// kernels' own peak (an upper bound on what was live at once), the analog of PyTorch's
+// max_memory_allocated that transformers + PEFT report; xla_peak_pool_gib is what XLA's allocator
+// held at most (PyTorch's max_memory_reserved). gpu_used_gib (nvidia-smi) also counts the CUDA
+// context and the pool.
+func withAllocator(be compute.Backend, out map[string]any) map[string]any {
+	s, ok := backend.Allocator(be)
+	if !ok {
+		return out
+	}
+	gib := func(b int64) any {
+		if b < 0 {
+			return nil
+		}
+		return round(float64(b)/(1<<30), 2)
+	}
+	out["peak_allocated_gib"] = gib(s.PeakInUse + s.PeakKernels)
+	out["xla_peak_in_use_gib"], out["xla_in_use_gib"], out["xla_peak_pool_gib"] = gib(s.PeakInUse), gib(s.InUse), gib(s.PeakPool)
+	out["kernels_peak_gib"] = gib(s.PeakKernels)
+	return out
 }
 
 // gpuUsedGiB asks nvidia-smi for this process's GPU memory (-1 when unavailable).

@@ -73,21 +73,21 @@ func benchGRPO(args []string) error {
 			if used >= 0 {
 				gpu = round(used, 2)
 			}
-			if err := printJSON(map[string]any{"kind": "grpo_progress", "step": i + 1, "step_s": round(last.Values["step_time"], 2),
-				"gpu_used_gib": gpu, "host_rss_gib": round(rssGiB(), 2)}); err != nil {
+			if err := printJSON(withAllocator(m.Backend, map[string]any{"kind": "grpo_progress", "step": i + 1, "step_s": round(last.Values["step_time"], 2),
+				"gpu_used_gib": gpu, "host_rss_gib": round(rssGiB(), 2)})); err != nil {
 				return err
 			}
 		}
 	}
 	v := last.Values
 	gen := v["generation_time"]
-	return printJSON(map[string]any{
+	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
 		"G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
 		"gen_s": round(gen, 2), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
 		"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
-	})
+	}))
 }
 
 // benchGenerate times batched generation on the GoMLX path: B copies of a random prompt, exactly
@@ -150,8 +150,8 @@ func benchGenerate(args []string) error {
 	if tm.StepDecoder {
 		decoder = "cuda"
 	}
-	return printJSON(map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
+	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
 		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
-		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)})
+		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)}))
 }

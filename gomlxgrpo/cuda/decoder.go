@@ -41,6 +41,7 @@ type Decoder struct {
 	B, S                              int
 	caches                            []cu.DevicePtr
 	buf                               map[string]cu.DevicePtr // scratch, allocated by Start
+	bufBytes                          map[string]int64        // buf's sizes, for memFree
 	layers                            []layerPtrs
 	embed, finalNorm, lmHead, invFreq cu.DevicePtr
 	maxR                              int
@@ -190,7 +191,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
 	}
-	d.buf = map[string]cu.DevicePtr{}
+	d.buf, d.bufBytes = map[string]cu.DevicePtr{}, map[string]int64{}
 	err = onContext(func() error {
 		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
 			return err
@@ -204,11 +205,11 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 			return fmt.Errorf("cuda: split-K scratch: %w", err)
 		}
 		for name, n := range sizes {
-			ptr, err := cu.MemAlloc(int64(n))
+			ptr, err := memAlloc(int64(n))
 			if err != nil {
 				return fmt.Errorf("cuda: allocating %d bytes of decode scratch (%s): %w", n, name, err)
 			}
-			d.buf[name] = ptr
+			d.buf[name], d.bufBytes[name] = ptr, int64(n)
 		}
 		inv := c.InvFreq()
 		if err := cu.MemcpyHtoD(d.buf["invFreq"], unsafe.Pointer(&inv[0]), int64(4*len(inv))); err != nil {
@@ -432,8 +433,8 @@ func (d *Decoder) Close() {
 	stream = cu.Stream{}
 	_ = onContext(func() error {
 		_ = cu.Synchronize()
-		for _, ptr := range d.buf {
-			_ = cu.MemFree(ptr)
+		for name, ptr := range d.buf {
+			_ = memFree(ptr, d.bufBytes[name])
 		}
 		if d.stream != (cu.Stream{}) {
 			_ = d.stream.Destroy()

@@ -183,16 +183,16 @@ func (s *scratchBuffers) get(floats, counters int) (ws, cnt cu.DevicePtr, err er
 	}
 	f, c := max(floats, 2*s.wsFloats, 1<<10), max(counters, 2*s.cntN, 1<<8) // small first sizes: the tiny models' tests grow it too
 	var nws, ncnt cu.DevicePtr
-	if nws, err = cu.MemAlloc(int64(4 * f)); err != nil {
+	if nws, err = memAlloc(int64(4 * f)); err != nil {
 		return 0, 0, err
 	}
-	if ncnt, err = cu.MemAlloc(int64(4 * c)); err != nil {
-		_ = cu.MemFree(nws)
+	if ncnt, err = memAlloc(int64(4 * c)); err != nil {
+		_ = memFree(nws, int64(4*f))
 		return 0, 0, err
 	}
 	if err = cu.MemsetD32(ncnt, 0, int64(c)); err != nil {
-		_ = cu.MemFree(nws)
-		_ = cu.MemFree(ncnt)
+		_ = memFree(nws, int64(4*f))
+		_ = memFree(ncnt, int64(4*c))
 		return 0, 0, err
 	}
 	if s.ws != 0 {
