@@ -27,6 +27,7 @@ func benchGRPO(args []string) error {
 	rank := fs.Int("lora-r", 16, "LoRA rank on the 7 projections")
 	load4 := fs.Bool("load-in-4bit", true, "NF4 base weights")
 	beta := fs.Float64("beta", 0.04, "KL coefficient (0 skips the reference pass)")
+	ckpt := fs.Bool("gradient-checkpointing", true, "recompute decoder layers in the backward pass (TRL's gradient_checkpointing)")
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
 	_ = fs.Parse(args)
 	t0 := time.Now()
@@ -48,6 +49,7 @@ func benchGRPO(args []string) error {
 	cfg := grpo.Defaults()
 	cfg.NumGenerations, cfg.PromptsPerStep, cfg.MaxCompletionLength, cfg.MaxSteps = *G, 1, *compLen, *steps
 	cfg.Beta, cfg.LearningRate, cfg.AdamBeta2, cfg.WeightDecay, cfg.LossType = *beta, 5e-6, 0.99, 0.1, "grpo"
+	cfg.GradientCheckpointing = *ckpt
 	random := reward.Reward{Name: "random", Fn: func(s []reward.Sample) []float64 {
 		out := make([]float64, len(s))
 		for i := range out {

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 )
 
-// TestAllocatorStats: a 256 MiB XLA buffer shows in XLA's bytes in use and peak, freeing it takes
+// TestAllocatorStats: a 256 MiB XLA buffer shows in XLA's bytes in use (to within 1 MiB) and peak, freeing it takes
 // it out of bytes in use but not out of the peak, and a kernel-side allocation counts in Kernels
 // until it is freed.
 func TestAllocatorStats(t *testing.T) {
@@ -22,7 +22,7 @@ func TestAllocatorStats(t *testing.T) {
 	}
 	tt, _ := zerosOnDevice(t, be, dtypes.Uint8, n)
 	s1, _ := backend.Allocator(be)
-	if got := s1.InUse - s0.InUse; got < n || got > n+(1<<20) {
+	if got := s1.InUse - s0.InUse; got < n-(1<<20) || got > n+(1<<20) { // other small buffers come and go
 		t.Errorf("bytes in use grew by %d for a %d-byte buffer (%+v then %+v)", got, n, s0, s1)
 	}
 	if s1.PeakInUse < s1.InUse {
