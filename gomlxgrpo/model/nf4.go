@@ -87,18 +87,17 @@ func (m *Model) loadNF4(use *hf.Consumer, l *Linear) error {
 // frozen 4-bit parameters is downstream of nothing, so the forward and backward passes share one
 // 16-bit copy per projection and XLA keeps every layer's copy alive from its forward use to its
 // backward use: the whole model in bf16 (13 GiB for the Llama-3.1-8B shape, whose gradient
-// executable had 16.6 GiB of temporaries: bench/RESULTS.md). Passing the codes through one
-// optimization barrier together with a scalar computed from x ties them to x without changing a
-// value (the scalar is not used; the barrier keeps XLA from folding the tie away).
+// executable had 16.6 GiB of temporaries: bench/RESULTS.md).
+//
+// The tie is GoMLX's SchedulingBarrier (codes + 0·x[0,…,0], the zero hidden behind an
+// optimization barrier, as GoMLX's own checkpointing ties a recomputation to its trigger), which
+// XLA cannot fold. A first version passed the codes and a scalar of x through one
+// OptimizationBarriers node instead: XLA dropped the barrier's unused scalar output, and with it the
+// tie, then merged the two dequantizations again (its optimized HLO on an H100: each projection
+// dequantized once, read by the forward and the backward matmuls; scripts/hlo_liveness.py).
 func (l *Linear) recomputedWeight(x *Node) *Node {
-	first := x
-	for range x.Rank() {
-		first = SliceAxis(first, 0, AxisRange(0, 1))
-		first = Reshape(first, first.Shape().Dimensions[1:]...)
-	}
 	g := x.Graph()
-	tied := OptimizationBarriers(l.NF4Packed.NodeValue(g), first)
-	return l.dequant(tied[0], l.AbsmaxNode(g))
+	return l.dequant(SchedulingBarrier(l.NF4Packed.NodeValue(g), x), l.AbsmaxNode(g))
 }
 
 // AbsmaxNode returns the NF4 block scales [Out·In/64] float32 in graph g.
