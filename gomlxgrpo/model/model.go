@@ -76,6 +76,7 @@ type Model struct {
 	invFreq     []float32 // [H/2] rotary inverse frequencies
 	load4bit    bool
 	doubleQuant bool
+	scratch     *hostScratch // while loading
 }
 
 // LoadOptions configures Load.
@@ -123,6 +124,8 @@ func DefaultDType(backend compute.Backend) dtypes.DType {
 }
 
 func (m *Model) load(ck *hf.Checkpoint) error {
+	m.scratch = &hostScratch{}
+	defer func() { m.scratch = nil }()
 	c := m.Config
 	spec := archSpecs[c.Architecture]
 	use := ck.NewConsumer()

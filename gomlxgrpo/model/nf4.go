@@ -31,7 +31,7 @@ func (m *Model) loadNF4(use *hf.Consumer, l *Linear) error {
 		if err != nil {
 			return err
 		}
-		w, err := ReadFloat32(info)
+		w, err := m.scratch.float32s(info)
 		if err != nil {
 			return err
 		}
