@@ -138,7 +138,7 @@ func varPath(module, which string) string {
 func (ad *Adapters) wire(a *Adapter) {
 	scale := ad.Config.Scale()
 	a.Linear.LoRAA, a.Linear.LoRAB, a.Linear.LoRAScale = a.A, a.B, scale
-	a.Linear.Adapter = func(x *Node) *Node {
+	a.Linear.Adapter = func(x *Node, param func(*gmodel.Variable) *Node) *Node {
 		g := x.Graph()
 		xf := ConvertDType(x, dtypes.Float32)
 		if ad.Training && ad.Config.Dropout > 0 {
@@ -146,8 +146,8 @@ func (ad *Adapters) wire(a *Adapter) {
 			mask := ad.m.Store.RootScope().RandomBernoulli(Scalar(g, dtypes.Float32, keep), xf.Shape())
 			xf = MulScalar(Where(mask, xf, ZerosLike(xf)), 1/keep)
 		}
-		h := EinsumAxes(xf, a.A.NodeValue(g), [][2]int{{xf.Rank() - 1, 1}}, nil) // [..., r]
-		d := EinsumAxes(h, a.B.NodeValue(g), [][2]int{{h.Rank() - 1, 1}}, nil)   // [..., Out]
+		h := EinsumAxes(xf, param(a.A), [][2]int{{xf.Rank() - 1, 1}}, nil) // [..., r]
+		d := EinsumAxes(h, param(a.B), [][2]int{{h.Rank() - 1, 1}}, nil)   // [..., Out]
 		return MulScalar(d, scale)
 	}
 }

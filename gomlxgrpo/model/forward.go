@@ -36,6 +36,10 @@ func (m *Model) Forward(in *Inputs) *Node {
 	x := Gather(m.Embed.NodeValue(g), ExpandAxes(in.IDs, -1)) // [B, T, D]
 	cos, sin := m.rotary(in.Positions)
 	mask := attentionMask(in) // [B, T, S]
+	var order *gradOrder
+	if in.Checkpoint && !in.NoAdapters {
+		order = &gradOrder{}
+	}
 	for i, l := range m.Layers {
 		var kv []*Node
 		if in.Cache != nil {
@@ -44,7 +48,11 @@ func (m *Model) Forward(in *Inputs) *Node {
 		if in.Checkpoint {
 			x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
 		}
-		x = m.decoderLayer(l, x, cos, sin, mask, in, kv)
+		// After the checkpoint, not before: GoMLX v0.28.6 clones a one-operand optimization barrier
+		// (Checkpoint's) as its operand and copies the barrier's attributes onto it, which would
+		// erase the custom gradient of a node right below it.
+		x = order.layerInput(x)
+		x = m.decoderLayer(l, x, cos, sin, mask, in, kv, order)
 	}
 	if in.Checkpoint {
 		x = x.StopCheckpoint()
@@ -58,7 +66,7 @@ func (m *Model) Logits(hidden *Node) *Node {
 }
 
 // decoderLayer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)). kv (K and V caches) is nil without a cache.
-func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv []*Node) *Node {
+func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv []*Node, order *gradOrder) *Node {
 	c := m.Config
 	g := x.Graph()
 	adapters, ck := !in.NoAdapters, in.Checkpoint
@@ -68,12 +76,12 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 	h := rmsNorm(x, l.InputNorm.NodeValue(g), c.RMSNormEps)
 	var q, k, v *Node
 	if l.QKV != nil {
-		qkv := l.QKV.apply(h, adapters, ck) // [B, T, (N+2K)·H]
+		qkv := l.QKV.apply(h, adapters, ck, order) // [B, T, (N+2K)·H]
 		q = SliceAxis(qkv, -1, AxisRange(0, N*H))
 		k = SliceAxis(qkv, -1, AxisRange(N*H, (N+K)*H))
 		v = SliceAxis(qkv, -1, AxisRange((N+K)*H, (N+2*K)*H))
 	} else {
-		q, k, v = l.Q.apply(h, adapters, ck), l.K.apply(h, adapters, ck), l.V.apply(h, adapters, ck)
+		q, k, v = l.Q.apply(h, adapters, ck, order), l.K.apply(h, adapters, ck, order), l.V.apply(h, adapters, ck, order)
 	}
 	q = Reshape(q, B, T, N, H)
 	k = Reshape(k, B, T, K, H)
@@ -88,20 +96,20 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 		k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
 	}
 	attn := groupedAttention(q, k, v, mask, K) // [B, T, N·H]
-	x = Add(x, l.O.apply(attn, adapters, ck))
+	x = Add(x, l.O.apply(attn, adapters, ck, order))
 
 	h = rmsNorm(x, l.PostAttnNorm.NodeValue(g), c.RMSNormEps)
 	var gate, up *Node
 	if l.GateUp != nil {
-		gu := l.GateUp.apply(h, adapters, ck) // [B, T, 2F]: Phi3MLP chunks it as gate, up
+		gu := l.GateUp.apply(h, adapters, ck, order) // [B, T, 2F]: Phi3MLP chunks it as gate, up
 		F := c.IntermediateSize
 		gate, up = SliceAxis(gu, -1, AxisRange(0, F)), SliceAxis(gu, -1, AxisRange(F, 2*F))
 	} else {
-		gate, up = l.Gate.apply(h, adapters, ck), l.Up.apply(h, adapters, ck)
+		gate, up = l.Gate.apply(h, adapters, ck, order), l.Up.apply(h, adapters, ck, order)
 	}
 	// SwiGLU: down(silu(gate) ⊙ up), silu(z) = z·σ(z).
 	act := Mul(Mul(gate, Sigmoid(gate)), up)
-	return Add(x, l.Down.apply(act, adapters, ck))
+	return Add(x, l.Down.apply(act, adapters, ck, order))
 }
 
 // groupedAttention is causal grouped-query attention:

@@ -22,8 +22,10 @@ type Linear struct {
 	// With double quantization NF4Absmax is nil and absmax is NF4Code[NF4AbsmaxQ]·NF4Absmax2 + NF4Offset.
 	NF4Packed, NF4Absmax                       *gmodel.Variable
 	NF4AbsmaxQ, NF4Absmax2, NF4Code, NF4Offset *gmodel.Variable
-	// Adapter, when set, adds its output to y (e.g. LoRA: scale·(x·Aᵀ)·Bᵀ). Skipped when adapters are disabled.
-	Adapter func(x *Node) *Node
+	// Adapter, when set, adds its output to y (e.g. LoRA: scale·(x·Aᵀ)·Bᵀ); it reads its trainable
+	// variables through param, which may mark them for the backward pass (gradorder.go). Skipped when
+	// adapters are disabled.
+	Adapter func(x *Node, param func(*gmodel.Variable) *Node) *Node
 	// LoRAA [r, In], LoRAB [Out, r] and LoRAScale describe a LoRA Adapter as data, for decode paths
 	// outside the graph (the CUDA kernels) that read the adapter's buffers in place.
 	LoRAA, LoRAB *gmodel.Variable
@@ -41,12 +43,12 @@ func (l *Linear) WeightNode(g *Graph) *Node {
 }
 
 // Apply computes y = x·Wᵀ + b (+ adapter(x) when withAdapter). x: [..., In] → y: [..., Out].
-func (l *Linear) Apply(x *Node, withAdapter bool) *Node { return l.apply(x, withAdapter, false) }
+func (l *Linear) Apply(x *Node, withAdapter bool) *Node { return l.apply(x, withAdapter, false, nil) }
 
 // apply is Apply; with checkpointed (inside a gradient-checkpointed layer) an NF4 weight is
 // dequantized from x's side of the checkpoint (recomputedWeight), so the backward pass does not
-// keep the forward pass's bf16 copy.
-func (l *Linear) apply(x *Node, withAdapter, checkpointed bool) *Node {
+// keep the forward pass's bf16 copy; order (may be nil) orders the adapter's gradients.
+func (l *Linear) apply(x *Node, withAdapter, checkpointed bool, order *gradOrder) *Node {
 	g := x.Graph()
 	var w *Node
 	if checkpointed && l.dequant != nil {
@@ -60,7 +62,8 @@ func (l *Linear) apply(x *Node, withAdapter, checkpointed bool) *Node {
 		y = Add(y, ExpandLeftToRank(ConvertDType(l.Bias.NodeValue(g), y.DType()), y.Rank()))
 	}
 	if withAdapter && l.Adapter != nil {
-		y = Add(y, ConvertDType(l.Adapter(x), y.DType()))
+		param := func(v *gmodel.Variable) *Node { return order.param(v.NodeValue(g)) }
+		y = Add(y, ConvertDType(l.Adapter(x, param), y.DType()))
 	}
 	return y
 }
