@@ -315,11 +315,13 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 		sched.MaxSteps = t.scheduleSteps
 	}
 	lr := sched.LearningRateAt(t.Step)
+	optStart := time.Now() // the loss and gradient values above were read back: the backward pass is done
 	out, err := t.applyExec.Call(float32(lr))
 	if err != nil {
 		return nil, fmt.Errorf("optimizer step %d: %w", t.Step+1, err)
 	}
 	gradNorm := float64(tensors.ToScalar[float32](out[0]))
+	optTime := time.Since(optStart)
 	t.Step++
 
 	m := &StepMetrics{Step: t.Step, Values: map[string]float64{}, Samples: b.Samples}
@@ -339,10 +341,13 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	m.Values["entropy"] = sums[6] / tok
 	m.Values["grad_norm"] = gradNorm
 	m.Values["learning_rate"] = lr
-	m.Values["step_time"] = time.Since(start).Seconds()
+	end := time.Now() // one end for the step and its training phase, so the phases nest
+	m.Values["step_time"] = end.Sub(start).Seconds()
 	m.Values["generation_time"] = genTime.Seconds()
 	m.Values["timing/logprobs"] = lpTime.Seconds()
-	m.Values["timing/train"] = time.Since(trainStart).Seconds()
+	m.Values["timing/train"] = end.Sub(trainStart).Seconds()
+	m.Values["timing/backward"] = optStart.Sub(trainStart).Seconds() // loss, backward, gradient accumulation
+	m.Values["timing/optimizer"] = optTime.Seconds()                 // gradient clipping and AdamW
 	m.Values["epoch"] = float64(t.Cursor.Epoch) + float64(t.Cursor.Index)/float64(t.Data.Len())
 	return m, nil
 }

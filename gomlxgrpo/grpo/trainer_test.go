@@ -84,6 +84,7 @@ func TestRewardRisesOnToyTask(t *testing.T) {
 			t.Fatal(err)
 		}
 		rewards = append(rewards, m.Values["reward"])
+		checkTimingSplit(t, m.Values)
 		if m.Step == 1 {
 			t.Logf("step 1 metrics: %v", m.Values)
 		}
@@ -96,6 +97,16 @@ func TestRewardRisesOnToyTask(t *testing.T) {
 	t.Logf("trend %.4f per step, t = %.1f", slope, tstat)
 	if last <= first || tstat < 4 {
 		t.Fatalf("reward did not rise clearly: first %.3f, last %.3f, trend t = %.1f (%v)", first, last, tstat, rewards)
+	}
+}
+
+// checkTimingSplit: the step's phases (generation, log-probs, training = backward + optimizer) are
+// measured, positive and nested within the step's time (as `grpo bench grpo` reports them).
+func checkTimingSplit(t *testing.T, v map[string]float64) {
+	t.Helper()
+	gen, lp, train, bw, opt, step := v["generation_time"], v["timing/logprobs"], v["timing/train"], v["timing/backward"], v["timing/optimizer"], v["step_time"]
+	if gen <= 0 || train <= 0 || bw <= 0 || opt <= 0 || lp < 0 || bw+opt > train || gen+lp+train > step {
+		t.Fatalf("timing split: generation %g, log-probs %g, train %g (backward %g + optimizer %g), step %g", gen, lp, train, bw, opt, step)
 	}
 }
 
