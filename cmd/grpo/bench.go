@@ -23,14 +23,16 @@ import (
 )
 
 func init() {
-	register("bench", "benchmarks: load, forward, matmul, grpo (see bench/RESULTS.md)", runBench)
+	register("bench", "benchmarks: make, load, forward, matmul, generate, grpo (--shape qwen2.5-1.5b|llama3.2-3b|llama3.1-8b|phi-4 or --model; see bench/RESULTS.md)", runBench)
 }
 
 func runBench(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench needs a subcommand: load, forward")
+		return fmt.Errorf("bench needs a subcommand: make, load, forward, matmul, generate, grpo")
 	}
 	switch args[0] {
+	case "make":
+		return benchMake(args[1:])
 	case "load":
 		return benchLoad(args[1:])
 	case "forward":
@@ -42,17 +44,20 @@ func runBench(args []string) error {
 	case "generate":
 		return benchGenerate(args[1:])
 	}
-	return fmt.Errorf("unknown bench %q (load, forward)", args[0])
+	return fmt.Errorf("unknown bench %q (make, load, forward, matmul, generate, grpo)", args[0])
 }
 
 // benchLoad times LoadModel and reports host peak RSS and GPU memory of this process.
 func benchLoad(args []string) error {
 	fs := flag.NewFlagSet("bench load", flag.ExitOnError)
-	ref := fs.String("model", "", "model folder")
+	ref, shape := modelFlags(fs)
 	load4 := fs.Bool("load-in-4bit", false, "quantize the projections to NF4 while loading")
 	dq := fs.Bool("double-quant", false, "with --load-in-4bit: 8-bit block scales")
 	loraR := fs.Int("lora-r", 0, "attach LoRA adapters of this rank on the 7 projections (0: none)")
 	_ = fs.Parse(args)
+	if err := resolveModel(ref, shape); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4, DoubleQuant: *dq})
 	if err != nil {
@@ -82,11 +87,14 @@ func benchLoad(args []string) error {
 // benchForward times full forward passes (all positions' logits, reduced on device).
 func benchForward(args []string) error {
 	fs := flag.NewFlagSet("bench forward", flag.ExitOnError)
-	ref := fs.String("model", "", "model folder")
+	ref, shape := modelFlags(fs)
 	batch := fs.Int("batch", 8, "batch size")
 	seq := fs.Int("seq", 512, "sequence length")
 	iters := fs.Int("iters", 10, "timed iterations")
 	_ = fs.Parse(args)
+	if err := resolveModel(ref, shape); err != nil {
+		return err
+	}
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{})
 	if err != nil {
 		return err

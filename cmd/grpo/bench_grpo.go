@@ -19,7 +19,7 @@ import (
 // one prompt of random tokens, G completions of exactly `completion` tokens, random rewards.
 func benchGRPO(args []string) error {
 	fs := flag.NewFlagSet("bench grpo", flag.ExitOnError)
-	ref := fs.String("model", "", "model folder")
+	ref, shape := modelFlags(fs)
 	steps := fs.Int("steps", 3, "steps; the last one is reported")
 	G := fs.Int("g", 8, "num_generations")
 	promptLen := fs.Int("prompt", 256, "prompt tokens")
@@ -30,6 +30,9 @@ func benchGRPO(args []string) error {
 	ckpt := fs.Bool("gradient-checkpointing", true, "recompute decoder layers in the backward pass (TRL's gradient_checkpointing)")
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
 	_ = fs.Parse(args)
+	if err := resolveModel(ref, shape); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
 	if err != nil {
@@ -97,7 +100,7 @@ func benchGRPO(args []string) error {
 // `new` tokens each (EOS ignored), greedy or sampled at temperature 1.
 func benchGenerate(args []string) error {
 	fs := flag.NewFlagSet("bench generate", flag.ExitOnError)
-	ref := fs.String("model", "", "model folder")
+	ref, shape := modelFlags(fs)
 	batch := fs.Int("batch", 8, "rows")
 	promptLen := fs.Int("prompt", 256, "prompt tokens")
 	newTok := fs.Int("new", 200, "new tokens per row")
@@ -106,6 +109,9 @@ func benchGenerate(args []string) error {
 	topP := fs.Float64("top-p", 1, "nucleus sampling (below 1 the sampler sorts the vocabulary)")
 	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed generation to this file")
 	_ = fs.Parse(args)
+	if err := resolveModel(ref, shape); err != nil {
+		return err
+	}
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
 	if err != nil {
 		return err

@@ -1,12 +1,15 @@
 package hf
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // TensorInfo describes one tensor of a safetensors file: its header entry plus where it lives.
@@ -123,35 +126,54 @@ func (t *TensorInfo) NumElements() int {
 // WriteSafetensors writes tensors (name → dtype, shape, raw little-endian bytes) as one safetensors
 // file, names sorted as the Python library writes them. metadata may be nil.
 func WriteSafetensors(path string, tensors map[string]RawTensor, metadata map[string]string) error {
-	names := make([]string, 0, len(tensors))
-	for n := range tensors {
-		names = append(names, n)
+	specs := make([]TensorSpec, 0, len(tensors))
+	for n, t := range tensors {
+		specs = append(specs, TensorSpec{Name: n, DType: t.DType, Shape: t.Shape})
 	}
-	sort.Strings(names)
+	return WriteSafetensorsFunc(path, specs, metadata, func(name string, buf []byte) error {
+		if t := tensors[name]; len(t.Data) != len(buf) {
+			return fmt.Errorf("tensor %q: %d bytes for shape %v of %s", name, len(t.Data), t.Shape, t.DType)
+		}
+		copy(buf, tensors[name].Data)
+		return nil
+	})
+}
+
+// TensorSpec names a tensor of WriteSafetensorsFunc.
+type TensorSpec struct {
+	Name, DType string
+	Shape       []int
+}
+
+// WriteSafetensorsFunc writes a safetensors file whose tensors' bytes come from fill, one tensor at a
+// time into one reused buffer, so a checkpoint larger than memory can be written (grpo bench's
+// random checkpoints). Names are sorted as the Python library writes them; metadata may be nil.
+func WriteSafetensorsFunc(path string, specs []TensorSpec, metadata map[string]string, fill func(name string, buf []byte) error) error {
+	specs = slices.Clone(specs)
+	slices.SortFunc(specs, func(a, b TensorSpec) int { return strings.Compare(a.Name, b.Name) })
 	header := map[string]any{}
 	if metadata != nil {
 		header["__metadata__"] = metadata
 	}
-	var off int64
-	for _, n := range names {
-		t := tensors[n]
+	var off, largest int64
+	sizes := make([]int64, len(specs))
+	for i, t := range specs {
 		es, ok := dtypeSize[t.DType]
 		if !ok {
-			return fmt.Errorf("tensor %q: unsupported dtype %q", n, t.DType)
+			return fmt.Errorf("tensor %q: unsupported dtype %q", t.Name, t.DType)
 		}
-		numel := 1
+		numel := int64(1)
 		for _, d := range t.Shape {
-			numel *= d
-		}
-		if numel*es != len(t.Data) {
-			return fmt.Errorf("tensor %q: %d bytes for shape %v of %s", n, len(t.Data), t.Shape, t.DType)
+			numel *= int64(d)
 		}
 		shape := t.Shape
 		if shape == nil {
 			shape = []int{}
 		}
-		header[n] = map[string]any{"dtype": t.DType, "shape": shape, "data_offsets": []int64{off, off + int64(len(t.Data))}}
-		off += int64(len(t.Data))
+		sizes[i] = numel * int64(es)
+		header[t.Name] = map[string]any{"dtype": t.DType, "shape": shape, "data_offsets": []int64{off, off + sizes[i]}}
+		off += sizes[i]
+		largest = max(largest, sizes[i])
 	}
 	hdr, err := json.Marshal(header)
 	if err != nil {
@@ -164,19 +186,30 @@ func WriteSafetensors(path string, tensors map[string]RawTensor, metadata map[st
 	if err != nil {
 		return err
 	}
-	if err := binary.Write(f, binary.LittleEndian, uint64(len(hdr))); err != nil {
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := binary.Write(w, binary.LittleEndian, uint64(len(hdr))); err != nil {
 		f.Close()
 		return err
 	}
-	if _, err := f.Write(hdr); err != nil {
+	if _, err := w.Write(hdr); err != nil {
 		f.Close()
 		return err
 	}
-	for _, n := range names {
-		if _, err := f.Write(tensors[n].Data); err != nil {
+	buf := make([]byte, largest)
+	for i, t := range specs {
+		b := buf[:sizes[i]]
+		if err := fill(t.Name, b); err != nil {
 			f.Close()
 			return err
 		}
+		if _, err := w.Write(b); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Close()
 }
