@@ -78,7 +78,7 @@ func benchLoad(args []string) error {
 		loraParams = ad.NumParameters()
 	}
 	return printJSON(withAllocator(m.Backend, map[string]any{
-		"kind": "load", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "double_quant": *dq, "lora_params": loraParams,
+		"kind": "load", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4, "double_quant": *dq, "lora_params": loraParams,
 		"load_s": round(time.Since(t0).Seconds(), 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
 		"gpu_used_gib": round(gpuUsedGiB(), 2), "params_gib": round(float64(m.Store.ByteSize())/(1<<30), 2),
 	}))
@@ -140,7 +140,7 @@ func benchForward(args []string) error {
 	}
 	dt := time.Since(t0).Seconds() / float64(*iters)
 	return printJSON(map[string]any{
-		"kind": "forward", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "batch": *batch, "seq": *seq,
+		"kind": "forward", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "batch": *batch, "seq": *seq,
 		"seconds": round(dt, 4), "tok_per_s": round(float64(*batch**seq)/dt, 0), "gpu_used_gib": round(gpuUsedGiB(), 2),
 	})
 }

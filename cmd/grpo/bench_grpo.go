@@ -87,7 +87,7 @@ func benchGRPO(args []string) error {
 	v := last.Values
 	gen := v["generation_time"]
 	return printJSON(withAllocator(m.Backend, map[string]any{
-		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
+		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
 		"G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
 		"gen_s": round(gen, 2), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
@@ -159,7 +159,7 @@ func benchGenerate(args []string) error {
 	if tm.StepDecoder {
 		decoder = "cuda"
 	}
-	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
+	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
 		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
 		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)}))
