@@ -113,3 +113,21 @@ func LoRADown(x, a, u cu.DevicePtr, rows, in, r int) error {
 	}
 	return launch("lora_down", [3]int{rows * r, 1, 1}, 128, 0, p(&x), p(&a), p(&u), p(&rows32), p(&in32), p(&r32))
 }
+
+// LoRADownN is LoRADown for 1 to 3 adapters of rank r on the same x in one launch (lora_down3):
+// u[m] [rows, r] = x · a[m]ᵀ.
+func LoRADownN(x cu.DevicePtr, a, u []cu.DevicePtr, rows, in, r int) error {
+	n := len(a)
+	if n < 1 || n > 3 || len(u) != n {
+		return fmt.Errorf("cuda: LoRADownN takes 1 to 3 adapters and as many outputs, got %d and %d", n, len(u))
+	}
+	if in%8 != 0 {
+		return fmt.Errorf("cuda: LoRADownN needs in %% 8 == 0, got %d", in)
+	}
+	var a3, u3 [3]cu.DevicePtr
+	copy(a3[:], a)
+	copy(u3[:], u)
+	rows32, in32, r32 := int32(rows), int32(in), int32(r)
+	return launch("lora_down3", [3]int{rows * r, n, 1}, 128, 0, p(&x), p(&a3[0]), p(&a3[1]), p(&a3[2]), p(&u3[0]), p(&u3[1]), p(&u3[2]),
+		p(&rows32), p(&in32), p(&r32))
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
+	"gorgonia.org/cu"
 )
 
 // Host references for the decode kernels, on fresh random inputs every run (llm.c's validate).
@@ -328,6 +329,34 @@ func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 				}
 			}
 			lora = &LoRA{U: pu, B: plb, R: c.r, Scale: 0.5}
+			// LoRADownN: x through three adapters in one launch (the decoder's q/k/v group).
+			as := [][]float32{a, randF32(rng, c.r*c.in, 0.05), randF32(rng, c.r*c.in, 0.05)}
+			var pas, pus []cu.DevicePtr
+			var uts []*tensors.Tensor
+			for _, am := range as {
+				_, pam := onDevice(t, be, am, c.r, c.in)
+				ut3, pu3 := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+				pas, pus, uts = append(pas, pam), append(pus, pu3), append(uts, ut3)
+			}
+			if err := LoRADownN(px, pas, pus, c.rows, c.in, c.r); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			for m, am := range as {
+				um := readDevice[float32](uts[m])
+				for b := range c.rows {
+					for j := range c.r {
+						ref, mag := 0.0, 0.0
+						for i := range c.in {
+							p := float64(x[b*c.in+i]) * float64(am[j*c.in+i])
+							ref, mag = ref+p, mag+math.Abs(p)
+						}
+						if math.Abs(float64(um[b*c.r+j])-ref) > 1e-5*mag+1e-6 {
+							t.Fatalf("lora_down3 %+v adapter %d: u[%d,%d] = %v, reference %v", c, m, b, j, um[b*c.r+j], ref)
+						}
+					}
+				}
+			}
 		}
 		if err := GEMVBF16(pw, px, py, c.rows, c.in, c.out, pb, lora); err != nil {
 			t.Fatal(err)

@@ -188,7 +188,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	sizes := map[string]int{
 		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
 		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
-		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 4 * B * max(d.maxR, 1), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
+		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 3 * d.loraStride(), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
 	}
 	d.buf, d.bufBytes = map[string]cu.DevicePtr{}, map[string]int64{}
@@ -294,17 +294,55 @@ func (d *Decoder) reserve() error {
 }
 
 func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
-	var lora *LoRA
-	if l.r > 0 {
-		if err := LoRADown(h, l.a, d.buf["lora"], d.B, l.in, l.r); err != nil {
+	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y})
+}
+
+// loraStride is the bytes of one adapter's slice of the "lora" scratch ([B, maxR] float32), rounded
+// so that every slice starts 16-byte aligned (lora_up reads u 4 floats at a time when r % 4 == 0).
+func (d *Decoder) loraStride() int { return 4 * d.B * ((max(d.maxR, 1) + 3) / 4 * 4) }
+
+// gemvGroup runs the projections ls (at most 3) that read the same h into ys; when they all carry
+// adapters of one rank, their LoRA down-projections go in one launch (LoRADownN) into separate
+// slices of the "lora" scratch.
+func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr) error {
+	loras := make([]*LoRA, len(ls))
+	r, in := ls[0].r, ls[0].in
+	joint := r > 0
+	for _, l := range ls[1:] {
+		joint = joint && l.r == r && l.in == in
+	}
+	slice := func(i int) cu.DevicePtr { return d.buf["lora"] + cu.DevicePtr(d.loraStride()*i) }
+	if joint {
+		as, us := make([]cu.DevicePtr, len(ls)), make([]cu.DevicePtr, len(ls))
+		for i, l := range ls {
+			as[i], us[i] = l.a, slice(i)
+		}
+		if err := LoRADownN(h, as, us, d.B, in, r); err != nil {
 			return err
 		}
-		lora = &LoRA{U: d.buf["lora"], B: l.b, R: l.r, Scale: l.scale}
 	}
-	if l.packed != 0 {
-		return NF4GEMV(l.packed, l.scales, h, y, d.B, l.in, l.out, l.bias, lora)
+	for i, l := range ls {
+		if l.r > 0 {
+			if !joint {
+				if err := LoRADown(h, l.a, slice(i), d.B, l.in, l.r); err != nil {
+					return err
+				}
+			}
+			loras[i] = &LoRA{U: slice(i), B: l.b, R: l.r, Scale: l.scale}
+		}
 	}
-	return GEMVBF16(l.w, h, y, d.B, l.in, l.out, l.bias, lora)
+	for i, l := range ls {
+		var err error
+		if l.packed != 0 {
+			err = NF4GEMV(l.packed, l.scales, h, ys[i], d.B, l.in, l.out, l.bias, loras[i])
+		} else {
+			err = GEMVBF16(l.w, h, ys[i], d.B, l.in, l.out, l.bias, loras[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Step runs one decode step (see Decoder) and returns the tokens and log-probs.
@@ -393,9 +431,7 @@ func (d *Decoder) record() error {
 			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
 				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
 		} else {
-			run(d.gemv(&l.q, b["h"], b["q"]))
-			run(d.gemv(&l.k, b["h"], b["k"]))
-			run(d.gemv(&l.v, b["h"], b["v"]))
+			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}))
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
@@ -406,8 +442,7 @@ func (d *Decoder) record() error {
 			run(d.gemv(&l.gateUp, b["h"], gu))
 			run(SwiGLU(gu, gu+cu.DevicePtr(4*F), b["act"], B, F, 2*F))
 		} else {
-			run(d.gemv(&l.gate, b["h"], b["g"]))
-			run(d.gemv(&l.up, b["h"], b["u"]))
+			run(d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{b["g"], b["u"]}))
 			run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
 		}
 		run(d.gemv(&l.dn, b["act"], b["y"]))

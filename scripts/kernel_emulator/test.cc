@@ -17,6 +17,7 @@ void gemv_bf16_lora(const u16*, const u16*, float*, int, int, int, const u16*, c
 void gemv_bf16_lora_b8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void lora_down(const u16*, const float*, float*, int, int, int);
+void lora_down3(const u16*, const float*, const float*, const float*, float*, float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
@@ -136,6 +137,21 @@ static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
       for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * A[j * in + i], mag += std::fabs(double(x[b * in + i]) * A[j * in + i]);
       CHECK(std::fabs(u[b * r + j] - ref) <= 1e-5 * mag + 1e-6, "lora_down [%d,%d] %g want %g", b, j, u[b * r + j], ref);
     }
+  {  // lora_down3: three adapters on the same x in one launch (the decoder's q/k/v and gate/up groups)
+    std::vector<float> A3[3], u3[3];
+    for (int m = 0; m < 3; m++) {
+      A3[m].resize(r * in), u3[m].assign(rows * r, -1.f);
+      for (auto& a : A3[m]) a = gauss(0.05);
+    }
+    emuLaunch({unsigned(rows * r), 3}, 128, 0, [&] { lora_down3(xb.data(), A3[0].data(), A3[1].data(), A3[2].data(), u3[0].data(), u3[1].data(), u3[2].data(), rows, in, r); });
+    for (int m = 0; m < 3; m++)
+      for (int b = 0; b < rows; b++)
+        for (int j = 0; j < r; j++) {
+          double ref = 0, mag = 0;
+          for (int i = 0; i < in; i++) ref += double(x[b * in + i]) * A3[m][j * in + i], mag += std::fabs(double(x[b * in + i]) * A3[m][j * in + i]);
+          CHECK(std::fabs(u3[m][b * r + j] - ref) <= 1e-5 * mag + 1e-6, "lora_down3 adapter %d [%d,%d] %g want %g", m, b, j, u3[m][b * r + j], ref);
+        }
+  }
   const bool b8 = rows <= 8;  // the launcher's choice (gomlxgrpo/cuda/nf4.go gemvKernel)
   const int per = b8 ? 8 : 32;
   const bool r4 = b8 && out >= 32;  // the launcher uses R = 4 on large matrices only; here, on out ≥ 32
