@@ -39,21 +39,22 @@ __device__ __forceinline__ void unpack4(bf16x4 v, float (&f)[4]) {
   f[3] = bf16_to_f32((unsigned short)(v.hi >> 16));
 }
 
-// softmax_bf16 replaces the S scores in row (shared memory) by bf16(softmax(row)) with the whole
-// block: max, exponentials and their sum reduced across warps through red[WARPS]. Every thread of
-// the block calls it; it ends with a barrier.
-__device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) {
+// softmax_bf16_w replaces the S scores in row (shared memory) by bf16(softmax(row)) with the whole
+// block of W warps: max, exponentials and their sum reduced across warps through red[W]. Every
+// thread of the block calls it; it ends with a barrier.
+template <int W>
+__device__ __forceinline__ void softmax_bf16_w(float* row, int S, float* red) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   float m = -INFINITY;
-  for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, row[s]);
+  for (int s = threadIdx.x; s < S; s += (32 * W)) m = fmaxf(m, row[s]);
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
   if (lane == 0) red[warp] = m;
   __syncthreads();
   m = -INFINITY;
-  for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
+  for (int i = 0; i < W; i++) m = fmaxf(m, red[i]);
   __syncthreads();
   float z = 0.f;
-  for (int s = threadIdx.x; s < S; s += THREADS) {
+  for (int s = threadIdx.x; s < S; s += (32 * W)) {
     float e = expf(row[s] - m);
     row[s] = e;
     z += e;
@@ -62,19 +63,27 @@ __device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) {
   if (lane == 0) red[warp] = z;
   __syncthreads();
   z = 0.f;
-  for (int i = 0; i < WARPS; i++) z += red[i];
-  for (int s = threadIdx.x; s < S; s += THREADS) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
+  for (int i = 0; i < W; i++) z += red[i];
+  for (int s = threadIdx.x; s < S; s += (32 * W)) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
   __syncthreads();
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
-    const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
-    const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
-    unsigned short* __restrict__ out, int N, int K, int H, int S, const int* __restrict__ write_idx_p) {
+// softmax_bf16 is softmax_bf16_w for the 8-warp kernels.
+__device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) { softmax_bf16_w<WARPS>(row, S, red); }
+
+#define ATTN_ARGS                                                                                        \
+  const unsigned short *__restrict__ q, const unsigned short *__restrict__ kcache,                         \
+      const unsigned short *__restrict__ vcache, const unsigned char *__restrict__ valid,                  \
+      unsigned short *__restrict__ out, int N, int K, int H, int S, const int *__restrict__ write_idx_p
+#define ATTN_CALL q, kcache, vcache, valid, out, N, K, H, S, write_idx_p
+
+// attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads).
+template <int W>
+__device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   const int write_idx = *write_idx_p;  // device memory: one captured CUDA graph serves every step
   DYNAMIC_SHARED(float, sc);           // [S] scores, then probabilities
-  __shared__ float red[WARPS];
-  __shared__ float part[WARPS][HMAX];  // per-warp partial outputs
+  __shared__ float red[W];
+  __shared__ float part[W][HMAX];  // per-warp partial outputs
   const int b = blockIdx.x, n = blockIdx.y, kh = n / (N / K);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   // Lane's dimensions: 4·lane … 4·lane+3, and 128 more for H = 256 (G groups of 128 dims).
@@ -96,13 +105,13 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
   const unsigned char* vrow = valid + (long long)b * S;
   const float scale = 1.f / sqrtf((float)H);
 
-  // Scores: positions s = s0 + warp + WARPS·u, u < UNROLL.
-  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
+  // Scores: positions s = s0 + warp + W·u, u < UNROLL.
+  for (int s0 = 0; s0 < S; s0 += W * UNROLL) {
     bf16x4 kv[UNROLL][2];
     bool on[UNROLL];
 #pragma unroll
     for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
+      const int s = s0 + warp + W * u;
       on[u] = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
 #pragma unroll
       for (int g = 0; g < 2; g++) {
@@ -120,12 +129,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
         for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
       }
       for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
-      const int s = s0 + warp + WARPS * u;
+      const int s = s0 + warp + W * u;
       if (lane == 0 && s < S) sc[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
     }
   }
   __syncthreads();
-  softmax_bf16(sc, S, red);
+  softmax_bf16_w<W>(sc, S, red);
 
   // Output: warp-partial Σ_s p_s·v_s over the warp's positions, then summed across warps.
   float acc[2][4];
@@ -133,12 +142,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
   for (int g = 0; g < 2; g++)
 #pragma unroll
     for (int k = 0; k < 4; k++) acc[g][k] = 0.f;
-  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
+  for (int s0 = 0; s0 < S; s0 += W * UNROLL) {
     bf16x4 vv[UNROLL][2];
     float p[UNROLL];
 #pragma unroll
     for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
+      const int s = s0 + warp + W * u;
       p[u] = s < S ? sc[s] : 0.f;  // 0 for masked positions: their rows are not read
 #pragma unroll
       for (int g = 0; g < 2; g++) {
@@ -165,12 +174,23 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(
       for (int k = 0; k < 4; k++) part[warp][i + k] = acc[g][k];
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < H; i += THREADS) {
+  for (int i = threadIdx.x; i < H; i += 32 * W) {
     float v = 0.f;
 #pragma unroll
-    for (int w = 0; w < WARPS; w++) v += part[w][i];
+    for (int w = 0; w < W; w++) v += part[w][i];
     out[((long long)b * N + n) * H + i] = f32_to_bf16(v);
   }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(ATTN_ARGS) {
+  attention_decode_w<WARPS>(ATTN_CALL);
+}
+
+// attention_decode_bf16_w16: the same with 16 warps per block, twice the cache positions in flight
+// per block, for decode batches with few (row, head) blocks (8 rows × 12 heads on the Qwen2.5-1.5B
+// shape is 96 blocks on a 132-SM card). Opt-in (GOMLXGRPO_ATTN=w16) until timed on a GPU.
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16(ATTN_ARGS) {
+  attention_decode_w<2 * WARPS>(ATTN_CALL);
 }
 
 // attention_decode_gqa_bf16 is the same attention with one block per (b, kv head) computing all G =

@@ -65,8 +65,24 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
 		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
 	}
+	if wideAttention && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
+		return launch("attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4*s, args...)
+	}
 	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
 }
+
+// wideAttention selects attention_decode_bf16_w16 (16 warps per (row, head) block: twice the cache
+// positions in flight) when the step has at most wideAttentionBlocks blocks, the small decode
+// batches where the 8-warp blocks leave SMs idle: GOMLXGRPO_ATTN=w16. It passes the kernel emulator;
+// off by default until timed on a GPU (TestAttentionDecode runs it).
+var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16"
+
+const (
+	wideAttentionBlocks = 264 // 2 per SM on an H100/H200
+	// maxWideAttentionPositions: the w16 form's 16 KiB of per-warp partial outputs leave the rest of
+	// the 48 KiB of shared memory for its scores.
+	maxWideAttentionPositions = (48<<10 - 16<<10 - 64) / 4
+)
 
 // gqaAttention selects attention_decode_gqa_bf16 (one block per row and kv head, reading each K and
 // V row once for the query heads that share it; the same bits as the per-head kernel on the

@@ -168,9 +168,10 @@ func TestRopeCache(t *testing.T) {
 }
 
 func TestAttentionDecode(t *testing.T) {
-	defer func(v bool) { gqaAttention = v }(gqaAttention)
-	for _, gqa := range []bool{false, true} { // the per-head kernel, then the one per kv head
-		gqaAttention = gqa
+	defer func(g, w bool) { gqaAttention, wideAttention = g, w }(gqaAttention, wideAttention)
+	// The per-head kernel with 8 and 16 warps, then the one per kv head.
+	for _, form := range []struct{ gqa, w16 bool }{{false, false}, {false, true}, {true, false}} {
+		gqaAttention, wideAttention = form.gqa, form.w16
 		testAttentionDecode(t)
 	}
 }

@@ -28,6 +28,7 @@ void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_gqa_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -339,7 +340,7 @@ static void testRope(bool fused) {
   printf("ok rope_cache (%s)\n", fused ? "fused qkv" : "separate");
 }
 
-static void testAttention(int H, int S, int w) {
+static void testAttention(int H, int S, int w, bool w16 = false) {
   const int B = 2, N = 4, K = 2;
   std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H);
   for (auto& x : q) x = tobf(gauss(1));
@@ -348,7 +349,10 @@ static void testAttention(int H, int S, int w) {
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
   valid[w - 1] = 0;                              // a masked position inside row 0
-  emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+  if (w16)  // the 16-warp form (the launcher's GOMLXGRPO_ATTN=w16)
+    emuLaunch({B, N}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+  else
+    emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
       int kh = n / (N / K);
@@ -372,7 +376,7 @@ static void testAttention(int H, int S, int w) {
         CHECK(std::fabs(got - want) <= 0.02 * std::fabs(want) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want);
       }
     }
-  printf("ok attention_decode (H=%d S=%d)\n", H, S);
+  printf("ok attention_decode%s (H=%d S=%d)\n", w16 ? "_w16" : "", H, S);
 }
 
 // testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
@@ -518,6 +522,9 @@ int main() {
   testAttention(128, 150, 149);
   testAttention(256, 70, 20);
   testAttention(8, 9, 8);
+  testAttention(16, 48, 30, true);
+  testAttention(128, 300, 299, true);  // more positions than the 16 warps' first UNROLL sweep (128)
+  testAttention(256, 70, 20, true);
   testAttentionGQA(128, 150, 149, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape)
   testAttentionGQA(64, 70, 40, 8, 8);      // G = 1
   testAttentionGQA(16, 48, 30, 24, 3);     // G = 8, H < 128: lanes without dimensions
