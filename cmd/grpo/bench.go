@@ -178,7 +178,7 @@ func procStatusGiB(field string) float64 {
 }
 
 // withAllocator adds to a benchmark's JSON the allocators' own figures where the backend has them
-// (the cuda build on a GPU), in GiB: peak_allocated_gib = XLA's peak bytes in use + the CUDA
+// (XLA on a GPU), in GiB: peak_allocated_gib = XLA's peak bytes in use + the CUDA
 // kernels' own peak (an upper bound on what was live at once), the analog of PyTorch's
 // max_memory_allocated that transformers + PEFT report; xla_peak_pool_gib is what XLA's allocator
 // held at most (PyTorch's max_memory_reserved). gpu_used_gib (nvidia-smi) also counts the CUDA

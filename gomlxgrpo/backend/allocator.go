@@ -22,27 +22,33 @@ type AllocatorStats struct {
 }
 
 var (
-	statsMu sync.Mutex
-	statsFn func(compute.Backend) (AllocatorStats, error)
+	kernelMu sync.Mutex
+	kernelFn func() (now, peak int64)
 )
 
-// RegisterAllocatorStats installs the query behind Allocator (the cuda build tag's package does,
-// through PJRT's C API, which go-xla v0.4.4 does not wrap).
-func RegisterAllocatorStats(f func(compute.Backend) (AllocatorStats, error)) {
-	statsMu.Lock()
-	defer statsMu.Unlock()
-	statsFn = f
+// RegisterKernelMemory installs the count of device memory allocated outside XLA (the cuda build
+// tag's kernels), added to Allocator's figures.
+func RegisterKernelMemory(f func() (now, peak int64)) {
+	kernelMu.Lock()
+	defer kernelMu.Unlock()
+	kernelFn = f
 }
 
-// Allocator returns be's allocator statistics, and false where none are available (the default
-// build, or a backend other than XLA on a GPU).
+// Allocator returns be's allocator statistics (XLA's, through PJRT, plus the kernels' own), and
+// false where none are available: a backend other than XLA, or a PJRT plugin without them.
 func Allocator(be compute.Backend) (AllocatorStats, bool) {
-	statsMu.Lock()
-	f := statsFn
-	statsMu.Unlock()
-	if f == nil || !IsXLA(be) {
+	if !IsXLA(be) {
 		return AllocatorStats{}, false
 	}
-	s, err := f(be)
-	return s, err == nil
+	s, err := pjrtStats(be)
+	if err != nil {
+		return AllocatorStats{}, false
+	}
+	kernelMu.Lock()
+	f := kernelFn
+	kernelMu.Unlock()
+	if f != nil {
+		s.Kernels, s.PeakKernels = f()
+	}
+	return s, true
 }

@@ -5,7 +5,7 @@ package cuda
 /*
 #include <stdlib.h>
 #include <string.h>
-#include "pjrt_c_api.h"
+#include "../backend/pjrt_c_api.h"
 
 // gg_buffer_ready blocks until a PJRT buffer's data is on the device (its definition event: a
 // host-to-device transfer or the execution that produces it). On failure it returns PJRT's message
@@ -59,7 +59,7 @@ import (
 // host-to-device copy runs on XLA's transfer stream after BufferFromHost returns; an execution's
 // outputs are written after Execute returns), and cuCtxSynchronize only waits for work already
 // queued, so without this a kernel can read a buffer before XLA wrote it (the first GPU run of
-// TestDevicePtr read zeros). pjrt_c_api.h is a copy of go-xla v0.4.4's (Apache 2.0); go-xla does
+// TestDevicePtr read zeros). ../backend/pjrt_c_api.h is a copy of go-xla v0.4.4's (Apache 2.0); go-xla does
 // not export the buffer's ready event, so its PJRT_Buffer* and PJRT_Api* are read with reflect,
 // as in DevicePtr.
 func awaitReady(pb *pjrt.Buffer) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/tokenizer"
@@ -349,6 +350,10 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	m.Values["timing/backward"] = optStart.Sub(trainStart).Seconds() // loss, backward, gradient accumulation
 	m.Values["timing/optimizer"] = optTime.Seconds()                 // gradient clipping and AdamW
 	m.Values["epoch"] = float64(t.Cursor.Epoch) + float64(t.Cursor.Index)/float64(t.Data.Len())
+	if mem, ok := backend.Allocator(t.Model.Backend); ok { // on a GPU: what Unsloth prints as peak memory
+		m.Values["memory/peak_allocated_gib"] = float64(mem.PeakInUse+mem.PeakKernels) / (1 << 30)
+		m.Values["memory/peak_reserved_gib"] = float64(mem.PeakPool) / (1 << 30)
+	}
 	return m, nil
 }
 
