@@ -81,38 +81,8 @@ func writeBenchCheckpoint(s benchShape, dir string) error {
 		return err
 	}
 	D, F, N, K, V := s.Hidden, s.Intermediate, s.Heads, s.KVHeads, s.Vocab
-	H := D / N
-	var specs []hf.TensorSpec
-	add := func(name string, shape ...int) {
-		specs = append(specs, hf.TensorSpec{Name: name, DType: "BF16", Shape: shape})
-	}
-	add("model.embed_tokens.weight", V, D)
-	add("model.norm.weight", D)
-	if !s.Tied {
-		add("lm_head.weight", V, D)
-	}
-	for i := range s.Layers {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		add(p+"input_layernorm.weight", D)
-		add(p+"post_attention_layernorm.weight", D)
-		if s.Arch == hf.Phi3 {
-			add(p+"self_attn.qkv_proj.weight", (N+2*K)*H, D)
-			add(p+"mlp.gate_up_proj.weight", 2*F, D)
-		} else {
-			add(p+"self_attn.q_proj.weight", N*H, D)
-			add(p+"self_attn.k_proj.weight", K*H, D)
-			add(p+"self_attn.v_proj.weight", K*H, D)
-			add(p+"mlp.gate_proj.weight", F, D)
-			add(p+"mlp.up_proj.weight", F, D)
-			if s.Arch == hf.Qwen2 {
-				add(p+"self_attn.q_proj.bias", N*H)
-				add(p+"self_attn.k_proj.bias", K*H)
-				add(p+"self_attn.v_proj.bias", K*H)
-			}
-		}
-		add(p+"self_attn.o_proj.weight", D, N*H)
-		add(p+"mlp.down_proj.weight", D, F)
-	}
+	specs := hf.Layout(&hf.Config{Architecture: s.Arch, VocabSize: V, HiddenSize: D, IntermediateSize: F, NumLayers: s.Layers,
+		NumHeads: N, NumKVHeads: K, HeadDim: D / N, TieWordEmbeddings: s.Tied}, "BF16")
 	seed := uint64(0)
 	err := hf.WriteSafetensorsFunc(filepath.Join(dir, "model.safetensors"), specs, map[string]string{"format": "pt"}, func(name string, buf []byte) error {
 		seed++

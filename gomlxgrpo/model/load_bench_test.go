@@ -3,10 +3,10 @@ package model_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -48,20 +48,10 @@ func BenchmarkLoad4Bit(b *testing.B) {
 			projBytes += 2 * n
 		}
 	}
-	add("model.embed_tokens.weight", false, V, D)
-	add("lm_head.weight", false, V, D)
-	add("model.norm.weight", false, D)
-	for i := range L {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		add(p+"input_layernorm.weight", false, D)
-		add(p+"post_attention_layernorm.weight", false, D)
-		add(p+"self_attn.q_proj.weight", true, N*H, D)
-		add(p+"self_attn.k_proj.weight", true, K*H, D)
-		add(p+"self_attn.v_proj.weight", true, K*H, D)
-		add(p+"self_attn.o_proj.weight", true, D, N*H)
-		add(p+"mlp.gate_proj.weight", true, F, D)
-		add(p+"mlp.up_proj.weight", true, F, D)
-		add(p+"mlp.down_proj.weight", true, D, F)
+	layout := &hf.Config{Architecture: hf.Llama, VocabSize: V, HiddenSize: D, IntermediateSize: F, NumLayers: L,
+		NumHeads: N, NumKVHeads: K, HeadDim: H}
+	for _, spec := range hf.Layout(layout, "BF16") {
+		add(spec.Name, strings.Contains(spec.Name, "_proj."), spec.Shape...)
 	}
 	if err := hf.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		b.Fatal(err)

@@ -3,7 +3,6 @@ package model_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -45,33 +44,10 @@ func writeRandomCheckpoint(t *testing.T, arch hf.Architecture, tied bool) string
 		}
 		ts[name] = hf.RawTensor{DType: "F32", Shape: shape, Data: b}
 	}
-	add("model.embed_tokens.weight", V, D)
-	add("model.norm.weight", D)
-	if !tied {
-		add("lm_head.weight", V, D)
-	}
-	for i := range L {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		add(p+"input_layernorm.weight", D)
-		add(p+"post_attention_layernorm.weight", D)
-		switch arch {
-		case hf.Phi3:
-			add(p+"self_attn.qkv_proj.weight", (N+2*K)*H, D)
-			add(p+"mlp.gate_up_proj.weight", 2*F, D)
-		default:
-			add(p+"self_attn.q_proj.weight", N*H, D)
-			add(p+"self_attn.k_proj.weight", K*H, D)
-			add(p+"self_attn.v_proj.weight", K*H, D)
-			add(p+"mlp.gate_proj.weight", F, D)
-			add(p+"mlp.up_proj.weight", F, D)
-			if arch == hf.Qwen2 {
-				add(p+"self_attn.q_proj.bias", N*H)
-				add(p+"self_attn.k_proj.bias", K*H)
-				add(p+"self_attn.v_proj.bias", K*H)
-			}
-		}
-		add(p+"self_attn.o_proj.weight", D, N*H)
-		add(p+"mlp.down_proj.weight", D, F)
+	layout := &hf.Config{Architecture: arch, VocabSize: V, HiddenSize: D, IntermediateSize: F, NumLayers: L,
+		NumHeads: N, NumKVHeads: K, HeadDim: H, TieWordEmbeddings: tied}
+	for _, spec := range hf.Layout(layout, "F32") {
+		add(spec.Name, spec.Shape...)
 	}
 	if err := hf.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		t.Fatal(err)
