@@ -296,6 +296,23 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 	}
 }
 
+// checkLoRADown: u [rows, r] = x [rows, in] · aᵀ (a [r, in]) to within float32 summation error.
+func checkLoRADown(t *testing.T, what string, x, a, u []float32, rows, in, r int) {
+	t.Helper()
+	for b := range rows {
+		for j := range r {
+			ref, mag := 0.0, 0.0
+			for i := range in {
+				p := float64(x[b*in+i]) * float64(a[j*in+i])
+				ref, mag = ref+p, mag+math.Abs(p)
+			}
+			if math.Abs(float64(u[b*r+j])-ref) > 1e-5*mag+1e-6 {
+				t.Fatalf("%s: u[%d,%d] = %v, reference %v", what, b, j, u[b*r+j], ref)
+			}
+		}
+	}
+}
+
 func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}, {64, 1003, 1536, 16}} {
 		w, wh := randBF16(rng, c.out*c.in, 0.05)
@@ -317,18 +334,7 @@ func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 			}
 			syncT(t)
 			u = readDevice[float32](ut)
-			for b := range c.rows {
-				for j := range c.r {
-					ref, mag := 0.0, 0.0
-					for i := range c.in {
-						p := float64(x[b*c.in+i]) * float64(a[j*c.in+i])
-						ref, mag = ref+p, mag+math.Abs(p)
-					}
-					if math.Abs(float64(u[b*c.r+j])-ref) > 1e-5*mag+1e-6 {
-						t.Fatalf("lora_down %+v: u[%d,%d] = %v, reference %v", c, b, j, u[b*c.r+j], ref)
-					}
-				}
-			}
+			checkLoRADown(t, fmt.Sprintf("lora_down %+v", c), x, a, u, c.rows, c.in, c.r)
 			lora = &LoRA{U: pu, B: plb, R: c.r, Scale: 0.5}
 			// LoRADownN: x through three adapters in one launch (the decoder's q/k/v group).
 			as := [][]float32{a, randF32(rng, c.r*c.in, 0.05), randF32(rng, c.r*c.in, 0.05)}
@@ -344,19 +350,7 @@ func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 			}
 			syncT(t)
 			for m, am := range as {
-				um := readDevice[float32](uts[m])
-				for b := range c.rows {
-					for j := range c.r {
-						ref, mag := 0.0, 0.0
-						for i := range c.in {
-							p := float64(x[b*c.in+i]) * float64(am[j*c.in+i])
-							ref, mag = ref+p, mag+math.Abs(p)
-						}
-						if math.Abs(float64(um[b*c.r+j])-ref) > 1e-5*mag+1e-6 {
-							t.Fatalf("lora_down3 %+v adapter %d: u[%d,%d] = %v, reference %v", c, m, b, j, um[b*c.r+j], ref)
-						}
-					}
-				}
+				checkLoRADown(t, fmt.Sprintf("lora_down3 %+v adapter %d", c, m), x, am, readDevice[float32](uts[m]), c.rows, c.in, c.r)
 			}
 		}
 		if err := GEMVBF16(pw, px, py, c.rows, c.in, c.out, pb, lora); err != nil {
