@@ -123,22 +123,6 @@ func rawValues(name, srcDType string, nbytes int) (int, error) {
 	return 0, fmt.Errorf("tensor %q: dtype %s is not a float type we load (F32, BF16, F16)", name, srcDType)
 }
 
-// ReadFloat32 reads one checkpoint tensor (F32, BF16 or F16) from disk as float32 values, for the
-// host-side 4-bit quantization (one buffer of file bytes, one of values; no tensor in between).
-func ReadFloat32(info *hf.TensorInfo) ([]float32, error) {
-	n, err := rawValues(info.Name, info.DType, int(info.Size))
-	if err != nil {
-		return nil, err
-	}
-	raw := make([]byte, info.Size)
-	if err := info.ReadRaw(raw); err != nil {
-		return nil, err
-	}
-	out := make([]float32, n)
-	decodeFloat32(out, info.DType, raw)
-	return out, nil
-}
-
 // decodeInto decodes len(flat) srcDType values of raw into flat through float32 and conv, in parallel.
 func decodeInto[T any](flat []T, srcDType string, raw []byte, conv func(float32) T) {
 	inParallel(len(flat), func(lo, hi int) {
