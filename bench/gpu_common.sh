@@ -15,3 +15,6 @@ run_logged() {
   grep -E '^\{' "$OUT/$label.log" | sed "s/^{/{\"run\":\"$label\",/"
   grep -iE 'error|panic|rc=[1-9]' "$OUT/$label.log" | head -3
 }
+
+# xla_mem LABEL: the temporaries of each XLA executable in $OUT/LABEL.log (run with GOMLXGRPO_XLA_LOG=1).
+xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\n' ' '; echo; }

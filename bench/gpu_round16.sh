@@ -11,7 +11,6 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\n' ' '; echo; }
 RUN='GEMVBF16AndLoRADown|DecoderMatchesGoMLX|AllocatorStats' BENCH=NONE GEN=0 TEST_S=200 bash bench/gpu_kernels.sh
 echo "tests done at ${SECONDS}s"
 {

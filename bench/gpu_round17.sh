@@ -17,7 +17,7 @@ run_logged cuda-b8-w16 60 "GOMLXGRPO_ATTN=w16" grpo-cuda bench generate --model 
 timeout 90 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 run_logged load-8b-nf4 90 "" grpo-cuda bench load --model $CK/llama3.1-8b --load-in-4bit --double-quant --lora-r 16
 run_logged grpo-cuda-phi4 300 GOMLXGRPO_XLA_LOG=1 grpo-cuda bench grpo --model $CK/phi-4 --steps 2
-grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/grpo-cuda-phi4.log" | head -8 | tr '\n' ' '; echo
+xla_mem grpo-cuda-phi4
 timeout $((590 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round17.jsonl"
 echo "all done at ${SECONDS}s"

@@ -48,12 +48,21 @@ func shapeNames() string {
 	return strings.Join(names, ", ")
 }
 
+// lookupShape returns the shape called name, or an error listing the known ones.
+func lookupShape(name string) (benchShape, error) {
+	s, ok := benchShapes[name]
+	if !ok {
+		return s, fmt.Errorf("unknown --shape %q: one of %s", name, shapeNames())
+	}
+	return s, nil
+}
+
 // shapeModel returns the folder of the random checkpoint for shape name under $GOMLXGRPO_BENCH_DIR
 // (default: the system's temporary folder), writing it first if it is not there.
 func shapeModel(name string) (string, error) {
-	s, ok := benchShapes[name]
-	if !ok {
-		return "", fmt.Errorf("unknown --shape %q: one of %s", name, shapeNames())
+	s, err := lookupShape(name)
+	if err != nil {
+		return "", err
 	}
 	root := os.Getenv("GOMLXGRPO_BENCH_DIR")
 	if root == "" {
@@ -159,9 +168,9 @@ func benchMake(args []string) error {
 		}
 		return printJSON(map[string]any{"kind": "make", "shape": *shape, "model": dir})
 	}
-	s, ok := benchShapes[*shape]
-	if !ok {
-		return fmt.Errorf("unknown --shape %q: one of %s", *shape, shapeNames())
+	s, err := lookupShape(*shape)
+	if err != nil {
+		return err
 	}
 	t0 := time.Now()
 	if err := writeBenchCheckpoint(s, *out); err != nil {
