@@ -5,39 +5,32 @@ package kernels
 
 import _ "embed"
 
-// NF4Dequant is the PTX of nf4_dequant.cu: nf4_dequant_bf16, nf4_dequant_f32.
-//
-//go:embed nf4_dequant.ptx
-var NF4Dequant string
-
-// NF4GEMV is the PTX of nf4_gemv.cu: nf4_gemv_lora, nf4_gemv_lora_b8, nf4_gemv_lora_b8r4.
-//
-//go:embed nf4_gemv.ptx
-var NF4GEMV string
-
-// NF4MMA is the PTX of nf4_mma.cu: nf4_mma_n8, nf4_mma_n64 (tensor cores).
-//
-//go:embed nf4_mma.ptx
-var NF4MMA string
-
-// GemmBF16MMA is the PTX of gemm_bf16_mma.cu: gemm_bf16_mma_n8, gemm_bf16_mma_n64 (tensor cores).
-//
-//go:embed gemm_bf16_mma.ptx
-var GemmBF16MMA string
-
-// Sample is the PTX of sample.cu: sample_rows.
-//
-//go:embed sample.ptx
-var Sample string
-
-// Decode is the PTX of the decode-step kernels: rmsnorm.cu (rmsnorm_bf16, residual_rmsnorm_bf16), rope_cache.cu
-// (rope_cache_bf16), attention_decode.cu (attention_decode_bf16, attention_decode_gqa_bf16), elementwise.cu (embed_rows_bf16,
-// residual_add_bf16, swiglu_bf16) and gemv_bf16.cu (gemv_bf16_lora, gemv_bf16_lora_b8, gemv_bf16_lora_b8r4, lora_down).
-var Decode = map[string]string{
+// All maps every kernel the Go launchers in gomlxgrpo/cuda call to the PTX module that defines it:
+// the one list that gomlxgrpo/cuda's Init loads from and TestPTXLoadable checks (a kernel missing
+// here reaches the GPU as a nil function, which the driver reports only as InvalidHandle).
+var All = map[string]string{
+	// nf4_dequant.cu: the standalone NF4 dequantization.
+	"nf4_dequant_bf16": nf4Dequant,
+	"nf4_dequant_f32":  nf4Dequant,
+	// nf4_gemv.cu: NF4 matmul on CUDA cores (+ bias + LoRA).
+	"nf4_gemv_lora":      nf4GEMV,
+	"nf4_gemv_lora_b8":   nf4GEMV,
+	"nf4_gemv_lora_b8r4": nf4GEMV,
+	// nf4_mma.cu: NF4 matmul on tensor cores.
+	"nf4_mma_n8":  nf4MMA,
+	"nf4_mma_n64": nf4MMA,
+	"nf4_mma_w64": nf4MMA,
+	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
+	"gemm_bf16_mma_n8":  gemmBF16MMA,
+	"gemm_bf16_mma_n64": gemmBF16MMA,
+	// sample.cu: temperature, top-k/top-p/min-p and the draw.
+	"sample_rows": sample,
+	// The decode step: rmsnorm.cu, rope_cache.cu, attention_decode.cu, elementwise.cu, gemv_bf16.cu.
 	"rmsnorm_bf16":              rmsnorm,
 	"residual_rmsnorm_bf16":     rmsnorm,
 	"rope_cache_bf16":           ropeCache,
 	"attention_decode_bf16":     attentionDecode,
+	"attention_decode_bf16_w16": attentionDecode,
 	"attention_decode_gqa_bf16": attentionDecode,
 	"embed_rows_bf16":           elementwise,
 	"residual_add_bf16":         elementwise,
@@ -46,9 +39,20 @@ var Decode = map[string]string{
 	"gemv_bf16_lora_b8":         gemvBF16,
 	"gemv_bf16_lora_b8r4":       gemvBF16,
 	"lora_down":                 gemvBF16,
+	"lora_down3":                gemvBF16,
 }
 
 var (
+	//go:embed nf4_dequant.ptx
+	nf4Dequant string
+	//go:embed nf4_gemv.ptx
+	nf4GEMV string
+	//go:embed nf4_mma.ptx
+	nf4MMA string
+	//go:embed gemm_bf16_mma.ptx
+	gemmBF16MMA string
+	//go:embed sample.ptx
+	sample string
 	//go:embed rmsnorm.ptx
 	rmsnorm string
 	//go:embed rope_cache.ptx

@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,14 +13,8 @@ import (
 // does not define (libdevice's __nv_* functions are resolved only when scripts/build_kernels.sh
 // links libdevice; the first GPU run of unlinked PTX failed exactly so).
 func TestPTXLoadable(t *testing.T) {
-	modules := map[string]string{"nf4_dequant_bf16": NF4Dequant, "nf4_dequant_f32": NF4Dequant,
-		"nf4_gemv_lora": NF4GEMV, "nf4_gemv_lora_b8": NF4GEMV, "nf4_gemv_lora_b8r4": NF4GEMV, "nf4_mma_n8": NF4MMA, "nf4_mma_n64": NF4MMA,
-		"gemm_bf16_mma_n8": GemmBF16MMA, "gemm_bf16_mma_n64": GemmBF16MMA, "sample_rows": Sample}
-	for name, ptx := range Decode {
-		modules[name] = ptx
-	}
 	extern := regexp.MustCompile(`(?m)^\.extern \.func.*?(\w+)\s*$`)
-	for name, ptx := range modules {
+	for name, ptx := range All {
 		if !strings.Contains(ptx, "\n.target sm_90") {
 			t.Errorf("%s: PTX does not target sm_90", name)
 		}
@@ -28,5 +24,33 @@ func TestPTXLoadable(t *testing.T) {
 		for _, m := range extern.FindAllStringSubmatch(ptx, -1) {
 			t.Errorf("%s: PTX calls %s, which it does not define: rebuild with libdevice linked (scripts/build_kernels.sh)", name, m[1])
 		}
+	}
+}
+
+// TestLaunchedKernelsListed checks that every kernel the Go launchers name literally
+// (launch("name", …) in gomlxgrpo/cuda) is in All, so that Init loads it: lora_down3 reached the
+// GPU unlisted once and failed there as InvalidHandle. (Names put together at run time — the
+// matmul forms — are covered by the GPU tests that run each form.)
+func TestLaunchedKernelsListed(t *testing.T) {
+	files, err := filepath.Glob("../gomlxgrpo/cuda/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no launcher sources found: %v", err)
+	}
+	launched := regexp.MustCompile(`\blaunch\("(\w+)"`)
+	n := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range launched.FindAllStringSubmatch(string(src), -1) {
+			n++
+			if _, ok := All[m[1]]; !ok {
+				t.Errorf("%s launches kernel %s, which kernels.All does not list", filepath.Base(f), m[1])
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("found only %d launch(\"name\", …) calls in gomlxgrpo/cuda: has the launcher changed?", n)
 	}
 }

@@ -41,14 +41,8 @@ func Init() error {
 		if n, err := cu.Device(0).Attribute(cu.MultiprocessorCount); err == nil && n > 0 {
 			sms = n
 		}
-		modules := map[string][]string{
-			kernels.NF4Dequant:  {"nf4_dequant_bf16", "nf4_dequant_f32"},
-			kernels.NF4GEMV:     {"nf4_gemv_lora", "nf4_gemv_lora_b8", "nf4_gemv_lora_b8r4"},
-			kernels.NF4MMA:      {"nf4_mma_n8", "nf4_mma_n64", "nf4_mma_w64"},
-			kernels.GemmBF16MMA: {"gemm_bf16_mma_n8", "gemm_bf16_mma_n64"},
-			kernels.Sample:      {"sample_rows"},
-		}
-		for name, ptx := range kernels.Decode {
+		modules := map[string][]string{} // PTX → the kernels it defines
+		for name, ptx := range kernels.All {
 			modules[ptx] = append(modules[ptx], name)
 		}
 		for ptx, names := range modules {
@@ -88,7 +82,11 @@ func Synchronize() error { return onContext(cu.Synchronize) }
 // launch runs kernel name on this package's stream (see graph.go) with the given arguments.
 func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
-		run := func() error { return fns[name].Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args) }
+		fn, ok := fns[name]
+		if !ok {
+			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		}
+		run := func() error { return fn.Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args) }
 		if profile.on {
 			return profiled(name, run)
 		}
