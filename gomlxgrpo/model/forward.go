@@ -123,14 +123,17 @@ func groupedAttention(q, key, value, mask *Node, K int) *Node {
 	B, T, N, H := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
 	G := N / K
 	qg := Reshape(q, B, T, K, G, H)
-	scores := Einsum("btkgh,bksh->bkgts", qg, key)
+	// (DotBuilder.Einsum would drop halfDot's setting: it builds its own DotGeneral.)
+	scores := halfDot(qg, key).General([]int{4}, []int{0, 2}, []int{3}, []int{0, 1}) // [B, K, T, G, S]
+	scores = TransposeAllAxes(scores, 0, 1, 3, 2, 4)                                 // [B, K, G, T, S]
 	scores = ConvertDType(scores, dtypes.Float32)
 	scores = MulScalar(scores, 1/math.Sqrt(float64(H)))
 	m := ExpandAxes(mask, 1, 2) // [B, 1, 1, T, S]
 	m = BroadcastToDims(m, scores.Shape().Dimensions...)
 	scores = Where(m, scores, BroadcastToShape(Scalar(q.Graph(), dtypes.Float32, float32(-math.MaxFloat32)), scores.Shape()))
 	probs := ConvertDType(Softmax(scores, -1), value.DType())
-	out := Einsum("bkgts,bksh->btkgh", probs, value)
+	out := halfDot(probs, value).General([]int{4}, []int{0, 1}, []int{2}, []int{0, 1}) // [B, K, G, T, H]
+	out = TransposeAllAxes(out, 0, 3, 1, 2, 4)                                         // [B, T, K, G, H]
 	return Reshape(out, B, T, N*H)
 }
 

@@ -57,7 +57,7 @@ func (l *Linear) apply(x *Node, withAdapter, checkpointed bool, order *gradOrder
 		w = l.WeightNode(g)
 	}
 	w = ConvertDType(w, x.DType())
-	y := EinsumAxes(x, w, [][2]int{{x.Rank() - 1, 1}}, nil)
+	y := halfDot(x, w).EinsumAxes([][2]int{{x.Rank() - 1, 1}}, nil) // [..., Out]
 	if l.Bias != nil {
 		y = Add(y, ExpandLeftToRank(ConvertDType(l.Bias.NodeValue(g), y.DType()), y.Rank()))
 	}
