@@ -11,6 +11,6 @@ CK=/tmp/ck
 python3 bench/hf_foundation.py make $CK phi-4 2>&1 | grep --line-buffered '^{'
 run_logged grpo-cuda-phi4 300 GOMLXGRPO_XLA_LOG=1 grpo-cuda bench grpo --model $CK/phi-4 --steps 2
 xla_mem grpo-cuda-phi4
-timeout $((590 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
+timeout $((530 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
 } | tee "$OUT/round18.jsonl"
 echo "all done at ${SECONDS}s"

@@ -73,9 +73,10 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 
 // wideAttention selects attention_decode_bf16_w16 (16 warps per (row, head) block: twice the cache
 // positions in flight) when the step has at most wideAttentionBlocks blocks, the small decode
-// batches where the 8-warp blocks leave SMs idle: GOMLXGRPO_ATTN=w16. It passes the kernel emulator;
-// off by default until timed on a GPU (TestAttentionDecode runs it).
-var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16"
+// batches where the 8-warp blocks leave SMs idle. On by default since it was timed (H100, Qwen2.5-1.5B
+// shape, batch 8: 3.55 vs 3.72 ms per decode step, bench/RESULTS.md); GOMLXGRPO_ATTN=w8 turns it off.
+// TestAttentionDecode runs every form.
+var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16"
 
 const (
 	wideAttentionBlocks = 264 // 2 per SM on an H100/H200
