@@ -18,6 +18,7 @@ var All = map[string]string{
 	"nf4_gemv_lora_b8r4": nf4GEMV,
 	// nf4_mma.cu: NF4 matmul on tensor cores.
 	"nf4_mma_n8":  nf4MMA,
+	"nf4_mma_n8g": nf4MMA,
 	"nf4_mma_n64": nf4MMA,
 	"nf4_mma_w64": nf4MMA,
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.

@@ -79,13 +79,15 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
       const unsigned short *__restrict__ bias, const float *__restrict__ u, const float *__restrict__ lora_b, int r,     \
       float scale, float *ws, unsigned int *cnt
 
-// nf4_mma_n8: dynamic shared memory 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
+// nf4_mma_n8_tile is nf4_mma_n8 for the block's tile tileX of 16 output rows (blockIdx.x there; a
+// grouped launch, nf4_mma_n8g, numbers its tiles across several matrices). Dynamic shared memory:
+// 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
+__device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   __shared__ float2 pairs[256];
   __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int o0 = blockIdx.x * 16, b0 = blockIdx.y * 8;
+  const int o0 = tileX * 16, b0 = blockIdx.y * 8;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2);
   const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2);
@@ -147,6 +149,46 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) {
   mma_finish<1>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
 }
 
+#define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
+
+// nf4_mma_n8: dynamic shared memory 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile(NF4_MMA_CALL, blockIdx.x); }
+
+// NF4Mat is one matrix of a grouped launch: what differs between projections that read the same x
+// (weights and scales, output, bias, adapter). Passed by value; its layout (9 pointers, then 5
+// 4-byte fields: 96 bytes) is mirrored by gomlxgrpo/cuda's nf4Mat.
+struct NF4Mat {
+  const unsigned int* packed;
+  const float* absmax;
+  const unsigned char* absmax_q;
+  const float* code2;
+  const float* absmax2;
+  float* y;
+  const unsigned short* bias;
+  const float* u;
+  const float* lora_b;
+  float offset;
+  int out, tiles, r;
+  float scale;
+};
+
+// nf4_mma_n8g: nf4_mma_n8 over up to three NF4 matrices that read the same x (q, k and v; gate and
+// up) in one launch. The grid's tiles along x are m0's, then m1's, then m2's (tiles: ⌈out/16⌉, 0
+// for an unused slot); every matrix has the same inputs, so one split-K (gridDim.z) and one slice
+// of x per block serve them all, and the split-K scratch is indexed by the grid's tile as in a
+// single launch. Why: in the decode step each of these matmuls is short (a Qwen2.5-1.5B k or v
+// projection is 16 tiles), so its launch, ramp-up and split-K tail cost more than its weights take
+// to read; one launch per group pays them once.
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4Mat m0, NF4Mat m1, NF4Mat m2, const unsigned short* __restrict__ x,
+                                                           int B, int in, float* ws, unsigned int* cnt) {
+  const int t = blockIdx.x, i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
+#define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
+  nf4_mma_n8_tile(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,
+                  PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt,
+                  t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles));
+#undef PICK
+}
+
 template <int NT>
 __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
   __shared__ float2 pairs[256];
@@ -186,8 +228,6 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
   }
   mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
 }
-
-#define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
 extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8>(NF4_MMA_CALL); }
 

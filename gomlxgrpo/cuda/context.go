@@ -94,7 +94,8 @@ func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer)
 	})
 }
 
-// p passes one kernel argument: a device pointer or a 32/64-bit scalar, by address.
+// p passes one kernel argument by address: a device pointer, a 32/64-bit scalar or an nf4Mat
+// (nf4_mma_n8g's by-value struct).
 func p(v any) unsafe.Pointer {
 	switch x := v.(type) {
 	case *cu.DevicePtr:
@@ -104,6 +105,8 @@ func p(v any) unsafe.Pointer {
 	case *int64:
 		return unsafe.Pointer(x)
 	case *float32:
+		return unsafe.Pointer(x)
+	case *nf4Mat:
 		return unsafe.Pointer(x)
 	}
 	panic(fmt.Sprintf("cuda: unsupported kernel argument %T", v))

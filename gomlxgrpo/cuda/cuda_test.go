@@ -243,6 +243,96 @@ func testNF4GEMV(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 	}
 }
 
+// TestNF4GEMVGroup: NF4GEMVGroup's one launch over the decoder's q/k/v and gate/up groups
+// (nf4_mma_n8g) gives each matrix its own product, bias and adapter term, as separate launches do;
+// shapes of Qwen2.5-1.5B (k and v: 16 tiles each) and a ragged tiny one, at 8 and 3 rows.
+func TestNF4GEMVGroup(t *testing.T) {
+	be := xlaBackend(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	defer func(g, m bool) { groupedMMA, tensorCores = g, m }(groupedMMA, tensorCores)
+	groupedMMA, tensorCores = true, true
+	for _, c := range []struct {
+		rows, in int
+		outs     []int
+	}{{8, 1536, []int{1536, 256, 256}}, {8, 1536, []int{8960, 8960}}, {3, 192, []int{40, 24, 8}}} {
+		if !groupable(c.rows, c.in) {
+			t.Fatalf("%+v: not groupable", c)
+		}
+		xs := make([]float32, c.rows*c.in)
+		xbf := make([]bfloat16T, len(xs))
+		for i := range xs {
+			xs[i] = roundBF16(float32(rng.NormFloat64()))
+			xbf[i] = bfloat16From(xs[i])
+		}
+		_, px := onDevice(t, be, xbf, c.rows, c.in)
+		type ref struct {
+			w, u, lb, bias []float32
+			r              int
+			y              *tensors.Tensor
+		}
+		refs := make([]ref, len(c.outs))
+		ms := make([]NF4Matrix, len(c.outs))
+		for m, out := range c.outs {
+			q := randomNF4(rng, out, c.in)
+			w := q.Dequantize()
+			for i := range w {
+				w[i] = roundBF16(w[i])
+			}
+			_, pp := onDevice(t, be, q.Packed, len(q.Packed))
+			_, pa := onDevice(t, be, q.Absmax, len(q.Absmax))
+			yt, py := zerosOnDevice(t, be, dtypes.Float32, c.rows, out)
+			refs[m] = ref{w: w, y: yt}
+			ms[m] = NF4Matrix{Packed: pp, Scales: NF4Scales{Absmax: pa}, Y: py, Out: out}
+			if m == 0 { // a bias on the first (Qwen2's q/k/v have one)
+				refs[m].bias = make([]float32, out)
+				bh := make([]bfloat16T, out)
+				for i := range bh {
+					refs[m].bias[i] = roundBF16(float32(rng.NormFloat64() * 0.1))
+					bh[i] = bfloat16From(refs[m].bias[i])
+				}
+				_, ms[m].Bias = onDevice(t, be, bh, out)
+			}
+			if m < 2 { // adapters on the first two, of different ranks
+				r := 16 / (m + 1)
+				refs[m].r, refs[m].u, refs[m].lb = r, randF32(rng, c.rows*r, 1), randF32(rng, out*r, 0.1)
+				_, pu := onDevice(t, be, refs[m].u, c.rows, r)
+				_, pb := onDevice(t, be, refs[m].lb, out, r)
+				ms[m].LoRA = &LoRA{U: pu, B: pb, R: r, Scale: 2}
+			}
+		}
+		if err := NF4GEMVGroup(ms, px, c.rows, c.in); err != nil {
+			t.Fatal(err)
+		}
+		if err := Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		for m, out := range c.outs {
+			got := readDevice[float32](refs[m].y)
+			for b := range c.rows {
+				for o := range out {
+					want, mag := 0.0, 0.0
+					if refs[m].bias != nil {
+						want, mag = float64(refs[m].bias[o]), math.Abs(float64(refs[m].bias[o]))
+					}
+					for i := range c.in {
+						p := float64(xs[b*c.in+i]) * float64(refs[m].w[o*c.in+i])
+						want += p
+						mag += math.Abs(p)
+					}
+					for j := range refs[m].r {
+						p := 2 * float64(refs[m].u[b*refs[m].r+j]) * float64(refs[m].lb[o*refs[m].r+j])
+						want += p
+						mag += math.Abs(p)
+					}
+					if d := math.Abs(float64(got[b*out+o]) - want); d > 1e-5*mag+1e-6 {
+						t.Fatalf("rows %d in %d, matrix %d of %v: y[%d,%d] = %v, reference %v (|terms| %v)", c.rows, c.in, m, c.outs, b, o, got[b*out+o], want, mag)
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkNF4GEMV reports the weight-read bandwidth of the decode matmul on a Llama-3.1-8B MLP
 // shape (14336 × 4096) at 8 and 64 rows, on the CUDA-core, tensor-core and (64 rows) wide
 // tensor-core forms: GB/s = (4-bit codes + scales) per launch / time. Eight weight matrices (235 MB)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -23,10 +24,12 @@ import (
 // again checked against the full forward at temperature 1).
 func TestDecoderMatchesGoMLX(t *testing.T) {
 	be := xlaBackend(t)
+	defer func(g bool) { groupedMMA = g }(groupedMMA)
 	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded", "phi3_gqa_fused", "phi3_mqa_bf16_sharded"} {
-		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant"} {
+		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant", "nf4+double-quant, grouped matmuls"} {
 			nf4 := quant != "bf16"
-			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: quant == "nf4+double-quant"})
+			groupedMMA = quant == "nf4+double-quant, grouped matmuls" // nf4_mma_n8g for q/k/v and gate/up
+			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: strings.HasPrefix(quant, "nf4+double-quant")})
 			if err != nil {
 				t.Fatal(err)
 			}

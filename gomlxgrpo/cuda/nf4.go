@@ -4,6 +4,8 @@ package cuda
 
 import (
 	"fmt"
+	"os"
+	"unsafe"
 
 	"gorgonia.org/cu"
 )
@@ -36,4 +38,69 @@ type NF4Scales struct {
 func NF4GEMV(packed cu.DevicePtr, sc NF4Scales, x, y cu.DevicePtr, rows, in, out int, bias cu.DevicePtr, lora *LoRA) error {
 	return matmul("NF4GEMV", "nf4_gemv_lora", "nf4_mma", true, x, y, rows, in, out, bias, lora,
 		p(&packed), p(&sc.Absmax), p(&sc.Q), p(&sc.Code), p(&sc.Absmax2), p(&sc.Offset))
+}
+
+// NF4Matrix is one matrix of NF4GEMVGroup: NF4 W [Out, in] with its scales, the output y [rows, Out]
+// float32, a bias (0 for none) and an adapter (nil for none).
+type NF4Matrix struct {
+	Packed cu.DevicePtr
+	Scales NF4Scales
+	Y      cu.DevicePtr
+	Out    int
+	Bias   cu.DevicePtr
+	LoRA   *LoRA
+}
+
+// nf4Mat mirrors kernels/nf4_mma.cu's NF4Mat, which nf4_mma_n8g takes by value: the same fields in
+// the same order, 9 pointers then 5 four-byte fields, 96 bytes with the tail padding (checked below).
+type nf4Mat struct {
+	packed, absmax, absmaxQ, code2, absmax2, y, bias, u, loraB cu.DevicePtr
+	offset                                                     float32
+	out, tiles, r                                              int32
+	scale                                                      float32
+}
+
+var _ = [1]struct{}{}[unsafe.Sizeof(nf4Mat{})-96] // a compile error unless nf4Mat is NF4Mat's 96 bytes
+
+// groupedMMA selects nf4_mma_n8g for the decoder's q/k/v and gate/up groups (GOMLXGRPO_MMA_GROUP=1).
+// It passes the kernel emulator and TestNF4GEMVGroup / TestDecoderMatchesGoMLX run it on the GPU;
+// off by default until timed there.
+var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") == "1"
+
+// groupable reports whether NF4GEMVGroup runs rows × in in one launch: the streaming tensor-core
+// form (decode batches of at most 8 rows, in a multiple of 64).
+func groupable(rows, in int) bool { return groupedMMA && tensorCores && rows <= 8 && in%64 == 0 }
+
+// NF4GEMVGroup is NF4GEMV for 1 to 3 matrices that read the same x [rows, in]: one launch
+// (nf4_mma_n8g) where groupable, else one NF4GEMV each.
+func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
+	if len(ms) < 1 || len(ms) > 3 {
+		return fmt.Errorf("cuda: NF4GEMVGroup takes 1 to 3 matrices, got %d", len(ms))
+	}
+	if !groupable(rows, in) {
+		for _, m := range ms {
+			if err := NF4GEMV(m.Packed, m.Scales, x, m.Y, rows, in, m.Out, m.Bias, m.LoRA); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var args [3]nf4Mat
+	tiles := 0
+	for i, m := range ms {
+		u, b, r, scale := m.LoRA.args()
+		t := (m.Out + 15) / 16
+		args[i] = nf4Mat{packed: m.Packed, absmax: m.Scales.Absmax, absmaxQ: m.Scales.Q, code2: m.Scales.Code, absmax2: m.Scales.Absmax2,
+			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: int32(t), r: r, scale: scale}
+		tiles += t
+	}
+	_, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, 16*tiles, true) // the n8 form's grid over all tiles
+	rows32, in32 := int32(rows), int32(in)
+	return onContext(func() error {
+		ws, cnt, err := splitK.get(floats, counters)
+		if err != nil {
+			return fmt.Errorf("cuda: NF4GEMVGroup: split-K scratch: %w", err)
+		}
+		return launch("nf4_mma_n8g", grid, threads, shared, p(&args[0]), p(&args[1]), p(&args[2]), p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))
+	})
 }

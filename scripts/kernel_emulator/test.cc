@@ -7,7 +7,22 @@
 #include "emu.h"
 
 typedef unsigned short u16;
+struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch argument
+  const unsigned* packed;
+  const float* absmax;
+  const unsigned char* absmax_q;
+  const float* code2;
+  const float* absmax2;
+  float* y;
+  const u16* bias;
+  const float* u;
+  const float* lora_b;
+  float offset;
+  int out, tiles, r;
+  float scale;
+};
 extern "C" {
+void nf4_mma_n8g(NF4Mat, NF4Mat, NF4Mat, const u16*, int, int, float*, unsigned*);
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -222,6 +237,44 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
   const size_t shared = c.n64() ? 0 : 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
   emuLaunch(c.grid(), 128, shared, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
+}
+
+// testMMAGroup: nf4_mma_n8g, up to three NF4 matrices of different heights on the same x in one
+// launch (the decoder's q/k/v and gate/up groups): each output equals its own reference, some
+// matrices with double-quantized scales, some without an adapter or a bias, the split-K counters
+// of the whole grid back at zero.
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3) {
+  const int n = outs.size();
+  std::vector<NF4W> qs;
+  std::vector<DoubleQuant> ds;
+  std::vector<std::vector<float>> wfs;
+  std::vector<MMACase> cs;
+  int tiles = 0;
+  for (int m = 0; m < n; m++) {
+    qs.push_back(randomNF4(outs[m], in));
+    ds.push_back(doubleQuantize(qs[m], m == 1));  // the middle matrix double-quantized
+    wfs.emplace_back((size_t)outs[m] * in);
+    for (size_t i = 0; i < wfs[m].size(); i++) wfs[m][i] = bf(qs[m].w[i]);
+    cs.emplace_back(rows, outs[m], in, splits, m == 2 ? 0 : r);  // the third without an adapter
+    cs[m].xb = cs[0].xb;
+    tiles += (outs[m] + 15) / 16;
+  }
+  std::vector<float> ws((size_t)tiles * splits * 32 * 4, 0.f);  // the launcher's sizes
+  std::vector<unsigned> cnt(tiles, 0);
+  NF4Mat ms[3] = {};
+  for (int m = 0; m < n; m++) {
+    const bool dq = m == 1;
+    ms[m] = NF4Mat{(const unsigned*)qs[m].packed.data(), dq ? nullptr : qs[m].absmax.data(), ds[m].aq.data(), ds[m].code2.data(), ds[m].absmax2.data(),
+                   cs[m].y.data(), m == 0 ? cs[m].bias.data() : nullptr, cs[m].r ? cs[m].u.data() : nullptr, cs[m].r ? cs[m].Bm.data() : nullptr,
+                   ds[m].offset, outs[m], (outs[m] + 15) / 16, cs[m].r, 0.5f};
+    if (m != 0) std::fill(cs[m].bias.begin(), cs[m].bias.end(), 0);  // the reference's bias: none
+  }
+  const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
+  const size_t shared = 8 * (16 * per + 1) * 16;
+  emuLaunch(dim3{unsigned(tiles), unsigned((rows + 7) / 8), unsigned(splits)}, 128, shared,
+            [&] { nf4_mma_n8g(ms[0], ms[1], ms[2], cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  for (int i = 0; i < tiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
+  for (int m = 0; m < n; m++) cs[m].check(wfs[m], m == 0 ? "nf4 mma group, matrix 0" : m == 1 ? "nf4 mma group, matrix 1 (double quant)" : "nf4 mma group, matrix 2 (no adapter)");
 }
 
 // testMMAWide: the 8-warp 64-row NF4 form (nf4_mma_w64): 128 output rows per block, x staged in
@@ -504,6 +557,9 @@ int main() {
   testMMA(false, 8, 16, 320, 4);   // 3 chunks over 4 blocks: the last block has none
   testMMA(false, 3, 24, 2496, 1);  // 5 chunks per warp: the load ring (4 deep) wraps; a tail
   testMMA(true, 8, 16, 2560, 2);   // 20 chunks over 2 blocks
+  testMMAGroup(5, {40, 16, 24}, 320, 1);    // q/k/v-like: three heights, ragged tiles
+  testMMAGroup(8, {48, 32}, 1344, 3, 16);   // gate/up-like: two matrices, split-K with a tail, rank 16
+  testMMAGroup(3, {16, 16, 40}, 2496, 2);   // the load ring wraps
   testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
   testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
