@@ -118,23 +118,56 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 //	out[b,t,k·G+g,h]  = Σ_s softmax_s(scores)·value[b,k,s,h]
 //
 // q: [B, T, N, H]; key, value: [B, K, S, H]; mask: [B, T, S] bool. Returns [B, T, N·H].
-// Softmax runs in float32 as transformers' eager attention does.
+// Softmax runs in float32 as transformers' eager attention does. Long sequences take the queries
+// in chunks (attentionQueryChunk), so that no [B, N, T, S] score tensor is built whole.
 func groupedAttention(q, key, value, mask *Node, K int) *Node {
 	B, T, N, H := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
+	S := key.Shape().Dimensions[2]
 	G := N / K
 	qg := Reshape(q, B, T, K, G, H)
+	c := attentionQueryChunk(B, N, T, S)
+	if c == T {
+		return Reshape(attentionBlock(qg, key, value, mask), B, T, N*H)
+	}
+	var outs []*Node
+	for t0 := 0; t0 < T; t0 += c {
+		r := AxisRange(t0, min(T, t0+c))
+		outs = append(outs, attentionBlock(SliceAxis(qg, 1, r), key, value, SliceAxis(mask, 1, r)))
+	}
+	return Reshape(Concatenate(outs, 1), B, T, N*H)
+}
+
+// maxAttentionScoreBytes bounds the float32 scores of one attention block (all rows and heads,
+// a chunk of queries × all keys): 1 GiB. A Llama-3.1-8B-shaped GRPO batch of 8 × 4,352 tokens
+// would otherwise build 19 GiB of scores per layer (and as much again for the softmax).
+var maxAttentionScoreBytes = 1 << 30
+
+// attentionQueryChunk returns how many queries one attention block takes: T when the whole
+// [B, N, T, S] float32 score tensor fits maxAttentionScoreBytes, else T halved (rounded up) until it
+// fits.
+func attentionQueryChunk(B, N, T, S int) int {
+	c := T
+	for c > 1 && 4*B*N*c*S > maxAttentionScoreBytes {
+		c = (c + 1) / 2
+	}
+	return c
+}
+
+// attentionBlock is groupedAttention for the queries qg [B, c, K, G, H] (mask [B, c, S]) over all
+// keys; returns [B, c, K, G, H].
+func attentionBlock(qg, key, value, mask *Node) *Node {
+	H := qg.Shape().Dimensions[4]
 	// (DotBuilder.Einsum would drop halfDot's setting: it builds its own DotGeneral.)
-	scores := halfDot(qg, key).General([]int{4}, []int{0, 2}, []int{3}, []int{0, 1}) // [B, K, T, G, S]
-	scores = TransposeAllAxes(scores, 0, 1, 3, 2, 4)                                 // [B, K, G, T, S]
+	scores := halfDot(qg, key).General([]int{4}, []int{0, 2}, []int{3}, []int{0, 1}) // [B, K, c, G, S]
+	scores = TransposeAllAxes(scores, 0, 1, 3, 2, 4)                                 // [B, K, G, c, S]
 	scores = ConvertDType(scores, dtypes.Float32)
 	scores = MulScalar(scores, 1/math.Sqrt(float64(H)))
-	m := ExpandAxes(mask, 1, 2) // [B, 1, 1, T, S]
+	m := ExpandAxes(mask, 1, 2) // [B, 1, 1, c, S]
 	m = BroadcastToDims(m, scores.Shape().Dimensions...)
-	scores = Where(m, scores, BroadcastToShape(Scalar(q.Graph(), dtypes.Float32, float32(-math.MaxFloat32)), scores.Shape()))
+	scores = Where(m, scores, BroadcastToShape(Scalar(qg.Graph(), dtypes.Float32, float32(-math.MaxFloat32)), scores.Shape()))
 	probs := ConvertDType(Softmax(scores, -1), value.DType())
-	out := halfDot(probs, value).General([]int{4}, []int{0, 1}, []int{2}, []int{0, 1}) // [B, K, G, T, H]
-	out = TransposeAllAxes(out, 0, 3, 1, 2, 4)                                         // [B, T, K, G, H]
-	return Reshape(out, B, T, N*H)
+	out := halfDot(probs, value).General([]int{4}, []int{0, 1}, []int{2}, []int{0, 1}) // [B, K, G, c, H]
+	return TransposeAllAxes(out, 0, 3, 1, 2, 4)                                        // [B, c, K, G, H]
 }
 
 // attentionMask builds mask[b,t,s] = (KeyValid[b,s] ∧ s ≤ WriteIdx+t) ∨ s = WriteIdx+t.
