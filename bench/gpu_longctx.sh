@@ -1,5 +1,5 @@
 #!/bin/bash
-# Device call (issue 7 item 5): one GRPO step on the Llama-3.1-8B shape with 4,096-token completions
+# Device call (issue 7 item 5; not yet run — the sixth session added query-chunked attention for it): one GRPO step on the Llama-3.1-8B shape with 4,096-token completions
 # (NF4 + LoRA r=16, G=8, 256-token prompt) on one 80 GB card; peak GPU memory to set beside
 # Unsloth's published long-context figures (../shared/docs/grpo-reference.md §3). XLA's per-executable
 # memory is logged to explain the peak. Build first: scripts/build_gpu_binaries.sh
