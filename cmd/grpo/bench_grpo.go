@@ -26,6 +26,7 @@ func benchGRPO(args []string) error {
 	compLen := fs.Int("completion", 200, "completion tokens")
 	rank := fs.Int("lora-r", 16, "LoRA rank on the 7 projections")
 	load4 := fs.Bool("load-in-4bit", true, "NF4 base weights")
+	dq := fs.Bool("double-quant", false, "also compress NF4's block scales to 8 bits (bnb_4bit_use_double_quant)")
 	beta := fs.Float64("beta", 0.04, "KL coefficient (0 skips the reference pass)")
 	ckpt := fs.Bool("gradient-checkpointing", true, "recompute decoder layers in the backward pass (TRL's gradient_checkpointing)")
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
@@ -34,7 +35,7 @@ func benchGRPO(args []string) error {
 		return err
 	}
 	t0 := time.Now()
-	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4})
+	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4, DoubleQuant: *dq})
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func benchGRPO(args []string) error {
 	gen := v["generation_time"]
 	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
-		"G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
+		"double_quant": *dq, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
 		"gen_s": round(gen, 2), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),

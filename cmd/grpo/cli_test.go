@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -146,5 +147,30 @@ func TestBenchGRPOProgress(t *testing.T) {
 		} else if _, ok := v["step_s"].(float64); v["kind"] != "grpo_step" || !ok || v["G"] != float64(2) {
 			t.Errorf("step line: %v", v)
 		}
+	}
+}
+
+// TestBenchGRPODoubleQuant: `grpo bench grpo --double-quant` loads the NF4 block scales double
+// quantized (8-bit codes, a 256-entry map and nested scales instead of float32 absmax), which
+// changes the bytes of the model's variables, and says so in its JSON.
+func TestBenchGRPODoubleQuant(t *testing.T) {
+	run := func(dq bool) map[string]any {
+		out, err := capture(t, "bench", "grpo", "--model", goldenModel, "--steps", "1", "--prompt", "6",
+			"--completion", "2", "--g", "2", "--lora-r", "2", "--load-in-4bit", fmt.Sprintf("--double-quant=%v", dq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &v); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		return v
+	}
+	plain, dq := run(false), run(true)
+	if plain["double_quant"] != false || dq["double_quant"] != true {
+		t.Fatalf("double_quant reported %v and %v", plain["double_quant"], dq["double_quant"])
+	}
+	if plain["params_bytes"] == dq["params_bytes"] || dq["params_bytes"] == nil {
+		t.Fatalf("params_bytes %v with and %v without double quantization: the flag did not reach the loader", dq["params_bytes"], plain["params_bytes"])
 	}
 }
