@@ -322,7 +322,8 @@ func (d *Decoder) loraStride() int { return 4 * d.B * ((max(d.maxR, 1) + 3) / 4 
 
 // gemvGroup runs the projections ls (at most 3) that read the same h into ys; when they all carry
 // adapters of one rank, their LoRA down-projections go in one launch (LoRADownN) into separate
-// slices of the "lora" scratch.
+// slices of the "lora" scratch, and with groupedMMA their NF4 matmuls go in one launch too
+// (NF4GEMVGroup).
 func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr) error {
 	loras := make([]*LoRA, len(ls))
 	r, in := ls[0].r, ls[0].in
