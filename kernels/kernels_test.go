@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,5 +53,17 @@ func TestLaunchedKernelsListed(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("found only %d launch(\"name\", …) calls in gomlxgrpo/cuda: has the launcher changed?", n)
+	}
+}
+
+// TestGroupedMatmulStructSize: nf4_mma_n8g takes its three matrices as 96-byte structs (NF4Mat),
+// which gomlxgrpo/cuda mirrors field by field (nf4Mat, with a compile-time size check under the
+// cuda tag); the PTX's parameter sizes must stay 96 so that the driver copies what Go passes.
+func TestGroupedMatmulStructSize(t *testing.T) {
+	ptx := All["nf4_mma_n8g"]
+	for i := range 3 {
+		if want := fmt.Sprintf(".param .align 8 .b8 nf4_mma_n8g_param_%d[96]", i); !strings.Contains(ptx, want) {
+			t.Errorf("nf4_mma_n8g's PTX lacks %q: NF4Mat changed size; update gomlxgrpo/cuda's nf4Mat", want)
+		}
 	}
 }
