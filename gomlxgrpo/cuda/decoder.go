@@ -290,26 +290,33 @@ func (d *Decoder) reserve() error {
 			}
 		}
 		for _, group := range [][]*linearPtrs{{&l.q, &l.k, &l.v}, {&l.gate, &l.up}} { // gemvGroup's grouped launches
-			if out := groupedOut(group); out > 0 {
-				if err := reserveMatmul(d.B, group[0].in, out, true); err != nil {
-					return err
-				}
+			if !d.grouped(group) {
+				continue
+			}
+			outs := make([]int, len(group))
+			for i, lin := range group {
+				outs[i] = lin.out
+			}
+			if err := reserveGroup(d.B, group[0].in, outs); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// groupedOut is the output rows of the grid of a grouped launch over the group's NF4 matrices (16
-// per tile of each), 0 when the group has no NF4 matrices.
-func groupedOut(group []*linearPtrs) int {
-	out := 0
-	for _, l := range group {
-		if l.packed != 0 {
-			out += 16 * ((l.out + 15) / 16)
+// grouped reports whether gemvGroup runs the NF4 matmuls of ls in one launch (NF4GEMVGroup): more
+// than one projection, all NF4 on the same inputs, a shape groupable takes.
+func (d *Decoder) grouped(ls []*linearPtrs) bool {
+	if len(ls) < 2 || !groupable(d.B, ls[0].in) {
+		return false
+	}
+	for _, l := range ls {
+		if l.packed == 0 || l.in != ls[0].in {
+			return false
 		}
 	}
-	return out
+	return true
 }
 
 func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
@@ -351,11 +358,7 @@ func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr)
 			loras[i] = &LoRA{U: slice(i), B: l.b, R: l.r, Scale: l.scale}
 		}
 	}
-	grouped := len(ls) > 1 && groupable(d.B, in)
-	for _, l := range ls {
-		grouped = grouped && l.packed != 0 && l.in == in
-	}
-	if grouped { // one launch for the group's NF4 matmuls (nf4_mma_n8g)
+	if d.grouped(ls) { // one launch for the group's NF4 matmuls (nf4_mma_n8g)
 		ms := make([]NF4Matrix, len(ls))
 		for i, l := range ls {
 			ms[i] = NF4Matrix{Packed: l.packed, Scales: l.scales, Y: ys[i], Out: l.out, Bias: l.bias, LoRA: loras[i]}

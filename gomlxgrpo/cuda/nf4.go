@@ -85,16 +85,18 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 		}
 		return nil
 	}
+	outs := make([]int, len(ms))
+	for i, m := range ms {
+		outs[i] = m.Out
+	}
+	tiles, total := groupTiles(outs)
 	var args [3]nf4Mat
-	tiles := 0
 	for i, m := range ms {
 		u, b, r, scale := m.LoRA.args()
-		t := (m.Out + 15) / 16
 		args[i] = nf4Mat{packed: m.Packed, absmax: m.Scales.Absmax, absmaxQ: m.Scales.Q, code2: m.Scales.Code, absmax2: m.Scales.Absmax2,
-			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: int32(t), r: r, scale: scale}
-		tiles += t
+			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
-	_, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, 16*tiles, true) // the n8 form's grid over all tiles
+	_, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, 16*total, true) // the n8 form's grid over all tiles
 	rows32, in32 := int32(rows), int32(in)
 	return onContext(func() error {
 		ws, cnt, err := splitK.get(floats, counters)
@@ -103,4 +105,20 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 		}
 		return launch("nf4_mma_n8g", grid, threads, shared, p(&args[0]), p(&args[1]), p(&args[2]), p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))
 	})
+}
+
+// groupTiles returns each matrix's tiles of 16 output rows in nf4_mma_n8g's grid (matrices of outs
+// rows, at most 3) and their total.
+func groupTiles(outs []int) (tiles [3]int32, total int) {
+	for i, out := range outs {
+		t := (out + 15) / 16
+		tiles[i], total = int32(t), total+t
+	}
+	return tiles, total
+}
+
+// reserveGroup is reserveMatmul for NF4GEMVGroup's one launch over matrices of outs rows.
+func reserveGroup(rows, in int, outs []int) error {
+	_, total := groupTiles(outs)
+	return reserveMatmul(rows, in, 16*total, true)
 }
