@@ -32,8 +32,6 @@ import "C"
 
 import (
 	"fmt"
-	"reflect"
-	"unsafe"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
@@ -41,34 +39,32 @@ import (
 )
 
 // pjrtStats asks XLA's PJRT device 0 for its allocator's statistics (PJRT_Device_MemoryStats).
-// go-xla v0.4.4 does not wrap it, so its client's device and API pointers are read with reflect
+// go-xla v0.4.4 does not wrap it, so its client's device and API pointers are read with FieldPtr
 // (pinned versions; the cuda package's TestAllocatorStats checks the figures on a GPU).
 func pjrtStats(be compute.Backend) (AllocatorStats, error) {
 	xb, ok := be.(*xla.Backend)
 	if !ok {
 		return AllocatorStats{}, fmt.Errorf("backend: backend %q is not go-xla's", be.Name())
 	}
-	cf := reflect.ValueOf(xb).Elem().FieldByName("client")
-	if !cf.IsValid() {
-		return AllocatorStats{}, fmt.Errorf("backend: go-xla's Backend has no client field (a go-xla version other than v0.4.4?)")
+	cf, err := FieldPtr(xb, "client")
+	if err != nil {
+		return AllocatorStats{}, err
 	}
-	client := *(**pjrt.Client)(unsafe.Pointer(cf.UnsafeAddr()))
+	client := *(**pjrt.Client)(cf)
 	if client == nil || len(client.AddressableDevices()) == 0 {
 		return AllocatorStats{}, fmt.Errorf("backend: the XLA backend has no device")
 	}
-	dv := reflect.ValueOf(client.AddressableDevices()[0]).Elem()
-	cd, pl := dv.FieldByName("cDevice"), dv.FieldByName("plugin")
-	if !cd.IsValid() || !pl.IsValid() || pl.IsNil() {
-		return AllocatorStats{}, fmt.Errorf("backend: go-xla's Device changed (a go-xla version other than v0.4.4?)")
+	dev := client.AddressableDevices()[0]
+	cd, err := FieldPtr(dev, "cDevice")
+	if err != nil {
+		return AllocatorStats{}, err
 	}
-	api := pl.Elem().FieldByName("api")
-	if !api.IsValid() {
-		return AllocatorStats{}, fmt.Errorf("backend: go-xla's Plugin has no api field (a go-xla version other than v0.4.4?)")
+	api, err := FieldPtr(dev, "plugin", "api")
+	if err != nil {
+		return AllocatorStats{}, err
 	}
-	cdev := *(**C.PJRT_Device)(unsafe.Pointer(cd.UnsafeAddr()))
-	capi := *(**C.PJRT_Api)(unsafe.Pointer(api.UnsafeAddr()))
 	var out [4]C.longlong
-	if C.gg_memory_stats(capi, cdev, &out[0]) != 0 {
+	if C.gg_memory_stats(*(**C.PJRT_Api)(api), *(**C.PJRT_Device)(cd), &out[0]) != 0 {
 		return AllocatorStats{}, fmt.Errorf("backend: PJRT_Device_MemoryStats failed")
 	}
 	return AllocatorStats{InUse: int64(out[0]), PeakInUse: int64(out[1]), Pool: int64(out[2]), PeakPool: int64(out[3])}, nil

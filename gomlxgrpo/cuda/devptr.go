@@ -4,14 +4,14 @@ package cuda
 
 import (
 	"fmt"
-	"reflect"
-	"unsafe"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
 	"github.com/gomlx/gomlx/core/tensors"
 	"gorgonia.org/cu"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 )
 
 // DevicePtr returns the device address of t's buffer on be (device 0), moving t to the device
@@ -19,7 +19,7 @@ import (
 // keeps that buffer (do not donate or finalize it).
 //
 // go-xla v0.4.4 keeps the PJRT buffer in an unexported field of *xla.Buffer; it is read with
-// reflect + unsafe (pinned versions; TestDevicePtr guards it), then PJRT_Buffer_UnsafePointer
+// backend.FieldPtr (pinned versions; TestDevicePtr guards it), then PJRT_Buffer_UnsafePointer
 // gives the CUDA address.
 func DevicePtr(t *tensors.Tensor, be compute.Backend) (cu.DevicePtr, error) {
 	buf, err := t.Buffer(be, 0)
@@ -30,11 +30,11 @@ func DevicePtr(t *tensors.Tensor, be compute.Backend) (cu.DevicePtr, error) {
 	if !ok {
 		return 0, fmt.Errorf("cuda: tensor is on backend %q, not an XLA CUDA backend", be.Name())
 	}
-	f := reflect.ValueOf(xb).Elem().FieldByName("pjrtBuffer")
-	if !f.IsValid() {
-		return 0, fmt.Errorf("cuda: go-xla's Buffer has no pjrtBuffer field (a go-xla version other than v0.4.4?)")
+	f, err := backend.FieldPtr(xb, "pjrtBuffer")
+	if err != nil {
+		return 0, err
 	}
-	pb := *(**pjrt.Buffer)(unsafe.Pointer(f.UnsafeAddr()))
+	pb := *(**pjrt.Buffer)(f)
 	if err := awaitReady(pb); err != nil {
 		return 0, err
 	}

@@ -49,10 +49,11 @@ import "C"
 
 import (
 	"fmt"
-	"reflect"
 	"unsafe"
 
 	"github.com/gomlx/go-xla/pjrt"
+
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/backend"
 )
 
 // awaitReady blocks until pb's data is on the device. PJRT defines a buffer asynchronously (a
@@ -60,24 +61,18 @@ import (
 // outputs are written after Execute returns), and cuCtxSynchronize only waits for work already
 // queued, so without this a kernel can read a buffer before XLA wrote it (the first GPU run of
 // TestDevicePtr read zeros). ../backend/pjrt_c_api.h is a copy of go-xla v0.4.4's (Apache 2.0); go-xla does
-// not export the buffer's ready event, so its PJRT_Buffer* and PJRT_Api* are read with reflect,
-// as in DevicePtr.
+// not export the buffer's ready event, so its PJRT_Buffer* and PJRT_Api* are read with
+// backend.FieldPtr, as in DevicePtr.
 func awaitReady(pb *pjrt.Buffer) error {
-	w := reflect.ValueOf(pb).Elem().FieldByName("wrapper")
-	if !w.IsValid() || w.IsNil() {
-		return fmt.Errorf("cuda: go-xla's pjrt.Buffer has no wrapper (a go-xla version other than v0.4.4?)")
+	c, err := backend.FieldPtr(pb, "wrapper", "c")
+	if err != nil {
+		return err
 	}
-	we := w.Elem()
-	c, plugin := we.FieldByName("c"), we.FieldByName("plugin")
-	if !c.IsValid() || !plugin.IsValid() || plugin.IsNil() {
-		return fmt.Errorf("cuda: go-xla's buffer wrapper changed (a go-xla version other than v0.4.4?)")
+	api, err := backend.FieldPtr(pb, "wrapper", "plugin", "api")
+	if err != nil {
+		return err
 	}
-	api := plugin.Elem().FieldByName("api")
-	if !api.IsValid() {
-		return fmt.Errorf("cuda: go-xla's Plugin has no api field (a go-xla version other than v0.4.4?)")
-	}
-	cbuf := *(**C.PJRT_Buffer)(unsafe.Pointer(c.UnsafeAddr()))
-	capi := *(**C.PJRT_Api)(unsafe.Pointer(api.UnsafeAddr()))
+	cbuf, capi := *(**C.PJRT_Buffer)(c), *(**C.PJRT_Api)(api)
 	if cbuf == nil || capi == nil {
 		return fmt.Errorf("cuda: the PJRT buffer was already freed")
 	}
