@@ -41,7 +41,9 @@ func TestChunkedAttentionMatchesWhole(t *testing.T) {
 		}
 	}
 	validT := tensors.FromFlatDataAndDimensions(valid, B, T)
-	run := func(scoreBytes int) []*tensors.Tensor {
+	// run computes the output and gradients with the given bound on one block's scores, and the
+	// query chunk that bound gives.
+	run := func(scoreBytes int) (outs []*tensors.Tensor, chunk int) {
 		defer func(m int) { maxAttentionScoreBytes = m }(maxAttentionScoreBytes)
 		maxAttentionScoreBytes = scoreBytes
 		return MustExecOnceN(be, func(q, k, v, w, valid *Node) []*Node {
@@ -52,18 +54,14 @@ func TestChunkedAttentionMatchesWhole(t *testing.T) {
 			loss := ReduceAllSum(Mul(out, w))
 			grads := Gradient(loss, q, k, v)
 			return append([]*Node{out}, grads...)
-		}, q, k, v, w, validT)
+		}, q, k, v, w, validT), attentionQueryChunk(B, N, T, T)
 	}
-	if c := attentionQueryChunk(B, N, T, T); c != T {
+	whole, c := run(maxAttentionScoreBytes)
+	if c != T {
 		t.Fatalf("default bound chunks a %d-token test: %d", T, c)
 	}
-	whole := run(1 << 30)
-	chunked := run(4 * B * N * 3 * T) // 3 queries per block: chunks 6 → 3, the last one ragged (11 = 3+3+3+2)
-	if c := func() int {
-		defer func(m int) { maxAttentionScoreBytes = m }(maxAttentionScoreBytes)
-		maxAttentionScoreBytes = 4 * B * N * 3 * T
-		return attentionQueryChunk(B, N, T, T)
-	}(); c != 3 {
+	chunked, c := run(4 * B * N * 3 * T) // 3 queries per block: chunks 6 → 3, the last one ragged (11 = 3+3+3+2)
+	if c != 3 {
 		t.Fatalf("chunk %d, want 3", c)
 	}
 	for i, name := range []string{"output", "dq", "dk", "dv"} {
