@@ -22,28 +22,63 @@
 // reading 8 bytes of codes per row (inputs k0+16t … k0+16t+15) and the matching 16 inputs of each
 // of its 8 rows of x. nf4_mma_w64 (below, opt-in) is its replacement in waiting.
 //
-// Dequantization: a code byte holds two weights (high nibble first, bnb's order); a 256-entry
-// shared table gives both NF4 values with one 8-byte load, two multiplies by the block scale and
-// one cvt.rn.bf16x2.f32 make the A register (24 instructions per mma step on sm_90, where two
-// nibble lookups and a software rounding per weight took 45).
+// Dequantization: a code byte holds two weights (high nibble first, bnb's order); two lookups in
+// a shared table of the 16 NF4 values laid out so that a warp's lookups never share a bank
+// (load_nf4_pairs), two multiplies by the block scale and one cvt.rn.bf16x2.f32 make the A
+// register.
 
 #include "mma.cuh"
 
 #define NF4_DEPTH 4            // chunks whose loads a warp of nf4_mma_n8 keeps in flight
 #define NF4_MAX_WARP_CHUNKS 5  // the launcher's cap (gomlxgrpo/cuda/matmul.go): x slice ≤ 40 KiB
 
-// load_nf4_pairs fills pairs[256] (shared) with the two NF4 values of every code byte, in
-// bitsandbytes' order (x: the high nibble's, the first weight). One 8-byte shared load per byte
-// then replaces two nibble extractions, two address computations and two loads. Every thread of
-// the block must call it; the caller synchronizes.
-__device__ __forceinline__ void load_nf4_pairs(float2* pairs) {
-  for (int i = threadIdx.x; i < 256; i += blockDim.x) pairs[i] = float2{NF4_LUT[i >> 4], NF4_LUT[i & 15]};
+// load_nf4_pairs fills pairs[16·32] (shared) with the 16 NF4 values, each repeated in 32 columns:
+// pairs[32·v + lane] = NF4[v]. Lane l reads only column l, so a warp's 32 lookups hit 32 distinct
+// banks whatever codes its lanes hold. (A 256-entry table of value pairs indexed by the code byte,
+// the previous form, took one 8-byte load per byte but its lanes' random entries collided in the
+// banks: ~7 shared-memory wavefronts per load instead of 2, the decode matmul's bottleneck.) Every
+// thread of the block must call it; the caller synchronizes.
+__device__ __forceinline__ void load_nf4_pairs(float* pairs) {
+  for (int i = threadIdx.x; i < 16 * 32; i += blockDim.x) pairs[i] = NF4_LUT[i >> 5];
 }
 
-// pair_bf16 dequantizes one code byte with scale s to a bfloat16 pair from load_nf4_pairs' table.
-__device__ __forceinline__ unsigned int pair_bf16(const float2* pairs, unsigned int byte, float s) {
-  const float2 v = pairs[byte];
-  return bf16x2(v.x * s, v.y * s);
+// NF4_PAIRS declares load_nf4_pairs' table, aligned to its size so that an entry's shared address
+// is the table's | value·128 | lane·4 (nf4_at: one LOP3 per lookup computes it from the code word).
+#define NF4_PAIRS __shared__ __align__(2048) float pairs[16 * 32]
+
+// nf4_shift returns the code word's nibble at bits sh … sh+3 as a byte offset into the table
+// (value·128), for a compile-time sh.
+__device__ __forceinline__ unsigned int nf4_shift(unsigned int w, int sh) {
+  return (sh >= 7 ? w >> (sh - 7) : w << (7 - sh)) & 0x780u;
+}
+
+#ifdef KERNEL_EMULATOR
+typedef const float* NF4Col;  // the lane's column of the table
+__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) { return pairs + lane; }
+__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) { return col[nf4_shift(w, sh) >> 2]; }
+#else
+typedef unsigned int NF4Col;  // the shared address of the lane's column (the table's | lane·4)
+__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) {
+  unsigned int c;  // in asm, so that the compiler keeps one register rather than OR-ing base and lane at every lookup
+  asm("or.b32 %0, %1, %2;" : "=r"(c) : "r"((unsigned int)__cvta_generic_to_shared(pairs)), "r"(4 * lane));
+  return c;
+}
+// nf4_at looks up the nibble at bits sh … sh+3 of w: the address (nf4_shift(w, sh) & 0x780) | col
+// in one lop3 (lut 0xEA: (a & b) | c).
+__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) {
+  const unsigned int shifted = sh >= 7 ? w >> (sh - 7) : w << (7 - sh);
+  unsigned int addr;
+  asm("lop3.b32 %0, %1, 0x780, %2, 0xEA;" : "=r"(addr) : "r"(shifted), "r"(col));
+  float v;
+  asm("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
+  return v;
+}
+#endif
+
+// pair_bf16 dequantizes the code byte at bits sh … sh+7 of w with scale s to a bfloat16 pair
+// (the high nibble's weight first, bnb's order) from the lane's column of load_nf4_pairs' table.
+__device__ __forceinline__ unsigned int pair_bf16(NF4Col col, unsigned int w, int sh, float s) {
+  return bf16x2(nf4_at(col, w, sh + 4) * s, nf4_at(col, w, sh) * s);
 }
 
 __device__ __forceinline__ unsigned int word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
@@ -83,10 +118,11 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 // grouped launch, nf4_mma_n8g, numbers its tiles across several matrices). Dynamic shared memory:
 // 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
 __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
-  __shared__ float2 pairs[256];
+  NF4_PAIRS;
   __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = tileX * 16, b0 = blockIdx.y * 8;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2);
@@ -135,9 +171,9 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
           // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
           // 2q+1 of x's vector p.
           const int sh = 16 * q;
-          const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, w[d].sa), pair_bf16(pairs, (wB >> sh) & 0xff, w[d].sb),
-                                     pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, w[d].sa),
-                                     pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, w[d].sb)};
+          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
+                                     pair_bf16(col, wA, sh + 8, w[d].sa),
+                                     pair_bf16(col, wB, sh + 8, w[d].sb)};
           const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
           mma_bf16_16816(c[0], a, b);
         }
@@ -191,11 +227,12 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4Mat m0, NF4Mat 
 
 template <int NT>
 __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
-  __shared__ float2 pairs[256];
+  NF4_PAIRS;
   __shared__ float part[MMA_WARPS - 1][32][NT * 4];
   load_nf4_pairs(pairs);
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = blockIdx.x * 16, b0 = blockIdx.y * 8 * NT;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
@@ -220,9 +257,9 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
       // Bytes 2s and 2s+1 of each row's 8 hold inputs 16t+4s … 16t+4s+3.
       const unsigned int wA = s < 2 ? wa.x : wa.y, wB = s < 2 ? wb.x : wb.y;
       const int sh = 16 * (s & 1);
-      const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, sa), pair_bf16(pairs, (wB >> sh) & 0xff, sb),
-                                 pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, sa),
-                                 pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, sb)};
+      const unsigned int a[4] = {pair_bf16(col, wA, sh, sa), pair_bf16(col, wB, sh, sb),
+                                 pair_bf16(col, wA, sh + 8, sa),
+                                 pair_bf16(col, wB, sh + 8, sb)};
       mma_tiles<NT>(c, a, xv, s);
     }
   }
@@ -247,9 +284,10 @@ struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a
 };
 
 extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
-  __shared__ float2 pairs[256];
+  NF4_PAIRS;
   __shared__ uint2 xs[2][64][W64_STRIDE / 4];  // 4 bf16 per uint2
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = blockIdx.x * 16 * W64_WARPS + 16 * warp, b0 = blockIdx.y * 64;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
@@ -311,9 +349,9 @@ extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
         // Bytes 2s and 2s+1 of a row's 8 hold the lane's inputs 16t+4s … 16t+4s+3.
         const unsigned int wA = s < 2 ? w[d].a.x : w[d].a.y, wB = s < 2 ? w[d].b.x : w[d].b.y;
         const int sh = 16 * (s & 1);
-        const unsigned int a[4] = {pair_bf16(pairs, (wA >> sh) & 0xff, w[d].sa), pair_bf16(pairs, (wB >> sh) & 0xff, w[d].sb),
-                                   pair_bf16(pairs, (wA >> (sh + 8)) & 0xff, w[d].sa),
-                                   pair_bf16(pairs, (wB >> (sh + 8)) & 0xff, w[d].sb)};
+        const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
+                                   pair_bf16(col, wA, sh + 8, w[d].sa),
+                                   pair_bf16(col, wB, sh + 8, w[d].sb)};
 #pragma unroll
         for (int k = 0; k < 8; k++) {
           const uint2 xv = xs[buf][8 * k + g][4 * t + s];  // inputs 16t+4s … 16t+4s+3 of row 8k+g

@@ -3,6 +3,8 @@
 # grpo (default build), grpo-cuda and cuda.test (build tag cuda, needing CUDA headers and the
 # driver's link stub: ../shared/docs/gpu-and-build.md, e.g. Debian's nvidia-cuda-dev unpacked into
 # $CUDA_DEV), model.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
+# With the argument "old": adds grpo-cuda-old and cuda-old.test built from commit $OLD (default
+# HEAD, i.e. without uncommitted changes) in a temporary worktree, for A/B timings on one card.
 set -eu
 CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
 if [ ! -f "$CUDA_DEV/include/cuda.h" ]; then
@@ -13,10 +15,20 @@ folder with include/cuda.h and lib/x86_64-linux-gnu/stubs/libcuda.so)
 MSG
   exit 1
 fi
+export CGO_CFLAGS="-I$CUDA_DEV/include" CGO_LDFLAGS="-L$CUDA_DEV/lib/x86_64-linux-gnu/stubs"
+if [ "${1:-}" = old ]; then
+  root=$(pwd) tree=$(mktemp -d)
+  git worktree add -q --detach "$tree" "${OLD:-HEAD}"
+  (cd "$tree" && go build -ldflags="-s -w" -tags cuda -o "$root/.gpu/grpo-cuda-old" ./cmd/grpo &&
+    go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-old.test" ./gomlxgrpo/cuda)
+  git worktree remove --force "$tree"
+  gzip -9 -f .gpu/grpo-cuda-old .gpu/cuda-old.test
+  ls -la .gpu
+  exit 0
+fi
 mkdir -p .gpu && rm -f .gpu/*
 go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
 go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
-export CGO_CFLAGS="-I$CUDA_DEV/include" CGO_LDFLAGS="-L$CUDA_DEV/lib/x86_64-linux-gnu/stubs"
 go build -ldflags="-s -w" -tags cuda -o .gpu/grpo-cuda ./cmd/grpo
 go test -ldflags="-s -w" -tags cuda -c -o .gpu/cuda.test ./gomlxgrpo/cuda
 gzip -9 -f .gpu/*
