@@ -302,3 +302,158 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
     __syncthreads();
   }
 }
+
+// The split form ("flash-decoding"): the per-head kernels walk all S positions in one block, 8 or
+// 16 warps × UNROLL positions per round trip to memory, so a block waits on ⌈S / (W·UNROLL)⌉
+// round trips per pass (456 positions: 8 with 8 warps) and a batch-8 step has only 96 such blocks
+// for 132 SMs. Here the positions are split into slices of L = 64·R (R rounds of the 8 warps),
+// one block per (head, slice, row), in two launches:
+//
+//   attention_scores_split_bf16: score_s for the block's slice into sc [B, N, S] float32
+//   attention_out_split_bf16:    the row's softmax statistics from sc (max m, sum z: every block
+//       of a row reduces all S scores in softmax_bf16's order, so m, z and p_s = bf16(e_s / z) are
+//       the per-head kernel's bits), the slice's Σ p_s·v_s into part [B, N, P, H] float32, and the
+//       last block of the row to finish (counter cnt[b·N + n], left at 0) adds the P partial sums
+//       in the order 0 … P−1 and writes out (same result whatever the blocks' timing).
+//
+// Grid: (N, P, B), so that the G query heads sharing a kv head's slice run side by side and read
+// it from L2. sc, part and cnt are the launcher's scratch (gomlxgrpo/cuda/decode.go).
+#define SPLIT_ARGS ATTN_ARGS, float *__restrict__ sc, float *__restrict__ part, unsigned int *__restrict__ cnt, int L
+
+extern "C" __global__ void __launch_bounds__(THREADS) attention_scores_split_bf16(SPLIT_ARGS) {
+  const int write_idx = *write_idx_p;
+  const int n = blockIdx.x, p = blockIdx.y, b = blockIdx.z, kh = n / (N / K);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int G = (H + 127) / 128;
+  const unsigned short* qrow = q + ((long long)b * N + n) * H;
+  float qv[2][4];
+#pragma unroll
+  for (int g = 0; g < 2; g++) {
+    const int i = g * 128 + 4 * lane;
+    if (g < G && i < H) {
+      unpack4(load4(qrow + i), qv[g]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
+    }
+  }
+  const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
+  const unsigned char* vrow = valid + (long long)b * S;
+  float* srow = sc + ((long long)b * N + n) * S;
+  const float scale = 1.f / sqrtf((float)H);
+  const int end = min(S, (p + 1) * L);
+  for (int s0 = p * L; s0 < end; s0 += WARPS * UNROLL) {
+    bf16x4 kv[UNROLL][2];
+    bool on[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      on[u] = s < end && ((vrow[s] && s <= write_idx) || s == write_idx);
+#pragma unroll
+      for (int g = 0; g < 2; g++) {
+        const int i = g * 128 + 4 * lane;
+        kv[u][g] = on[u] && g < G && i < H ? load4(kb + (long long)s * H + i) : bf16x4{0u, 0u};
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      float d = 0.f, f[4];
+#pragma unroll
+      for (int g = 0; g < 2; g++) {
+        unpack4(kv[u][g], f);
+#pragma unroll
+        for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
+      }
+      for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
+      const int s = s0 + warp + WARPS * u;
+      if (lane == 0 && s < end) srow[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) attention_out_split_bf16(SPLIT_ARGS) {
+  __shared__ float red[WARPS];
+  __shared__ float wpart[WARPS][HMAX];
+  __shared__ bool last;
+  const int n = blockIdx.x, p = blockIdx.y, b = blockIdx.z, kh = n / (N / K), P = gridDim.y;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int G = (H + 127) / 128;
+  const long long bn = (long long)b * N + n;
+  const float* srow = sc + bn * S;
+  const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
+
+  // The row's max and sum of exponentials, reduced as softmax_bf16_w<WARPS> does.
+  float m = -INFINITY;
+  for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, srow[s]);
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
+  if (lane == 0) red[warp] = m;
+  __syncthreads();
+  m = -INFINITY;
+  for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
+  __syncthreads();
+  float z = 0.f;
+  for (int s = threadIdx.x; s < S; s += THREADS) z += expf(srow[s] - m);
+  for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
+  if (lane == 0) red[warp] = z;
+  __syncthreads();
+  z = 0.f;
+  for (int i = 0; i < WARPS; i++) z += red[i];
+
+  float acc[2][4];
+#pragma unroll
+  for (int g = 0; g < 2; g++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[g][k] = 0.f;
+  const int end = min(S, (p + 1) * L);
+  for (int s0 = p * L; s0 < end; s0 += WARPS * UNROLL) {
+    bf16x4 vv[UNROLL][2];
+    float pr[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      pr[u] = s < end ? bf16_to_f32(f32_to_bf16(expf(srow[s] - m) / z)) : 0.f;  // 0 for masked positions: not read
+#pragma unroll
+      for (int g = 0; g < 2; g++) {
+        const int i = g * 128 + 4 * lane;
+        vv[u][g] = pr[u] != 0.f && g < G && i < H ? load4(vb + (long long)s * H + i) : bf16x4{0u, 0u};
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      float f[4];
+#pragma unroll
+      for (int g = 0; g < 2; g++) {
+        unpack4(vv[u][g], f);
+#pragma unroll
+        for (int k = 0; k < 4; k++) acc[g][k] += pr[u] * f[k];
+      }
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < 2; g++) {
+    const int i = g * 128 + 4 * lane;
+    if (g < G && i < H)
+#pragma unroll
+      for (int k = 0; k < 4; k++) wpart[warp][i + k] = acc[g][k];
+  }
+  __syncthreads();
+  float* prow = part + bn * P * H;
+  for (int i = threadIdx.x; i < H; i += THREADS) {
+    float v = 0.f;
+#pragma unroll
+    for (int w = 0; w < WARPS; w++) v += wpart[w][i];
+    prow[(long long)p * H + i] = v;
+  }
+  __threadfence();  // this block's partial sums are visible before it is counted
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(&cnt[bn], 1u) == (unsigned int)(P - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int i = threadIdx.x; i < H; i += THREADS) {
+    float v = 0.f;
+    for (int j = 0; j < P; j++) v += *(volatile float*)&prow[(long long)j * H + i];  // volatile: not from L1 (other blocks wrote it)
+    out[bn * H + i] = f32_to_bf16(v);
+  }
+  if (threadIdx.x == 0) cnt[bn] = 0;
+}

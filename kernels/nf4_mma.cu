@@ -42,9 +42,14 @@ __device__ __forceinline__ void load_nf4_pairs(float* pairs) {
   for (int i = threadIdx.x; i < 16 * 32; i += blockDim.x) pairs[i] = NF4_LUT[i >> 5];
 }
 
-// NF4_PAIRS declares load_nf4_pairs' table, aligned to its size so that an entry's shared address
-// is the table's | value·128 | lane·4 (nf4_at: one LOP3 per lookup computes it from the code word).
-#define NF4_PAIRS __shared__ __align__(2048) float pairs[16 * 32]
+// NF4_PAIRS declares load_nf4_pairs' table, placed at a 2048-byte boundary of shared memory so
+// that an entry's address is the table's | value·128 | lane·4 (nf4_at: one LOP3 per lookup
+// computes it from the code word). The boundary is found at run time in a twice-as-large array:
+// the GPU does not honour .align 2048 for shared variables (the OR then read other entries and
+// past the block's shared memory: TestNF4GEMV on an H100).
+#define NF4_PAIRS                           \
+  __shared__ float pairs_raw[2 * 16 * 32]; \
+  float* pairs = nf4_aligned(pairs_raw)
 
 // nf4_shift returns the code word's nibble at bits sh … sh+3 as a byte offset into the table
 // (value·128), for a compile-time sh.
@@ -53,10 +58,25 @@ __device__ __forceinline__ unsigned int nf4_shift(unsigned int w, int sh) {
 }
 
 #ifdef KERNEL_EMULATOR
-typedef const float* NF4Col;  // the lane's column of the table
-__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) { return pairs + lane; }
-__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) { return col[nf4_shift(w, sh) >> 2]; }
+__device__ __forceinline__ float* nf4_aligned(float* raw) {
+  const unsigned long long a = reinterpret_cast<unsigned long long>(raw);
+  return raw + (((a + 2047) & ~2047ull) - a) / 4;
+}
+// The same address arithmetic as on the GPU (an OR into the table's address), on host pointers.
+typedef unsigned long long NF4Col;
+__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) {
+  return reinterpret_cast<unsigned long long>(pairs) | (unsigned long long)(4 * lane);
+}
+__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) {
+  return *reinterpret_cast<const float*>(col | nf4_shift(w, sh));
+}
 #else
+// nf4_aligned returns the first float of raw (2 × 2048 bytes of shared memory) at a 2048-byte
+// boundary of the shared window.
+__device__ __forceinline__ float* nf4_aligned(float* raw) {
+  const unsigned int a = (unsigned int)__cvta_generic_to_shared(raw);
+  return raw + (((a + 2047u) & ~2047u) - a) / 4;
+}
 typedef unsigned int NF4Col;  // the shared address of the lane's column (the table's | lane·4)
 __device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) {
   unsigned int c;  // in asm, so that the compiler keeps one register rather than OR-ing base and lane at every lookup

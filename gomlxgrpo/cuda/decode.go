@@ -57,11 +57,28 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	if h > 256 || h%4 != 0 || n%kv != 0 {
 		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
 	}
+	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
+	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
+	if splitAttention {
+		slice, slices := attentionSlices(s)
+		floats, counters := attentionScratch(rows, n, h, s)
+		return onContext(func() error {
+			ws, cnt, err := splitK.get(floats, counters)
+			if err != nil {
+				return fmt.Errorf("cuda: AttentionDecode: scratch: %w", err)
+			}
+			sc, part, l32 := ws, ws+cu.DevicePtr(4*rows*n*s), int32(slice)
+			args := append(args, p(&sc), p(&part), p(&cnt), p(&l32))
+			grid := [3]int{n, slices, rows}
+			if err := launch("attention_scores_split_bf16", grid, 256, 0, args...); err != nil {
+				return err
+			}
+			return launch("attention_out_split_bf16", grid, 256, 0, args...)
+		})
+	}
 	if s > MaxAttentionPositions {
 		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in shared memory: at most %d cache positions", s, MaxAttentionPositions)
 	}
-	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
-	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
 	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
 		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
 	}
@@ -71,12 +88,51 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
 }
 
+// splitAttention selects the split form (attention_scores_split_bf16 then attention_out_split_bf16,
+// kernels/attention_decode.cu: one block per head, slice of at most attentionSlice·R positions and
+// row, instead of one block walking all of a row's positions): GOMLXGRPO_ATTN=split, or unset.
+// GOMLXGRPO_ATTN=w8, w16 or gqa pick the one-launch forms below. The split form keeps no scores in
+// shared memory, so it takes caches longer than MaxAttentionPositions.
+var splitAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "split"
+
+const (
+	attentionSlice     = 64 // positions per round of the split kernels' 8 warps (THREADS/32 · UNROLL)
+	attentionMaxSlices = 16 // per row: longer caches get R > 1 rounds per slice
+)
+
+// attentionSlices returns the split form's positions per slice (a multiple of attentionSlice) and
+// the number of slices for a cache of s positions.
+func attentionSlices(s int) (slice, slices int) {
+	slice = attentionSlice * max(1, (s+attentionSlice*attentionMaxSlices-1)/(attentionSlice*attentionMaxSlices))
+	return slice, (s + slice - 1) / slice
+}
+
+// attentionScratch is the split form's scratch in the split-K buffers: scores [rows, n, s] and
+// partial outputs [rows, n, slices, h] (float32), one counter per (row, head).
+func attentionScratch(rows, n, h, s int) (floats, counters int) {
+	_, slices := attentionSlices(s)
+	return rows*n*s + rows*n*slices*h, rows * n
+}
+
+// reserveAttention grows the split-K scratch for AttentionDecode's split form ahead of a stream
+// capture, as reserveMatmul does for the matmuls.
+func reserveAttention(rows, n, h, s int) error {
+	if !splitAttention {
+		return nil
+	}
+	floats, counters := attentionScratch(rows, n, h, s)
+	return onContext(func() error {
+		_, _, err := splitK.get(floats, counters)
+		return err
+	})
+}
+
 // wideAttention selects attention_decode_bf16_w16 (16 warps per (row, head) block: twice the cache
 // positions in flight) when the step has at most wideAttentionBlocks blocks, the small decode
 // batches where the 8-warp blocks leave SMs idle. On by default since it was timed (H100, Qwen2.5-1.5B
 // shape, batch 8: 3.55 vs 3.72 ms per decode step, bench/RESULTS.md); GOMLXGRPO_ATTN=w8 turns it off.
 // TestAttentionDecode runs every form.
-var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16"
+var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16"
 
 const (
 	wideAttentionBlocks = 264 // 2 per SM on an H100/H200

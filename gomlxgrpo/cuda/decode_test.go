@@ -168,10 +168,10 @@ func TestRopeCache(t *testing.T) {
 }
 
 func TestAttentionDecode(t *testing.T) {
-	defer func(g, w bool) { gqaAttention, wideAttention = g, w }(gqaAttention, wideAttention)
-	// The per-head kernel with 8 and 16 warps, then the one per kv head.
-	for _, form := range []struct{ gqa, w16 bool }{{false, false}, {false, true}, {true, false}} {
-		gqaAttention, wideAttention = form.gqa, form.w16
+	defer func(g, w, s bool) { gqaAttention, wideAttention, splitAttention = g, w, s }(gqaAttention, wideAttention, splitAttention)
+	// The split form, the per-head kernel with 8 and 16 warps, then the one per kv head.
+	for _, form := range []struct{ split, gqa, w16 bool }{{true, false, false}, {false, false, false}, {false, false, true}, {false, true, false}} {
+		splitAttention, gqaAttention, wideAttention = form.split, form.gqa, form.w16
 		testAttentionDecode(t)
 	}
 }
@@ -179,7 +179,12 @@ func TestAttentionDecode(t *testing.T) {
 func testAttentionDecode(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(6)
-	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}, {64, 24, 8, 128, 456}} {
+	// The last two: a long cache (slices of 5 rounds for the split form) and one longer than the
+	// one-launch forms take (split form only).
+	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}, {64, 24, 8, 128, 456}, {2, 4, 2, 128, 4400}, {1, 2, 1, 64, 12000}} {
+		if c.s > MaxAttentionPositions && !splitAttention {
+			continue
+		}
 		q, qh := randBF16(rng, c.rows*c.n*c.h, 1)
 		kc, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
 		vc, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
@@ -232,7 +237,7 @@ func testAttentionDecode(t *testing.T) {
 				}
 			}
 		}
-		near(t, fmt.Sprintf("attention %+v gqa %v", c, gqaAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+		near(t, fmt.Sprintf("attention %+v split %v gqa %v w16 %v", c, splitAttention, gqaAttention, wideAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
 	}
 }
 
@@ -427,5 +432,56 @@ func TestResidualRMSNorm(t *testing.T) {
 		syncT(t)
 		near(t, "fused residual x", readBF16(t, xa), readBF16(t, xb), func(int) float64 { return 0 })
 		near(t, "fused residual norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
+	}
+}
+
+// BenchmarkAttentionDecode times one layer's decode attention (456 cache positions, all valid up
+// to the last) on the decode shapes of the benchmarks (Qwen2.5-1.5B at batch 8, Llama-3.2-3B at
+// batch 64) in each form. Reports µs per call and GB/s of the K and V caches read once.
+func BenchmarkAttentionDecode(b *testing.B) {
+	be := xlaBackend(b)
+	rng := freshRNG(9)
+	defer func(g, w, s bool) { gqaAttention, wideAttention, splitAttention = g, w, s }(gqaAttention, wideAttention, splitAttention)
+	const s = 456
+	for _, c := range []struct {
+		name           string
+		rows, n, kv, h int
+	}{{"qwen1.5b-b8", 8, 12, 2, 128}, {"llama3b-b64", 64, 24, 8, 128}} {
+		_, qh := randBF16(rng, c.rows*c.n*c.h, 1)
+		_, kch := randBF16(rng, c.rows*c.kv*s*c.h, 1)
+		_, vch := randBF16(rng, c.rows*c.kv*s*c.h, 1)
+		valid := make([]uint8, c.rows*s)
+		for i := range valid {
+			valid[i] = 1
+		}
+		_, pw := onDevice(b, be, []int32{s - 1}, 1)
+		_, pq := onDevice(b, be, qh, len(qh))
+		_, pk := onDevice(b, be, kch, len(kch))
+		_, pv := onDevice(b, be, vch, len(vch))
+		_, pm := onDevice(b, be, valid, len(valid))
+		_, po := zerosOnDevice(b, be, dtypes.BFloat16, c.rows, c.n*c.h)
+		for _, form := range []string{"split", "w8", "w16", "gqa"} {
+			b.Run(c.name+"/"+form, func(b *testing.B) {
+				splitAttention, wideAttention, gqaAttention = form == "split", form == "w16", form == "gqa"
+				if form == "w16" && c.rows*c.n > wideAttentionBlocks {
+					b.Skip("w16 is for steps of at most wideAttentionBlocks blocks")
+				}
+				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil { // scratch, warm-up
+					b.Fatal(err)
+				}
+				_ = Synchronize()
+				b.ResetTimer()
+				start := time.Now()
+				for range b.N {
+					if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil {
+						b.Fatal(err)
+					}
+				}
+				_ = Synchronize()
+				sec := time.Since(start).Seconds()
+				b.ReportMetric(sec/float64(b.N)*1e6, "us/call")
+				b.ReportMetric(float64(2*2*c.rows*c.kv*s*c.h)*float64(b.N)/sec/1e9, "GB/s")
+			})
+		}
 	}
 }

@@ -169,7 +169,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	if maxRows := MaxDecoderRows; d.B > maxRows && !tensorCores && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
 		return fmt.Errorf("cuda: %d rows, more than the decoder's %d (GOMLXGRPO_DECODER=cuda forces it): %w", d.B, maxRows, sample.ErrDecoderUnsupported)
 	}
-	if d.S > MaxAttentionPositions {
+	if d.S > MaxAttentionPositions && !splitAttention {
 		return fmt.Errorf("cuda: a %d-position cache is longer than the decode attention kernel takes (%d): %w", d.S, MaxAttentionPositions, sample.ErrDecoderUnsupported)
 	}
 	var err error
@@ -279,6 +279,9 @@ func (d *Decoder) collect() error {
 func (d *Decoder) reserve() error {
 	c := d.m.Config
 	if err := reserveMatmul(d.B, c.HiddenSize, c.VocabSize, false); err != nil { // LM head
+		return err
+	}
+	if err := reserveAttention(d.B, c.NumHeads, c.HeadDim, d.S); err != nil {
 		return err
 	}
 	for _, l := range d.layers {

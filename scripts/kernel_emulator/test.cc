@@ -1,3 +1,4 @@
+#include <tuple>
 // Runs every kernel of kernels/ on the CPU emulator (emu.h) against plain C++ references on random
 // inputs, the same checks as gomlxgrpo/cuda's GPU tests. Usage: scripts/kernel_emulator/run.sh
 #include <cstdio>
@@ -44,6 +45,8 @@ void rope_cache_bf16(const float*, const float*, const float*, const int*, const
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_gqa_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
+void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -393,7 +396,10 @@ static void testRope(bool fused) {
   printf("ok rope_cache (%s)\n", fused ? "fused qkv" : "separate");
 }
 
-static void testAttention(int H, int S, int w, bool w16 = false) {
+// testAttention checks a decode attention form against a double-precision reference: the 8-warp
+// per-head kernel, the 16-warp one (w16), or with split > 0 the split pair over slices of split
+// positions (the per-row counters must be back at 0 afterwards).
+static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) {
   const int B = 2, N = 4, K = 2;
   std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H);
   for (auto& x : q) x = tobf(gauss(1));
@@ -402,7 +408,15 @@ static void testAttention(int H, int S, int w, bool w16 = false) {
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
   valid[w - 1] = 0;                              // a masked position inside row 0
-  if (w16)  // the 16-warp form (the launcher's GOMLXGRPO_ATTN=w16)
+  if (split > 0) {
+    const int P = (S + split - 1) / split;
+    std::vector<float> sc(B * N * S, NAN), part(B * N * P * H, NAN);
+    std::vector<unsigned> cnt(B * N, 0);
+    auto args = [&] { return std::make_tuple(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, sc.data(), part.data(), cnt.data(), split); };
+    emuLaunch({unsigned(N), unsigned(P), B}, 256, 0, [&] { std::apply(attention_scores_split_bf16, args()); });
+    emuLaunch({unsigned(N), unsigned(P), B}, 256, 0, [&] { std::apply(attention_out_split_bf16, args()); });
+    for (unsigned c : cnt) CHECK(c == 0, "attention split: a row counter left at %u", c);
+  } else if (w16)  // the 16-warp form (the launcher's GOMLXGRPO_ATTN=w16)
     emuLaunch({B, N}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   else
     emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
@@ -429,7 +443,7 @@ static void testAttention(int H, int S, int w, bool w16 = false) {
         CHECK(std::fabs(got - want) <= 0.02 * std::fabs(want) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want);
       }
     }
-  printf("ok attention_decode%s (H=%d S=%d)\n", w16 ? "_w16" : "", H, S);
+  printf("ok attention_decode%s (H=%d S=%d split=%d)\n", w16 ? "_w16" : split ? "_split" : "", H, S, split);
 }
 
 // testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
@@ -581,6 +595,11 @@ int main() {
   testAttention(16, 48, 30, true);
   testAttention(128, 300, 299, true);  // more positions than the 16 warps' first UNROLL sweep (128)
   testAttention(256, 70, 20, true);
+  testAttention(16, 48, 30, false, 64);     // one slice
+  testAttention(128, 150, 149, false, 64);  // 3 slices, the last partial
+  testAttention(256, 70, 20, false, 64);    // a slice entirely past w: its partial is 0
+  testAttention(8, 9, 8, false, 64);
+  testAttention(128, 300, 299, false, 128); // two rounds of the 8 warps per slice
   testAttentionGQA(128, 150, 149, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape)
   testAttentionGQA(64, 70, 40, 8, 8);      // G = 1
   testAttentionGQA(16, 48, 30, 24, 3);     // G = 8, H < 128: lanes without dimensions
