@@ -90,7 +90,7 @@ func benchGRPO(args []string) error {
 	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
 		"double_quant": *dq, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
-		"gen_s": round(gen, 2), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
+		"gen_s": round(gen, 2), "prefill_s": round(v["timing/prefill"], 3), "decode_s": round(v["timing/decode"], 3), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
 		"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),

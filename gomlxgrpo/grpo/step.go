@@ -113,6 +113,8 @@ func (t *Trainer) generate() (*genBatch, error) {
 		texts[i] = samples[i].Completion
 	}
 	b.Metrics["aha/self_check_rate"] = SelfCheckRate(texts)
+	// Where generation_time goes: the prompts' prefill, the decode steps (CUDA decoder or GoMLX).
+	b.Metrics["timing/prefill"], b.Metrics["timing/decode"] = res.Timing.PrefillS, res.Timing.DecodeS
 	for i := 0; i < G && i < len(samples); i++ {
 		c := Completion{Prompt: questions[i], Text: samples[i].Completion, Advantage: adv.Advantages[i], Rewards: map[string]float64{}}
 		for k, r := range t.Rewards {
@@ -328,6 +330,9 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	m := &StepMetrics{Step: t.Step, Values: map[string]float64{}, Samples: b.Samples}
 	for k, v := range b.Metrics {
 		m.Values[k] = v
+	}
+	if !fresh { // the buffer's generation ran in an earlier step, as generation_time says
+		m.Values["timing/prefill"], m.Values["timing/decode"] = 0, 0
 	}
 	tok := math.Max(sums[5], 1)
 	m.Values["loss"] = sums[0]

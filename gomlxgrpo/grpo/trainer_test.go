@@ -108,6 +108,9 @@ func checkTimingSplit(t *testing.T, v map[string]float64) {
 	if gen <= 0 || train <= 0 || bw <= 0 || opt <= 0 || lp < 0 || bw+opt > train || gen+lp+train > step {
 		t.Fatalf("timing split: generation %g, log-probs %g, train %g (backward %g + optimizer %g), step %g", gen, lp, train, bw, opt, step)
 	}
+	if pre, dec := v["timing/prefill"], v["timing/decode"]; pre <= 0 || dec <= 0 || pre+dec > gen {
+		t.Fatalf("generation split: prefill %g + decode %g, generation %g", pre, dec, gen)
+	}
 }
 
 // trend fits y = a + b·i by least squares and returns b and its t statistic b / se(b).
