@@ -1,10 +1,10 @@
 package kernels
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,14 +56,39 @@ func TestLaunchedKernelsListed(t *testing.T) {
 	}
 }
 
-// TestGroupedMatmulStructSize: nf4_mma_n8g takes its three matrices as 96-byte structs (NF4Mat),
-// which gomlxgrpo/cuda mirrors field by field (nf4Mat, with a compile-time size check under the
-// cuda tag); the PTX's parameter sizes must stay 96 so that the driver copies what Go passes.
-func TestGroupedMatmulStructSize(t *testing.T) {
-	ptx := All["nf4_mma_n8g"]
-	for i := range 3 {
-		if want := fmt.Sprintf(".param .align 8 .b8 nf4_mma_n8g_param_%d[96]", i); !strings.Contains(ptx, want) {
-			t.Errorf("nf4_mma_n8g's PTX lacks %q: NF4Mat changed size; update gomlxgrpo/cuda's nf4Mat", want)
+// TestLaunchArgumentsFit: every kernel parameter is at most 8 bytes. gorgonia.org/cu's Launch
+// copies 8 bytes per argument, so a wider one (a struct by value) reaches the kernel as its first
+// 8 bytes followed by the next arguments' (nf4_mma_n8g's NF4Mat did: a misaligned address on an
+// H100, where the emulator, calling kernels directly, passed). Also checks nf4_mma_n8g's count:
+// 3 matrices of 14 fields, then x, B, in, ws and cnt, as gomlxgrpo/cuda's NF4GEMVGroup passes them.
+func TestLaunchArgumentsFit(t *testing.T) {
+	entry := regexp.MustCompile(`\.entry (\w+)\(([^)]*)\)`)
+	param := regexp.MustCompile(`\.param (?:\.align \d+ )?\.(\w+) \w+(?:\[(\d+)\])?`)
+	seen := 0
+	for name, ptx := range All {
+		for _, m := range entry.FindAllStringSubmatch(ptx, -1) {
+			if m[1] != name {
+				continue
+			}
+			seen++
+			ps := param.FindAllStringSubmatch(m[2], -1)
+			for i, pm := range ps {
+				size := 8
+				if pm[2] != "" {
+					size, _ = strconv.Atoi(pm[2])
+				} else if n, err := strconv.Atoi(pm[1][1:]); err == nil {
+					size = n / 8
+				}
+				if size > 8 {
+					t.Errorf("%s: parameter %d is %d bytes (%s); gorgonia.org/cu passes 8 per argument", name, i, size, pm[0])
+				}
+			}
+			if name == "nf4_mma_n8g" && len(ps) != 3*14+5 {
+				t.Errorf("nf4_mma_n8g takes %d parameters, NF4GEMVGroup passes %d", len(ps), 3*14+5)
+			}
 		}
+	}
+	if seen != len(All) {
+		t.Errorf("found the parameter lists of %d of the %d kernels", seen, len(All))
 	}
 }

@@ -211,8 +211,7 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile(NF4_MMA_CALL, blockIdx.x); }
 
 // NF4Mat is one matrix of a grouped launch: what differs between projections that read the same x
-// (weights and scales, output, bias, adapter). Passed by value; its layout (9 pointers, then 5
-// 4-byte fields: 96 bytes) is mirrored by gomlxgrpo/cuda's nf4Mat.
+// (weights and scales, output, bias, adapter).
 struct NF4Mat {
   const unsigned int* packed;
   const float* absmax;
@@ -228,6 +227,18 @@ struct NF4Mat {
   float scale;
 };
 
+// nf4_mma_n8g takes each NF4Mat as its 14 fields, not the struct by value: gorgonia.org/cu's
+// Launch copies 8 bytes per kernel argument, so a struct argument reached the kernel as its first
+// pointer followed by the next arguments' bytes (CUDA_ERROR_MISALIGNED_ADDRESS on an H100;
+// kernels.TestLaunchArgumentsFit now rejects any parameter wider than 8 bytes). The launcher
+// (gomlxgrpo/cuda NF4GEMVGroup) passes them in this order.
+#define NF4MAT_PARAMS(i)                                                                                          \
+  const unsigned int *packed##i, const float *absmax##i, const unsigned char *absmax_q##i, const float *code2##i, \
+      const float *absmax2##i, float *y##i, const unsigned short *bias##i, const float *u##i,                    \
+      const float *lora_b##i, float offset##i, int out##i, int tiles##i, int r##i, float scale##i
+#define NF4MAT(i) \
+  NF4Mat { packed##i, absmax##i, absmax_q##i, code2##i, absmax2##i, y##i, bias##i, u##i, lora_b##i, offset##i, out##i, tiles##i, r##i, scale##i }
+
 // nf4_mma_n8g: nf4_mma_n8 over up to three NF4 matrices that read the same x (q, k and v; gate and
 // up) in one launch. The grid's tiles along x are m0's, then m1's, then m2's (tiles: ⌈out/16⌉, 0
 // for an unused slot); every matrix has the same inputs, so one split-K (gridDim.z) and one slice
@@ -235,8 +246,10 @@ struct NF4Mat {
 // single launch. Why: in the decode step each of these matmuls is short (a Qwen2.5-1.5B k or v
 // projection is 16 tiles), so its launch, ramp-up and split-K tail cost more than its weights take
 // to read; one launch per group pays them once.
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4Mat m0, NF4Mat m1, NF4Mat m2, const unsigned short* __restrict__ x,
-                                                           int B, int in, float* ws, unsigned int* cnt) {
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                                           const unsigned short* __restrict__ x, int B, int in, float* ws,
+                                                           unsigned int* cnt) {
+  const NF4Mat m0 = NF4MAT(0), m1 = NF4MAT(1), m2 = NF4MAT(2);
   const int t = blockIdx.x, i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
 #define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
   nf4_mma_n8_tile(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,

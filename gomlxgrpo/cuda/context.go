@@ -94,8 +94,9 @@ func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer)
 	})
 }
 
-// p passes one kernel argument by address: a device pointer, a 32/64-bit scalar or an nf4Mat
-// (nf4_mma_n8g's by-value struct).
+// p passes one kernel argument by address: a device pointer or a 32/64-bit scalar. gorgonia.org/cu's
+// Launch copies 8 bytes from each address (the driver then takes the parameter's size), so nothing
+// wider can be passed (kernels.TestLaunchArgumentsFit).
 func p(v any) unsafe.Pointer {
 	switch x := v.(type) {
 	case *cu.DevicePtr:
@@ -105,8 +106,6 @@ func p(v any) unsafe.Pointer {
 	case *int64:
 		return unsafe.Pointer(x)
 	case *float32:
-		return unsafe.Pointer(x)
-	case *nf4Mat:
 		return unsafe.Pointer(x)
 	}
 	panic(fmt.Sprintf("cuda: unsupported kernel argument %T", v))

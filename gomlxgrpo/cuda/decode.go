@@ -46,7 +46,8 @@ func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n
 		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
 }
 
-// MaxAttentionPositions is the longest cache AttentionDecode takes: its scores (4 bytes each) and the
+// MaxAttentionPositions is the longest cache the one-launch attention forms take (longer ones go to
+// the split form, which keeps no scores in shared memory): their scores (4 bytes each) and the
 // 8 KiB of per-warp partial outputs share the 48 KiB of shared memory a block gets by default.
 const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
 
@@ -59,7 +60,7 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	}
 	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
 	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
-	if splitAttention {
+	if useSplitAttention(s) {
 		slice, slices := attentionSlices(s)
 		floats, counters := attentionScratch(rows, n, h, s)
 		return onContext(func() error {
@@ -76,9 +77,6 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 			return launch("attention_out_split_bf16", grid, 256, 0, args...)
 		})
 	}
-	if s > MaxAttentionPositions {
-		return fmt.Errorf("cuda: AttentionDecode holds the %d scores in shared memory: at most %d cache positions", s, MaxAttentionPositions)
-	}
 	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
 		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
 	}
@@ -89,11 +87,15 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 }
 
 // splitAttention selects the split form (attention_scores_split_bf16 then attention_out_split_bf16,
-// kernels/attention_decode.cu: one block per head, slice of at most attentionSlice·R positions and
-// row, instead of one block walking all of a row's positions): GOMLXGRPO_ATTN=split, or unset.
-// GOMLXGRPO_ATTN=w8, w16 or gqa pick the one-launch forms below. The split form keeps no scores in
-// shared memory, so it takes caches longer than MaxAttentionPositions.
-var splitAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "split"
+// kernels/attention_decode.cu: one block per head, slice of positions and row, instead of one
+// block walking all of a row's positions) for every cache: GOMLXGRPO_ATTN=split. Otherwise it
+// serves only caches longer than MaxAttentionPositions (it keeps no scores in shared memory): timed
+// on an H100 (bench/RESULTS.md, seventh session) it was slower than the one-launch forms on the
+// benchmark shapes (batch 8: 3.32 vs 3.23 ms per decode step; batch 64: 23.6 vs 19.9 ms).
+var splitAttention = os.Getenv("GOMLXGRPO_ATTN") == "split"
+
+// useSplitAttention reports whether AttentionDecode takes the split form for an s-position cache.
+func useSplitAttention(s int) bool { return splitAttention || s > MaxAttentionPositions }
 
 const (
 	attentionSlice     = 64 // positions per round of the split kernels' 8 warps (THREADS/32 · UNROLL)
@@ -117,7 +119,7 @@ func attentionScratch(rows, n, h, s int) (floats, counters int) {
 // reserveAttention grows the split-K scratch for AttentionDecode's split form ahead of a stream
 // capture, as reserveMatmul does for the matmuls.
 func reserveAttention(rows, n, h, s int) error {
-	if !splitAttention {
+	if !useSplitAttention(s) {
 		return nil
 	}
 	floats, counters := attentionScratch(rows, n, h, s)
@@ -132,7 +134,7 @@ func reserveAttention(rows, n, h, s int) error {
 // batches where the 8-warp blocks leave SMs idle. On by default since it was timed (H100, Qwen2.5-1.5B
 // shape, batch 8: 3.55 vs 3.72 ms per decode step, bench/RESULTS.md); GOMLXGRPO_ATTN=w8 turns it off.
 // TestAttentionDecode runs every form.
-var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16"
+var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16"
 
 const (
 	wideAttentionBlocks = 264 // 2 per SM on an H100/H200

@@ -169,9 +169,6 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	if maxRows := MaxDecoderRows; d.B > maxRows && !tensorCores && os.Getenv("GOMLXGRPO_DECODER") != "cuda" {
 		return fmt.Errorf("cuda: %d rows, more than the decoder's %d (GOMLXGRPO_DECODER=cuda forces it): %w", d.B, maxRows, sample.ErrDecoderUnsupported)
 	}
-	if d.S > MaxAttentionPositions && !splitAttention {
-		return fmt.Errorf("cuda: a %d-position cache is longer than the decode attention kernel takes (%d): %w", d.S, MaxAttentionPositions, sample.ErrDecoderUnsupported)
-	}
 	var err error
 	d.caches = make([]cu.DevicePtr, len(caches))
 	for i, t := range caches {

@@ -51,16 +51,22 @@ type NF4Matrix struct {
 	LoRA   *LoRA
 }
 
-// nf4Mat mirrors kernels/nf4_mma.cu's NF4Mat, which nf4_mma_n8g takes by value: the same fields in
-// the same order, 9 pointers then 5 four-byte fields, 96 bytes with the tail padding (checked below).
+// nf4Mat is one matrix of nf4_mma_n8g (kernels/nf4_mma.cu's NF4Mat), passed as its 14 fields in
+// this order (params): gorgonia.org/cu's Launch copies 8 bytes per argument, so a struct cannot go
+// by value (it did, and reached the kernel as its first pointer and the next arguments' bytes).
 type nf4Mat struct {
 	packed, absmax, absmaxQ, code2, absmax2, y, bias, u, loraB cu.DevicePtr
 	offset                                                     float32
 	out, tiles, r                                              int32
 	scale                                                      float32
+	_                                                          int32 // Launch reads 8 bytes at &scale
 }
 
-var _ = [1]struct{}{}[unsafe.Sizeof(nf4Mat{})-96] // a compile error unless nf4Mat is NF4Mat's 96 bytes
+// params are m's kernel arguments, NF4MAT_PARAMS' order.
+func (m *nf4Mat) params() []unsafe.Pointer {
+	return []unsafe.Pointer{p(&m.packed), p(&m.absmax), p(&m.absmaxQ), p(&m.code2), p(&m.absmax2), p(&m.y), p(&m.bias), p(&m.u), p(&m.loraB),
+		p(&m.offset), p(&m.out), p(&m.tiles), p(&m.r), p(&m.scale)}
+}
 
 // groupedMMA selects nf4_mma_n8g for the decoder's q/k/v and gate/up groups (GOMLXGRPO_MMA_GROUP=1).
 // It passes the kernel emulator and TestNF4GEMVGroup / TestDecoderMatchesGoMLX run it on the GPU;
@@ -103,7 +109,8 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 		if err != nil {
 			return fmt.Errorf("cuda: NF4GEMVGroup: split-K scratch: %w", err)
 		}
-		return launch("nf4_mma_n8g", grid, threads, shared, p(&args[0]), p(&args[1]), p(&args[2]), p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))
+		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)
+		return launch("nf4_mma_n8g", grid, threads, shared, append(params, p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))...)
 	})
 }
 

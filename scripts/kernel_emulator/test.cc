@@ -8,7 +8,7 @@
 #include "emu.h"
 
 typedef unsigned short u16;
-struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch argument
+struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch matrix, passed as its 14 fields (NF4MAT_ARGS)
   const unsigned* packed;
   const float* absmax;
   const unsigned char* absmax_q;
@@ -23,7 +23,10 @@ struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch argument
   float scale;
 };
 extern "C" {
-void nf4_mma_n8g(NF4Mat, NF4Mat, NF4Mat, const u16*, int, int, float*, unsigned*);
+#define NF4MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float*, const u16*, const float*, const float*, float, int, int, int, float
+void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
+// NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
+#define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -275,7 +278,7 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = 8 * (16 * per + 1) * 16;
   emuLaunch(dim3{unsigned(tiles), unsigned((rows + 7) / 8), unsigned(splits)}, 128, shared,
-            [&] { nf4_mma_n8g(ms[0], ms[1], ms[2], cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+            [&] { nf4_mma_n8g(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < tiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
   for (int m = 0; m < n; m++) cs[m].check(wfs[m], m == 0 ? "nf4 mma group, matrix 0" : m == 1 ? "nf4 mma group, matrix 1 (double quant)" : "nf4 mma group, matrix 2 (no adapter)");
 }
