@@ -68,10 +68,10 @@ func (m *nf4Mat) params() []unsafe.Pointer {
 		p(&m.offset), p(&m.out), p(&m.tiles), p(&m.r), p(&m.scale)}
 }
 
-// groupedMMA selects nf4_mma_n8g for the decoder's q/k/v and gate/up groups (GOMLXGRPO_MMA_GROUP=1).
-// It passes the kernel emulator and TestNF4GEMVGroup / TestDecoderMatchesGoMLX run it on the GPU;
-// off by default until timed there.
-var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") == "1"
+// groupedMMA selects nf4_mma_n8g for the decoder's q/k/v and gate/up groups: the default since it
+// was timed (H100, Qwen2.5-1.5B shape, batch 8: 2.80 vs 3.17 ms per decode step, GRPO step 0.88 vs
+// 0.99 s; bench/RESULTS.md, seventh session); GOMLXGRPO_MMA_GROUP=0 turns it off.
+var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") != "0"
 
 // groupable reports whether NF4GEMVGroup runs rows × in in one launch: the streaming tensor-core
 // form (decode batches of at most 8 rows, in a multiple of 64).
