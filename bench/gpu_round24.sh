@@ -1,5 +1,6 @@
 #!/bin/bash
-# Device call (seventh session): issue 7 item 5, the Llama-3.1-8B-shape GRPO step with 4,096-token
+# Device call (seventh session; run once: the log-prob executable did not compile within its
+# 330 s; rerun after the query-chunk change that followed): issue 7 item 5, the Llama-3.1-8B-shape GRPO step with 4,096-token
 # completions (NF4 + LoRA r=16, G=8, 256-token prompt) on one 80 GB card — its peak beside
 # Unsloth's published long-context figures (../shared/docs/grpo-reference.md §3), XLA's
 # per-executable memory logged — then the Phi-4-shape step (200-token completions) beside

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -100,9 +101,8 @@ const (
 	mmaNoSplitTiles = 4096 // ≥ 31 tiles per SM: enough blocks without splitting (e.g. the LM head)
 	mmaManyTiles    = 512  // ~4 tiles per SM: no split for the register-tiled forms
 	mmaMaxSplits    = 64
-	// The streaming NF4 form (nf4_mma_n8): resident blocks per SM (80 registers, ≤ 41 KiB of
-	// shared memory each) and the most chunks of 128 inputs a warp owns (NF4_MAX_WARP_CHUNKS).
-	n8BlocksPerSM   = 5
+	// n8MaxWarpChunks: the most chunks of 128 inputs a warp of the streaming NF4 form
+	// (nf4_mma_n8) owns (NF4_MAX_WARP_CHUNKS: its slice of x then fits 40 KiB of shared memory).
 	n8MaxWarpChunks = 5
 	// The wide 64-row NF4 form (nf4_mma_w64): 8 warps of 16 output rows, 2 resident blocks per SM
 	// (128 registers); split-K gives each block at least w64MinChunks chunks of 64 inputs.
@@ -110,6 +110,27 @@ const (
 	w64PerSM     = 2
 	w64MinChunks = 4
 )
+
+// n8BlocksPerSM is the streaming NF4 form's resident blocks per SM that its split-K sizing assumes
+// (80 registers, ≤ 41 KiB of shared memory each: 5), and n8WarpChunks the most chunks a warp owns
+// (1 … n8MaxWarpChunks). GOMLXGRPO_N8_BLOCKS and GOMLXGRPO_N8_CHUNKS override them, for sweeps on a
+// GPU (bench/gpu_round25.sh): the dequantization got cheaper in the seventh session, which moves
+// the best split.
+var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 5, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
+
+// envInt returns the integer in environment variable name, def when unset, and panics when it is
+// not an integer in [lo, hi] (a mistyped tuning variable should not be ignored silently).
+func envInt(name string, def, lo, hi int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		panic(fmt.Sprintf("cuda: %s=%q: want an integer in [%d, %d]", name, v, lo, hi))
+	}
+	return n
+}
 
 // wide64 selects nf4_mma_w64 for NF4 matmuls of more than 8 rows: GOMLXGRPO_MMA64=wide. It passes
 // the kernel emulator and is tested on the GPU by TestNF4GEMV; off by default until timed there.
@@ -143,7 +164,7 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 	case nf4 && rows <= 8:
 		chunks := (in + 127) / 128
 		wave := 4 * n8BlocksPerSM * multiprocessors()
-		perWarp := min(n8MaxWarpChunks, max(1, (tiles*chunks+wave-1)/wave))
+		perWarp := min(n8WarpChunks, max(1, (tiles*chunks+wave-1)/wave))
 		grid[2] = (chunks + 4*perWarp - 1) / (4 * perWarp)
 		blockChunks := (chunks + grid[2] - 1) / grid[2]
 		shared = 8 * (16*blockChunks + 1) * 16
