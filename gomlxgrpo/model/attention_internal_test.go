@@ -14,8 +14,7 @@ import (
 
 // TestChunkedAttentionMatchesWhole: attention taken in query chunks (long sequences) gives the same
 // output and the same gradients with respect to q, k and v as one block, with left padding (keys
-// masked at the start of a row) and a chunk length that does not divide T; with every key read by
-// every chunk, and causally (a chunk reads only the keys up to its last query).
+// masked at the start of a row) and a chunk length that does not divide T.
 func TestChunkedAttentionMatchesWhole(t *testing.T) {
 	be, err := backend.Default()
 	if err != nil {
@@ -44,34 +43,32 @@ func TestChunkedAttentionMatchesWhole(t *testing.T) {
 	validT := tensors.FromFlatDataAndDimensions(valid, B, T)
 	// run computes the output and gradients with the given bound on one block's scores, and the
 	// query chunk that bound gives.
-	run := func(scoreBytes int, causal bool) (outs []*tensors.Tensor, chunk int) {
+	run := func(scoreBytes int) (outs []*tensors.Tensor, chunk int) {
 		defer func(m int) { maxAttentionScoreBytes = m }(maxAttentionScoreBytes)
 		maxAttentionScoreBytes = scoreBytes
 		return MustExecOnceN(be, func(q, k, v, w, valid *Node) []*Node {
 			g := q.Graph()
 			idx := Iota(g, valid.Shape(), 1)
 			in := &Inputs{IDs: ConvertDType(idx, dtypes.Int32), KeyValid: valid}
-			out := groupedAttention(q, k, v, attentionMask(in), K, causal)
+			out := groupedAttention(q, k, v, attentionMask(in), K)
 			loss := ReduceAllSum(Mul(out, w))
 			grads := Gradient(loss, q, k, v)
 			return append([]*Node{out}, grads...)
 		}, q, k, v, w, validT), attentionQueryChunk(B, N, T, T)
 	}
-	whole, c := run(maxAttentionScoreBytes, false)
+	whole, c := run(maxAttentionScoreBytes)
 	if c != T {
 		t.Fatalf("default bound chunks a %d-token test: %d", T, c)
 	}
-	for _, causal := range []bool{false, true} {
-		chunked, c := run(4*B*N*3*T, causal) // 3 queries per block: 4 chunks, the last one ragged (11 = 3+3+3+2)
-		if c != 3 {
-			t.Fatalf("chunk %d, want 3", c)
-		}
-		for i, name := range []string{"output", "dq", "dk", "dv"} {
-			a, b := tensors.MustCopyFlatData[float32](whole[i]), tensors.MustCopyFlatData[float32](chunked[i])
-			for j := range a {
-				if d := math.Abs(float64(a[j] - b[j])); d > 1e-5*(1+math.Abs(float64(a[j]))) || math.IsNaN(float64(b[j])) {
-					t.Fatalf("causal %v: %s[%d]: chunked %v, whole %v", causal, name, j, b[j], a[j])
-				}
+	chunked, c := run(4 * B * N * 3 * T) // 3 queries per block: 4 chunks, the last one ragged (11 = 3+3+3+2)
+	if c != 3 {
+		t.Fatalf("chunk %d, want 3", c)
+	}
+	for i, name := range []string{"output", "dq", "dk", "dv"} {
+		a, b := tensors.MustCopyFlatData[float32](whole[i]), tensors.MustCopyFlatData[float32](chunked[i])
+		for j := range a {
+			if d := math.Abs(float64(a[j] - b[j])); d > 1e-5*(1+math.Abs(float64(a[j]))) || math.IsNaN(float64(b[j])) {
+				t.Fatalf("%s[%d]: chunked %v, whole %v", name, j, b[j], a[j])
 			}
 		}
 	}

@@ -95,7 +95,7 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 		kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
 		k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
 	}
-	attn := groupedAttention(q, k, v, mask, K, kv == nil) // [B, T, N·H]
+	attn := groupedAttention(q, k, v, mask, K) // [B, T, N·H]
 	x = Add(x, l.O.apply(attn, adapters, ck, order))
 
 	h = rmsNorm(x, l.PostAttnNorm.NodeValue(g), c.RMSNormEps)
@@ -119,11 +119,12 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 //
 // q: [B, T, N, H]; key, value: [B, K, S, H]; mask: [B, T, S] bool. Returns [B, T, N·H].
 // Softmax runs in float32 as transformers' eager attention does. Long sequences take the queries
-// in chunks (attentionQueryChunk), so that no [B, N, T, S] score tensor is built whole. causal
-// says the keys are the queries' own positions (no cache: S = T, attentionMask's s ≤ t): a chunk
-// of queries [t0, t1) then reads only the keys [0, t1), the rest being masked for all of them —
-// about half the scores of a long sequence, and the same softmax (masked keys add exp(−∞) = 0).
-func groupedAttention(q, key, value, mask *Node, K int, causal bool) *Node {
+// in chunks (attentionQueryChunk), so that no [B, N, T, S] score tensor is built whole. Every
+// chunk reads all S keys, though without a cache those past its last query are masked: slicing
+// them off would halve a long sequence's scores but give each chunk its own matmul shapes, each
+// autotuned by XLA when it compiles (and the 4,096-token step's compile already ran past 4 minutes:
+// bench/RESULTS.md, seventh session); the peak, set by the largest chunk, would not move.
+func groupedAttention(q, key, value, mask *Node, K int) *Node {
 	B, T, N, H := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
 	S := key.Shape().Dimensions[2]
 	G := N / K
@@ -132,17 +133,10 @@ func groupedAttention(q, key, value, mask *Node, K int, causal bool) *Node {
 	if c == T {
 		return Reshape(attentionBlock(qg, key, value, mask), B, T, N*H)
 	}
-	causal = causal && S == T
 	var outs []*Node
 	for t0 := 0; t0 < T; t0 += c {
-		t1 := min(T, t0+c)
-		r := AxisRange(t0, t1)
-		k, v, m := key, value, SliceAxis(mask, 1, r)
-		if causal && t1 < S {
-			keys := AxisRange(0, t1)
-			k, v, m = SliceAxis(k, 2, keys), SliceAxis(v, 2, keys), SliceAxis(m, 2, keys)
-		}
-		outs = append(outs, attentionBlock(SliceAxis(qg, 1, r), k, v, m))
+		r := AxisRange(t0, min(T, t0+c))
+		outs = append(outs, attentionBlock(SliceAxis(qg, 1, r), key, value, SliceAxis(mask, 1, r)))
 	}
 	return Reshape(Concatenate(outs, 1), B, T, N*H)
 }
