@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/grpo"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/reward"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
 )
@@ -30,9 +32,13 @@ func benchGRPO(args []string) error {
 	beta := fs.Float64("beta", 0.04, "KL coefficient (0 skips the reference pass)")
 	ckpt := fs.Bool("gradient-checkpointing", true, "recompute decoder layers in the backward pass (TRL's gradient_checkpointing)")
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
+	attnMiB := fs.Int("attention-block-mib", 1024, "bound on one attention block's float32 scores: long sequences take their queries in chunks under it")
 	_ = fs.Parse(args)
 	if err := resolveModel(ref, shape); err != nil {
 		return err
+	}
+	if err := model.SetAttentionScoreLimit(*attnMiB << 20); err != nil {
+		return fmt.Errorf("--attention-block-mib: %w", err)
 	}
 	t0 := time.Now()
 	m, err := gomlxgrpo.LoadModel(*ref, gomlxgrpo.ModelOptions{Load4Bit: *load4, DoubleQuant: *dq})
@@ -89,7 +95,7 @@ func benchGRPO(args []string) error {
 	gen := v["generation_time"]
 	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
-		"double_quant": *dq, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
+		"double_quant": *dq, "attention_block_mib": *attnMiB, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
 		"gen_s": round(gen, 2), "prefill_s": round(v["timing/prefill"], 3), "decode_s": round(v["timing/decode"], 3), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),

@@ -144,9 +144,13 @@ func TestBenchGRPOProgress(t *testing.T) {
 			if v["kind"] != "grpo_progress" || v["step"] != float64(2*(i+1)) || !(v["host_rss_gib"].(float64) > 0) {
 				t.Errorf("progress line %d: %v", i, v)
 			}
-		} else if _, ok := v["step_s"].(float64); v["kind"] != "grpo_step" || !ok || v["G"] != float64(2) {
+		} else if _, ok := v["step_s"].(float64); v["kind"] != "grpo_step" || !ok || v["G"] != float64(2) || v["attention_block_mib"] != float64(1024) {
 			t.Errorf("step line: %v", v)
 		}
+	}
+	// A score bound below 1 MiB is refused before the model loads.
+	if _, err := capture(t, "bench", "grpo", "--model", goldenModel, "--attention-block-mib", "0"); err == nil || !strings.Contains(err.Error(), "--attention-block-mib") {
+		t.Fatalf("--attention-block-mib 0: %v", err)
 	}
 }
 

@@ -87,6 +87,16 @@ func TestAttentionQueryChunk(t *testing.T) {
 	if c := attentionQueryChunk(8, 12, 456, 456); c != 456 {
 		t.Fatalf("a 456-token batch is chunked: %d", c)
 	}
+	defer func(m int) { maxAttentionScoreBytes = m }(maxAttentionScoreBytes)
+	if err := SetAttentionScoreLimit(4 << 30); err != nil {
+		t.Fatal(err)
+	}
+	if c := attentionQueryChunk(B, N, T, T); (T+c-1)/c != 5 {
+		t.Fatalf("4 GiB blocks: chunk %d, want 5 chunks", c)
+	}
+	if err := SetAttentionScoreLimit(100); err == nil {
+		t.Fatal("a 100-byte score limit was accepted")
+	}
 	for T := 1; T < 300; T++ { // every chunk fits, and one fewer chunk would not
 		limit := 4 * 2 * 3 * 7 * 10
 		defer func(m int) { maxAttentionScoreBytes = m }(maxAttentionScoreBytes)

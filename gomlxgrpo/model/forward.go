@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gomlx/compute"
@@ -145,6 +146,17 @@ func groupedAttention(q, key, value, mask *Node, K int) *Node {
 // a chunk of queries × all keys): 1 GiB. A Llama-3.1-8B-shaped GRPO batch of 8 × 4,352 tokens
 // would otherwise build 19 GiB of scores per layer (and as much again for the softmax).
 var maxAttentionScoreBytes = 1 << 30
+
+// SetAttentionScoreLimit sets the bound on one attention block's float32 scores (bytes; 1 GiB by
+// default) for graphs built afterwards: larger blocks mean fewer query chunks — fewer ops for XLA
+// to compile on long sequences — and more memory at the peak. `grpo bench grpo --attention-block-mib`.
+func SetAttentionScoreLimit(bytes int) error {
+	if bytes < 1<<20 {
+		return fmt.Errorf("attention score limit %d bytes: want at least 1 MiB", bytes)
+	}
+	maxAttentionScoreBytes = bytes
+	return nil
+}
 
 // attentionQueryChunk returns how many queries one attention block takes: T when the whole
 // [B, N, T, S] float32 score tensor fits maxAttentionScoreBytes, else ⌈T/n⌉ for the fewest n
