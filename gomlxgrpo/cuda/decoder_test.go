@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -26,10 +25,9 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 	be := xlaBackend(t)
 	defer func(g bool) { groupedMMA = g }(groupedMMA)
 	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded", "phi3_gqa_fused", "phi3_mqa_bf16_sharded"} {
-		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant", "nf4+double-quant, grouped matmuls"} {
+		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant"} {
 			nf4 := quant != "bf16"
-			groupedMMA = quant == "nf4+double-quant, grouped matmuls" // nf4_mma_n8g for q/k/v and gate/up
-			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: strings.HasPrefix(quant, "nf4+double-quant")})
+			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: quant == "nf4+double-quant"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,74 +55,94 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 				t.Fatal(err)
 			}
 			gen.Decoder = dec
-			prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
-			var captured [][]int
-			for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}} {
-				// The last case launches the kernels one by one instead of replaying a captured
-				// graph: it must decode exactly what the graph decoded.
-				graphs := "1"
-				if ci == 2 {
-					graphs = "0"
+			// NF4 runs with the q/k/v and gate/up matmuls grouped (nf4_mma_n8g, the default) and one
+			// launch per projection, on the same loaded model (each generation records its own graph).
+			groupings := []bool{false}
+			if nf4 {
+				groupings = []bool{true, false}
+			}
+			for _, grouped := range groupings {
+				groupedMMA = grouped
+				quant := quant
+				if nf4 && !grouped {
+					quant += ", one launch per projection"
 				}
-				t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
-				res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
-				if err != nil {
-					t.Fatalf("%s %s: %v", name, quant, err)
-				}
-				switch ci {
-				case 0:
-					captured = res.Tokens
-					gen.Decoder = nil // the GoMLX path's greedy decode, token for token
-					ref, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
-					gen.Decoder = dec
-					if err != nil {
-						t.Fatal(err)
-					}
-					for i, pr := range prompts {
-						j := firstDiff(res.Tokens[i], ref.Tokens[i])
-						if j < 0 {
-							continue
-						}
-						// Random tiny models have near-flat logits: a bfloat16 rounding (one step is
-						// 1/64 for logits in [2, 4)) may flip a near-tie, nothing more. Allowed only
-						// when GoMLX scores both tokens within two such steps.
-						full := append(append([]int(nil), pr...), ref.Tokens[i][:j]...)
-						both := [][]int{append(append([]int(nil), full...), res.Tokens[i][j]), append(append([]int(nil), full...), ref.Tokens[i][j])}
-						lp, err := m.NextTokenLogProbs(both, false)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if gap := math.Abs(float64(lp[0][len(full)-1] - lp[1][len(full)-1])); gap > 2.0/64 {
-							t.Errorf("%s %s row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
-								name, quant, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
-						}
-					}
-				case 2:
-					for i := range prompts {
-						if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
-							t.Errorf("%s %s row %d: direct launches decoded %v, the captured graph %v", name, quant, i, res.Tokens[i], captured[i])
-						}
-					}
-				}
-				fulls := make([][]int, len(prompts)) // one forward pass (one compilation) for every row
-				for i, pr := range prompts {
-					fulls[i] = append(append([]int(nil), pr...), res.Tokens[i]...)
-				}
-				lp, err := m.NextTokenLogProbs(fulls, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, pr := range prompts {
-					for j, got := range res.LogProbs[i] {
-						want := float64(lp[i][len(pr)-1+j])
-						if math.Abs(got-want) > 0.05+0.02*math.Abs(want) {
-							t.Errorf("%s %s %+v row %d token %d: decoder log-prob %.4f, full forward %.4f", name, quant, p, i, j, got, want)
-						}
-					}
-				}
+				checkDecoder(t, name, quant, m, gen, dec)
 			}
 			gen.Close()
 			m.Close()
+		}
+	}
+}
+
+// checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
+// greedy again with the kernels launched one by one.
+func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
+	t.Helper()
+	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
+	var captured [][]int
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}} {
+		// The last case launches the kernels one by one instead of replaying a captured
+		// graph: it must decode exactly what the graph decoded.
+		graphs := "1"
+		if ci == 2 {
+			graphs = "0"
+		}
+		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
+		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, quant, err)
+		}
+		switch ci {
+		case 0:
+			captured = res.Tokens
+			gen.Decoder = nil // the GoMLX path's greedy decode, token for token
+			ref, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
+			gen.Decoder = dec
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, pr := range prompts {
+				j := firstDiff(res.Tokens[i], ref.Tokens[i])
+				if j < 0 {
+					continue
+				}
+				// Random tiny models have near-flat logits: a bfloat16 rounding (one step is
+				// 1/64 for logits in [2, 4)) may flip a near-tie, nothing more. Allowed only
+				// when GoMLX scores both tokens within two such steps.
+				full := append(append([]int(nil), pr...), ref.Tokens[i][:j]...)
+				both := [][]int{append(append([]int(nil), full...), res.Tokens[i][j]), append(append([]int(nil), full...), ref.Tokens[i][j])}
+				lp, err := m.NextTokenLogProbs(both, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gap := math.Abs(float64(lp[0][len(full)-1] - lp[1][len(full)-1])); gap > 2.0/64 {
+					t.Errorf("%s %s row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
+						name, quant, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
+				}
+			}
+		case 2:
+			for i := range prompts {
+				if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
+					t.Errorf("%s %s row %d: direct launches decoded %v, the captured graph %v", name, quant, i, res.Tokens[i], captured[i])
+				}
+			}
+		}
+		fulls := make([][]int, len(prompts)) // one forward pass (one compilation) for every row
+		for i, pr := range prompts {
+			fulls[i] = append(append([]int(nil), pr...), res.Tokens[i]...)
+		}
+		lp, err := m.NextTokenLogProbs(fulls, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, pr := range prompts {
+			for j, got := range res.LogProbs[i] {
+				want := float64(lp[i][len(pr)-1+j])
+				if math.Abs(got-want) > 0.05+0.02*math.Abs(want) {
+					t.Errorf("%s %s %+v row %d token %d: decoder log-prob %.4f, full forward %.4f", name, quant, p, i, j, got, want)
+				}
+			}
 		}
 	}
 }
