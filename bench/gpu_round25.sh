@@ -1,5 +1,6 @@
 #!/bin/bash
-# Device call (written in the seventh session, not yet run; issues 6 and 7): where the batch-8 and
+# Device call (written in the seventh session, not yet run; issues 6 and 7): the opt-in
+# attention_decode_bf16_w16u16 (16 positions per warp in flight) tested and timed, then where the batch-8 and
 # batch-64 decode steps spend their time now (per-kernel profile, CUDA events around each launch,
 # graph off), and a sweep of the streaming NF4 form's split-K sizing (GOMLXGRPO_N8_BLOCKS: resident
 # blocks per SM assumed, GOMLXGRPO_N8_CHUNKS: most chunks per warp) on the 7-projection layer
@@ -8,7 +9,11 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
+(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 90 ../../.gpu/cuda.test -test.v -test.run 'AttentionDecode|NF4GEMV' > "$OUT/tests.txt" 2>&1; echo "rc=$?" >> "$OUT/tests.txt")
+grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$OUT/tests.txt" | head -12
+(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 60 ../../.gpu/cuda.test -test.run '^$' -test.bench 'AttentionDecode' -test.benchtime 200x 2>&1 | grep -E '^Benchmark')
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
+run_logged b8-w16u16 60 "GOMLXGRPO_ATTN=w16u16" grpo-cuda bench generate --model $CK/qwen2.5-1.5b --load-in-4bit
 run_logged profile-b8 60 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $CK/qwen2.5-1.5b --load-in-4bit
 grep "cuda profile" "$OUT/profile-b8.log" | tail -14
 run_logged profile-b64 80 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $CK/llama3.2-3b --batch 64 --load-in-4bit

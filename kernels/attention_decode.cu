@@ -77,8 +77,10 @@ __device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) { so
       unsigned short *__restrict__ out, int N, int K, int H, int S, const int *__restrict__ write_idx_p
 #define ATTN_CALL q, kcache, vcache, valid, out, N, K, H, S, write_idx_p
 
-// attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads).
-template <int W>
+// attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads), U
+// positions per warp in flight, and head dims up to 128·GM (GM = 1 frees the registers of a
+// second group of 128 dimensions for more positions in flight).
+template <int W, int U = UNROLL, int GM = 2>
 __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   const int write_idx = *write_idx_p;  // device memory: one captured CUDA graph serves every step
   DYNAMIC_SHARED(float, sc);           // [S] scores, then probabilities
@@ -89,9 +91,9 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   // Lane's dimensions: 4·lane … 4·lane+3, and 128 more for H = 256 (G groups of 128 dims).
   const int G = (H + 127) / 128;
   const unsigned short* qrow = q + ((long long)b * N + n) * H;
-  float qv[2][4];
+  float qv[GM][4];
 #pragma unroll
-  for (int g = 0; g < 2; g++) {
+  for (int g = 0; g < GM; g++) {
     const int i = g * 128 + 4 * lane;
     if (g < G && i < H) {
       unpack4(load4(qrow + i), qv[g]);
@@ -105,25 +107,25 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   const unsigned char* vrow = valid + (long long)b * S;
   const float scale = 1.f / sqrtf((float)H);
 
-  // Scores: positions s = s0 + warp + W·u, u < UNROLL.
-  for (int s0 = 0; s0 < S; s0 += W * UNROLL) {
-    bf16x4 kv[UNROLL][2];
-    bool on[UNROLL];
+  // Scores: positions s = s0 + warp + W·u, u < U.
+  for (int s0 = 0; s0 < S; s0 += W * U) {
+    bf16x4 kv[U][GM];
+    bool on[U];
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
+    for (int u = 0; u < U; u++) {
       const int s = s0 + warp + W * u;
       on[u] = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
 #pragma unroll
-      for (int g = 0; g < 2; g++) {
+      for (int g = 0; g < GM; g++) {
         const int i = g * 128 + 4 * lane;
         kv[u][g] = on[u] && g < G && i < H ? load4(kb + (long long)s * H + i) : bf16x4{0u, 0u};
       }
     }
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
+    for (int u = 0; u < U; u++) {
       float d = 0.f, f[4];
 #pragma unroll
-      for (int g = 0; g < 2; g++) {
+      for (int g = 0; g < GM; g++) {
         unpack4(kv[u][g], f);
 #pragma unroll
         for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
@@ -137,29 +139,29 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   softmax_bf16_w<W>(sc, S, red);
 
   // Output: warp-partial Σ_s p_s·v_s over the warp's positions, then summed across warps.
-  float acc[2][4];
+  float acc[GM][4];
 #pragma unroll
-  for (int g = 0; g < 2; g++)
+  for (int g = 0; g < GM; g++)
 #pragma unroll
     for (int k = 0; k < 4; k++) acc[g][k] = 0.f;
-  for (int s0 = 0; s0 < S; s0 += W * UNROLL) {
-    bf16x4 vv[UNROLL][2];
-    float p[UNROLL];
+  for (int s0 = 0; s0 < S; s0 += W * U) {
+    bf16x4 vv[U][GM];
+    float p[U];
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
+    for (int u = 0; u < U; u++) {
       const int s = s0 + warp + W * u;
       p[u] = s < S ? sc[s] : 0.f;  // 0 for masked positions: their rows are not read
 #pragma unroll
-      for (int g = 0; g < 2; g++) {
+      for (int g = 0; g < GM; g++) {
         const int i = g * 128 + 4 * lane;
         vv[u][g] = p[u] != 0.f && g < G && i < H ? load4(vb + (long long)s * H + i) : bf16x4{0u, 0u};
       }
     }
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
+    for (int u = 0; u < U; u++) {
       float f[4];
 #pragma unroll
-      for (int g = 0; g < 2; g++) {
+      for (int g = 0; g < GM; g++) {
         unpack4(vv[u][g], f);
 #pragma unroll
         for (int k = 0; k < 4; k++) acc[g][k] += p[u] * f[k];
@@ -167,7 +169,7 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
     }
   }
 #pragma unroll
-  for (int g = 0; g < 2; g++) {
+  for (int g = 0; g < GM; g++) {
     const int i = g * 128 + 4 * lane;
     if (g < G && i < H)
 #pragma unroll
@@ -191,6 +193,15 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(ATTN
 // shape is 96 blocks on a 132-SM card). Opt-in (GOMLXGRPO_ATTN=w16) until timed on a GPU.
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16(ATTN_ARGS) {
   attention_decode_w<2 * WARPS>(ATTN_CALL);
+}
+
+// attention_decode_bf16_w16u16: the 16-warp form with 16 positions per warp in flight (256 per
+// round trip: a 456-position pass takes 2 rounds instead of 4), for head dims ≤ 128 (the registers
+// of the second group of dimensions hold the extra positions). Each warp takes the same positions
+// in the same order as in the 16-warp form, so the results are its bits. Opt-in
+// (GOMLXGRPO_ATTN=w16u16) until timed on a GPU.
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16u16(ATTN_ARGS) {
+  attention_decode_w<2 * WARPS, 2 * UNROLL, 1>(ATTN_CALL);
 }
 
 // attention_decode_gqa_bf16 is the same attention with one block per (b, kv head) computing all G =

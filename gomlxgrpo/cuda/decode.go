@@ -80,7 +80,10 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
 		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
 	}
-	if wideAttention && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
+	if (wideAttention || deepAttention) && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
+		if deepAttention && h <= 128 {
+			return launch("attention_decode_bf16_w16u16", [3]int{rows, n, 1}, 512, 4*s, args...)
+		}
 		return launch("attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4*s, args...)
 	}
 	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
@@ -135,6 +138,12 @@ func reserveAttention(rows, n, h, s int) error {
 // shape, batch 8: 3.55 vs 3.72 ms per decode step, bench/RESULTS.md); GOMLXGRPO_ATTN=w8 turns it off.
 // TestAttentionDecode runs every form.
 var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16"
+
+// deepAttention selects attention_decode_bf16_w16u16 where the 16-warp form runs and the head dim
+// is at most 128 (16 positions per warp in flight instead of 8, the same bits):
+// GOMLXGRPO_ATTN=w16u16. Opt-in until timed on a GPU (bench/gpu_round25.sh); TestAttentionDecode
+// runs it.
+var deepAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16u16"
 
 const (
 	wideAttentionBlocks = 264 // 2 per SM on an H100/H200

@@ -168,10 +168,11 @@ func TestRopeCache(t *testing.T) {
 }
 
 func TestAttentionDecode(t *testing.T) {
-	defer func(g, w, s bool) { gqaAttention, wideAttention, splitAttention = g, w, s }(gqaAttention, wideAttention, splitAttention)
-	// The split form, the per-head kernel with 8 and 16 warps, then the one per kv head.
-	for _, form := range []struct{ split, gqa, w16 bool }{{true, false, false}, {false, false, false}, {false, false, true}, {false, true, false}} {
-		splitAttention, gqaAttention, wideAttention = form.split, form.gqa, form.w16
+	defer func(g, w, s, d bool) { gqaAttention, wideAttention, splitAttention, deepAttention = g, w, s, d }(gqaAttention, wideAttention, splitAttention, deepAttention)
+	// The split form, the per-head kernel with 8 and 16 warps (and 16 positions per warp in
+	// flight), then the one per kv head.
+	for _, form := range []struct{ split, gqa, w16, deep bool }{{true, false, false, false}, {false, false, false, false}, {false, false, true, false}, {false, false, false, true}, {false, true, false, false}} {
+		splitAttention, gqaAttention, wideAttention, deepAttention = form.split, form.gqa, form.w16, form.deep
 		testAttentionDecode(t)
 	}
 }
@@ -237,7 +238,7 @@ func testAttentionDecode(t *testing.T) {
 				}
 			}
 		}
-		near(t, fmt.Sprintf("attention %+v split %v gqa %v w16 %v", c, splitAttention, gqaAttention, wideAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+		near(t, fmt.Sprintf("attention %+v split %v gqa %v w16 %v w16u16 %v", c, splitAttention, gqaAttention, wideAttention, deepAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
 	}
 }
 
@@ -441,7 +442,7 @@ func TestResidualRMSNorm(t *testing.T) {
 func BenchmarkAttentionDecode(b *testing.B) {
 	be := xlaBackend(b)
 	rng := freshRNG(9)
-	defer func(g, w, s bool) { gqaAttention, wideAttention, splitAttention = g, w, s }(gqaAttention, wideAttention, splitAttention)
+	defer func(g, w, s, d bool) { gqaAttention, wideAttention, splitAttention, deepAttention = g, w, s, d }(gqaAttention, wideAttention, splitAttention, deepAttention)
 	const s = 456
 	for _, c := range []struct {
 		name           string
@@ -460,10 +461,10 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		_, pv := onDevice(b, be, vch, len(vch))
 		_, pm := onDevice(b, be, valid, len(valid))
 		_, po := zerosOnDevice(b, be, dtypes.BFloat16, c.rows, c.n*c.h)
-		for _, form := range []string{"split", "w8", "w16", "gqa"} {
+		for _, form := range []string{"split", "w8", "w16", "w16u16", "gqa"} {
 			b.Run(c.name+"/"+form, func(b *testing.B) {
-				splitAttention, wideAttention, gqaAttention = form == "split", form == "w16", form == "gqa"
-				if form == "w16" && c.rows*c.n > wideAttentionBlocks {
+				splitAttention, wideAttention, gqaAttention, deepAttention = form == "split", form == "w16", form == "gqa", form == "w16u16"
+				if (form == "w16" || form == "w16u16") && c.rows*c.n > wideAttentionBlocks {
 					b.Skip("w16 is for steps of at most wideAttentionBlocks blocks")
 				}
 				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil { // scratch, warm-up

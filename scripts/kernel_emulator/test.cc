@@ -48,6 +48,7 @@ void rope_cache_bf16(const float*, const float*, const float*, const int*, const
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_gqa_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
 void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
@@ -465,6 +466,23 @@ static void testAttentionGQA(int H, int S, int w, int N, int K) {
   printf("ok attention_decode_gqa equals the per-head kernel (H=%d S=%d N=%d K=%d)\n", H, S, N, K);
 }
 
+// testAttentionDeep: the 16-warp form with 16 positions per warp in flight equals the 16-warp form
+// bit for bit (H ≤ 128: each warp takes the same positions in the same order).
+static void testAttentionDeep(int H, int S, int w) {
+  const int B = 2, N = 6, K = 2;
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), want(B * N * H);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int s = 0; s < 5; s++) valid[S + s] = 0;  // row 1 left-padded
+  valid[w / 2] = 0;                              // a masked position inside row 0
+  emuLaunch({unsigned(B), unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), want.data(), N, K, H, S, &w); });
+  emuLaunch({unsigned(B), unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == want[i], "attention w16u16 [%d] %g want %g (H=%d S=%d)", i, fbf(out[i]), fbf(want[i]), H, S);
+  printf("ok attention_decode_w16u16 equals the 16-warp form (H=%d S=%d)\n", H, S);
+}
+
 static void testElementwise() {
   const int B = 3, D = 40, V = 10, F = 24;
   std::vector<u16> E(V * D), x(B * D);
@@ -603,6 +621,9 @@ int main() {
   testAttention(256, 70, 20, false, 64);    // a slice entirely past w: its partial is 0
   testAttention(8, 9, 8, false, 64);
   testAttention(128, 300, 299, false, 128); // two rounds of the 8 warps per slice
+  testAttentionDeep(128, 600, 599);  // more positions than one round (256) of the 16 × 16
+  testAttentionDeep(64, 70, 40);
+  testAttentionDeep(16, 9, 8);       // fewer positions than warps
   testAttentionGQA(128, 150, 149, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape)
   testAttentionGQA(64, 70, 40, 8, 8);      // G = 1
   testAttentionGQA(16, 48, 30, 24, 3);     // G = 8, H < 128: lanes without dimensions
