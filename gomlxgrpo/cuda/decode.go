@@ -94,7 +94,8 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 // block walking all of a row's positions) for every cache: GOMLXGRPO_ATTN=split. Otherwise it
 // serves only caches longer than MaxAttentionPositions (it keeps no scores in shared memory): timed
 // on an H100 (bench/RESULTS.md, seventh session) it was slower than the one-launch forms on the
-// benchmark shapes (batch 8: 3.32 vs 3.23 ms per decode step; batch 64: 23.6 vs 19.9 ms).
+// benchmark shapes (batch 8: 3.32 vs 3.23 ms per decode step; batch 64: 23.6 ms, 19.9 with the
+// previous kernels and the 8-warp form).
 var splitAttention = os.Getenv("GOMLXGRPO_ATTN") == "split"
 
 // useSplitAttention reports whether AttentionDecode takes the split form for an s-position cache.
