@@ -63,11 +63,7 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	if useSplitAttention(s) {
 		slice, slices := attentionSlices(s)
 		floats, counters := attentionScratch(rows, n, h, s)
-		return onContext(func() error {
-			ws, cnt, err := splitK.get(floats, counters)
-			if err != nil {
-				return fmt.Errorf("cuda: AttentionDecode: scratch: %w", err)
-			}
+		return splitK.with("AttentionDecode", floats, counters, func(ws, cnt cu.DevicePtr) error {
 			sc, part, l32 := ws, ws+cu.DevicePtr(4*rows*n*s), int32(slice)
 			args := append(args, p(&sc), p(&part), p(&cnt), p(&l32))
 			grid := [3]int{n, slices, rows}
@@ -126,11 +122,7 @@ func reserveAttention(rows, n, h, s int) error {
 	if !useSplitAttention(s) {
 		return nil
 	}
-	floats, counters := attentionScratch(rows, n, h, s)
-	return onContext(func() error {
-		_, _, err := splitK.get(floats, counters)
-		return err
-	})
+	return splitK.reserve(attentionScratch(rows, n, h, s))
 }
 
 // wideAttention selects attention_decode_bf16_w16 (16 warps per (row, head) block: twice the cache

@@ -72,11 +72,7 @@ func matmul(fn, gemvBase, mmaBase string, nf4 bool, x, y cu.DevicePtr, rows, in,
 		return launch(name, grid, gemvThreads, 0, args...)
 	}
 	name, grid, threads, shared, floats, counters := mmaKernel(mmaBase, rows, in, out, nf4)
-	return onContext(func() error {
-		ws, cnt, err := splitK.get(floats, counters)
-		if err != nil {
-			return fmt.Errorf("cuda: %s: split-K scratch: %w", fn, err)
-		}
+	return splitK.with(fn, floats, counters, func(ws, cnt cu.DevicePtr) error {
 		return launch(name, grid, threads, shared, append(args, p(&ws), p(&cnt))...)
 	})
 }
@@ -88,10 +84,7 @@ func reserveMatmul(rows, in, out int, nf4 bool) error {
 		return nil
 	}
 	_, _, _, _, floats, counters := mmaKernel("", rows, in, out, nf4)
-	return onContext(func() error {
-		_, _, err := splitK.get(floats, counters)
-		return err
-	})
+	return splitK.reserve(floats, counters)
 }
 
 // Split-K (kernels/mma.cuh): when a matrix has few tiles of 16 output rows, the blocks of a tile
@@ -189,6 +182,27 @@ type scratchBuffers struct {
 	wsFloats, cntN int
 	retired        []cu.DevicePtr
 	capturing      bool // a stream capture is under way (graph.go): growing is an error
+}
+
+// with runs run on the context's thread with buffers of at least floats float32 and counters
+// zeroed uint32; fn names the caller in errors.
+func (s *scratchBuffers) with(fn string, floats, counters int, run func(ws, cnt cu.DevicePtr) error) error {
+	return onContext(func() error {
+		ws, cnt, err := s.get(floats, counters)
+		if err != nil {
+			return fmt.Errorf("cuda: %s: split-K scratch: %w", fn, err)
+		}
+		return run(ws, cnt)
+	})
+}
+
+// reserve grows the buffers to floats and counters ahead of a stream capture (growing while
+// capturing is an error: reserveMatmul, reserveGroup, reserveAttention).
+func (s *scratchBuffers) reserve(floats, counters int) error {
+	return onContext(func() error {
+		_, _, err := s.get(floats, counters)
+		return err
+	})
 }
 
 // get returns buffers of at least floats float32 and counters zeroed uint32 (call on the context's

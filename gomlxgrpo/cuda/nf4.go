@@ -104,11 +104,7 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	}
 	_, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, 16*total, true) // the n8 form's grid over all tiles
 	rows32, in32 := int32(rows), int32(in)
-	return onContext(func() error {
-		ws, cnt, err := splitK.get(floats, counters)
-		if err != nil {
-			return fmt.Errorf("cuda: NF4GEMVGroup: split-K scratch: %w", err)
-		}
+	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)
 		return launch("nf4_mma_n8g", grid, threads, shared, append(params, p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))...)
 	})
