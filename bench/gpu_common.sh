@@ -18,3 +18,17 @@ run_logged() {
 
 # xla_mem LABEL: the temporaries of each XLA executable in $OUT/LABEL.log (run with GOMLXGRPO_XLA_LOG=1).
 xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\n' ' '; echo; }
+
+# cuda_tests TIMEOUT PATTERN: the GPU tests of gomlxgrpo/cuda matching PATTERN, whole output in
+# $OUT/tests.txt as they run (a call that times out keeps it), then their summary lines.
+cuda_tests() {
+  (cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$1" ../../.gpu/cuda.test -test.v -test.run "$2" > "$OUT/tests.txt" 2>&1; echo "rc=$?" >> "$OUT/tests.txt")
+  grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$OUT/tests.txt" | head -20
+}
+
+# cuda_bench TIMEOUT PATTERN [ENV=… …]: the benchmarks of gomlxgrpo/cuda matching PATTERN (200
+# iterations each), their result lines.
+cuda_bench() {
+  local t=$1 pat=$2; shift 2
+  (cd gomlxgrpo/cuda && env "$@" GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$t" ../../.gpu/cuda.test -test.run '^$' -test.bench "$pat" -test.benchtime 200x 2>&1 | grep -E '^Benchmark')
+}

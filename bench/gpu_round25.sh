@@ -9,9 +9,8 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 90 ../../.gpu/cuda.test -test.v -test.run 'AttentionDecode|NF4GEMV' > "$OUT/tests.txt" 2>&1; echo "rc=$?" >> "$OUT/tests.txt")
-grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$OUT/tests.txt" | head -12
-(cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 60 ../../.gpu/cuda.test -test.run '^$' -test.bench 'AttentionDecode' -test.benchtime 200x 2>&1 | grep -E '^Benchmark')
+cuda_tests 90 'AttentionDecode|NF4GEMV'
+cuda_bench 60 'AttentionDecode'
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
 run_logged b8-w16u16 60 "GOMLXGRPO_ATTN=w16u16" grpo-cuda bench generate --model $CK/qwen2.5-1.5b --load-in-4bit
 run_logged profile-b8 60 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --model $CK/qwen2.5-1.5b --load-in-4bit
@@ -21,7 +20,7 @@ grep "cuda profile" "$OUT/profile-b64.log" | tail -14
 echo "profiles done at ${SECONDS}s"
 for blocks in 3 5 8; do
   for chunks in 2 5; do
-    (cd gomlxgrpo/cuda && GOMLXGRPO_N8_BLOCKS=$blocks GOMLXGRPO_N8_CHUNKS=$chunks GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 60 ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Layer' -test.benchtime 200x 2>&1 | grep -E '^Benchmark' | sed "s/^/blocks=$blocks chunks=$chunks /")
+    cuda_bench 60 'NF4Layer' GOMLXGRPO_N8_BLOCKS=$blocks GOMLXGRPO_N8_CHUNKS=$chunks | sed "s/^/blocks=$blocks chunks=$chunks /"
     run_logged b8-n8-$blocks-$chunks 60 "GOMLXGRPO_N8_BLOCKS=$blocks GOMLXGRPO_N8_CHUNKS=$chunks" grpo-cuda bench generate --model $CK/qwen2.5-1.5b --load-in-4bit
   done
 done
