@@ -39,13 +39,13 @@ __device__ __forceinline__ void unpack4(bf16x4 v, float (&f)[4]) {
   f[3] = bf16_to_f32((unsigned short)(v.hi >> 16));
 }
 
-// softmax_bf16_w replaces the S scores in row (shared memory) by bf16(softmax(row)) with the whole
-// block of W warps: max, exponentials and their sum reduced across warps through red[W]. Every
-// thread of the block calls it; it ends with a barrier.
-template <int W>
-__device__ __forceinline__ void softmax_bf16_w(float* row, int S, float* red) {
+// row_stats_w returns the max m of the S scores in row and the sum z of exp(row[s] − m), reduced
+// by the block's W warps through red[W] in a fixed order, so every block that reduces a row gets
+// the same bits; with STORE, row[s] becomes exp(row[s] − m). Every thread of the block calls it.
+template <int W, bool STORE>
+__device__ __forceinline__ void row_stats_w(float* row, int S, float* red, float& m, float& z) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-  float m = -INFINITY;
+  m = -INFINITY;
   for (int s = threadIdx.x; s < S; s += (32 * W)) m = fmaxf(m, row[s]);
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
   if (lane == 0) red[warp] = m;
@@ -53,10 +53,10 @@ __device__ __forceinline__ void softmax_bf16_w(float* row, int S, float* red) {
   m = -INFINITY;
   for (int i = 0; i < W; i++) m = fmaxf(m, red[i]);
   __syncthreads();
-  float z = 0.f;
+  z = 0.f;
   for (int s = threadIdx.x; s < S; s += (32 * W)) {
     float e = expf(row[s] - m);
-    row[s] = e;
+    if (STORE) row[s] = e;
     z += e;
   }
   for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
@@ -64,6 +64,14 @@ __device__ __forceinline__ void softmax_bf16_w(float* row, int S, float* red) {
   __syncthreads();
   z = 0.f;
   for (int i = 0; i < W; i++) z += red[i];
+}
+
+// softmax_bf16_w replaces the S scores in row (shared memory) by bf16(softmax(row)) with the whole
+// block of W warps (row_stats_w). Every thread of the block calls it; it ends with a barrier.
+template <int W>
+__device__ __forceinline__ void softmax_bf16_w(float* row, int S, float* red) {
+  float m, z;
+  row_stats_w<W, true>(row, S, red, m, z);
   for (int s = threadIdx.x; s < S; s += (32 * W)) row[s] = bf16_to_f32(f32_to_bf16(row[s] / z));
   __syncthreads();
 }
@@ -76,6 +84,62 @@ __device__ __forceinline__ void softmax_bf16(float* row, int S, float* red) { so
       const unsigned short *__restrict__ vcache, const unsigned char *__restrict__ valid,                  \
       unsigned short *__restrict__ out, int N, int K, int H, int S, const int *__restrict__ write_idx_p
 #define ATTN_CALL q, kcache, vcache, valid, out, N, K, H, S, write_idx_p
+
+// attn_load_q loads the lane's dimensions of a query row into qv: 4·lane … 4·lane+3 of each group
+// g < GM of 128 dimensions (zeros past H).
+template <int GM>
+__device__ __forceinline__ void attn_load_q(const unsigned short* qrow, int H, float (&qv)[GM][4]) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int g = 0; g < GM; g++) {
+    const int i = g * 128 + 4 * lane;
+    if (i < H) {
+      unpack4(load4(qrow + i), qv[g]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
+    }
+  }
+}
+
+// attn_scores writes out[s] = bf16(q·k_s)·scale, or −∞ where masked, for the positions s in
+// [begin, end) of one (row, head): each of the W warps takes s = s0 + warp + W·u, U of them at a
+// time with all their loads issued first; a lane holds 4 consecutive dimensions per group of 128
+// (GM groups), so a position's row is one coalesced read for H = 128.
+template <int W, int U, int GM>
+__device__ __forceinline__ void attn_scores(const float (&qv)[GM][4], const unsigned short* __restrict__ kb,
+                                            const unsigned char* __restrict__ vrow, int write_idx, int H, int begin,
+                                            int end, float* out) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const float scale = 1.f / sqrtf((float)H);
+  for (int s0 = begin; s0 < end; s0 += W * U) {
+    bf16x4 kv[U][GM];
+    bool on[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int s = s0 + warp + W * u;
+      on[u] = s < end && ((vrow[s] && s <= write_idx) || s == write_idx);
+#pragma unroll
+      for (int g = 0; g < GM; g++) {
+        const int i = g * 128 + 4 * lane;
+        kv[u][g] = on[u] && i < H ? load4(kb + (long long)s * H + i) : bf16x4{0u, 0u};
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      float d = 0.f, f[4];
+#pragma unroll
+      for (int g = 0; g < GM; g++) {
+        unpack4(kv[u][g], f);
+#pragma unroll
+        for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
+      }
+      for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
+      const int s = s0 + warp + W * u;
+      if (lane == 0 && s < end) out[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
+    }
+  }
+}
 
 // attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads), U
 // positions per warp in flight, and head dims up to 128·GM (GM = 1 frees the registers of a
@@ -90,51 +154,11 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   // Lane's dimensions: 4·lane … 4·lane+3, and 128 more for H = 256 (G groups of 128 dims).
   const int G = (H + 127) / 128;
-  const unsigned short* qrow = q + ((long long)b * N + n) * H;
   float qv[GM][4];
-#pragma unroll
-  for (int g = 0; g < GM; g++) {
-    const int i = g * 128 + 4 * lane;
-    if (g < G && i < H) {
-      unpack4(load4(qrow + i), qv[g]);
-    } else {
-#pragma unroll
-      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
-    }
-  }
+  attn_load_q<GM>(q + ((long long)b * N + n) * H, H, qv);
   const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
-  const unsigned char* vrow = valid + (long long)b * S;
-  const float scale = 1.f / sqrtf((float)H);
-
-  // Scores: positions s = s0 + warp + W·u, u < U.
-  for (int s0 = 0; s0 < S; s0 += W * U) {
-    bf16x4 kv[U][GM];
-    bool on[U];
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      const int s = s0 + warp + W * u;
-      on[u] = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
-#pragma unroll
-      for (int g = 0; g < GM; g++) {
-        const int i = g * 128 + 4 * lane;
-        kv[u][g] = on[u] && g < G && i < H ? load4(kb + (long long)s * H + i) : bf16x4{0u, 0u};
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      float d = 0.f, f[4];
-#pragma unroll
-      for (int g = 0; g < GM; g++) {
-        unpack4(kv[u][g], f);
-#pragma unroll
-        for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
-      }
-      for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
-      const int s = s0 + warp + W * u;
-      if (lane == 0 && s < S) sc[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
-    }
-  }
+  attn_scores<W, U, GM>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc);
   __syncthreads();
   softmax_bf16_w<W>(sc, S, red);
 
@@ -332,54 +356,11 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
 #define SPLIT_ARGS ATTN_ARGS, float *__restrict__ sc, float *__restrict__ part, unsigned int *__restrict__ cnt, int L
 
 extern "C" __global__ void __launch_bounds__(THREADS) attention_scores_split_bf16(SPLIT_ARGS) {
-  const int write_idx = *write_idx_p;
   const int n = blockIdx.x, p = blockIdx.y, b = blockIdx.z, kh = n / (N / K);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-  const int G = (H + 127) / 128;
-  const unsigned short* qrow = q + ((long long)b * N + n) * H;
   float qv[2][4];
-#pragma unroll
-  for (int g = 0; g < 2; g++) {
-    const int i = g * 128 + 4 * lane;
-    if (g < G && i < H) {
-      unpack4(load4(qrow + i), qv[g]);
-    } else {
-#pragma unroll
-      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
-    }
-  }
-  const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
-  const unsigned char* vrow = valid + (long long)b * S;
-  float* srow = sc + ((long long)b * N + n) * S;
-  const float scale = 1.f / sqrtf((float)H);
-  const int end = min(S, (p + 1) * L);
-  for (int s0 = p * L; s0 < end; s0 += WARPS * UNROLL) {
-    bf16x4 kv[UNROLL][2];
-    bool on[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
-      on[u] = s < end && ((vrow[s] && s <= write_idx) || s == write_idx);
-#pragma unroll
-      for (int g = 0; g < 2; g++) {
-        const int i = g * 128 + 4 * lane;
-        kv[u][g] = on[u] && g < G && i < H ? load4(kb + (long long)s * H + i) : bf16x4{0u, 0u};
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      float d = 0.f, f[4];
-#pragma unroll
-      for (int g = 0; g < 2; g++) {
-        unpack4(kv[u][g], f);
-#pragma unroll
-        for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
-      }
-      for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
-      const int s = s0 + warp + WARPS * u;
-      if (lane == 0 && s < end) srow[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
-    }
-  }
+  attn_load_q<2>(q + ((long long)b * N + n) * H, H, qv);
+  attn_scores<WARPS, UNROLL, 2>(qv, kcache + ((long long)b * K + kh) * S * H, valid + (long long)b * S, *write_idx_p, H, p * L,
+                                min(S, (p + 1) * L), sc + ((long long)b * N + n) * S);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) attention_out_split_bf16(SPLIT_ARGS) {
@@ -390,25 +371,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_out_split_bf16(S
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int G = (H + 127) / 128;
   const long long bn = (long long)b * N + n;
-  const float* srow = sc + bn * S;
+  float* srow = sc + bn * S;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
 
-  // The row's max and sum of exponentials, reduced as softmax_bf16_w<WARPS> does.
-  float m = -INFINITY;
-  for (int s = threadIdx.x; s < S; s += THREADS) m = fmaxf(m, srow[s]);
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
-  if (lane == 0) red[warp] = m;
-  __syncthreads();
-  m = -INFINITY;
-  for (int i = 0; i < WARPS; i++) m = fmaxf(m, red[i]);
-  __syncthreads();
-  float z = 0.f;
-  for (int s = threadIdx.x; s < S; s += THREADS) z += expf(srow[s] - m);
-  for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
-  if (lane == 0) red[warp] = z;
-  __syncthreads();
-  z = 0.f;
-  for (int i = 0; i < WARPS; i++) z += red[i];
+  // The row's max and sum of exponentials: the per-head 8-warp kernel's softmax_bf16 bits.
+  float m, z;
+  row_stats_w<WARPS, false>(srow, S, red, m, z);
 
   float acc[2][4];
 #pragma unroll
