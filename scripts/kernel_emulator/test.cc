@@ -1,3 +1,4 @@
+#include <functional>
 #include <tuple>
 // Runs every kernel of kernels/ on the CPU emulator (emu.h) against plain C++ references on random
 // inputs, the same checks as gomlxgrpo/cuda's GPU tests. Usage: scripts/kernel_emulator/run.sh
@@ -450,37 +451,40 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
   printf("ok attention_decode%s (H=%d S=%d split=%d)\n", w16 ? "_w16" : split ? "_split" : "", H, S, split);
 }
 
-// testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
-static void testAttentionGQA(int H, int S, int w, int N, int K) {
+// AttnLaunch launches one decode attention form on (q, kc, vc, valid) into out.
+typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*)> AttnLaunch;
+
+// testAttentionSame: two decode attention forms give the same bits on random inputs with a
+// left-padded row and a masked position inside the other.
+static void testAttentionSame(const char* what, int H, int S, int w, int N, int K, AttnLaunch want, AttnLaunch got) {
   const int B = 2;
-  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), want(B * N * H);
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), ref(B * N * H);
   for (auto& x : q) x = tobf(gauss(1));
   for (auto& x : kc) x = tobf(gauss(1));
   for (auto& x : vc) x = tobf(gauss(1));
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 5; s++) valid[S + s] = 0;  // row 1 left-padded
   valid[w / 2] = 0;                              // a masked position inside row 0
-  emuLaunch({unsigned(B), unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), want.data(), N, K, H, S, &w); });
-  emuLaunch({unsigned(B), unsigned(K)}, 256, 4 * (N / K) * S, [&] { attention_decode_gqa_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
-  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == want[i], "attention gqa [%d] %g want %g (H=%d N=%d K=%d)", i, fbf(out[i]), fbf(want[i]), H, N, K);
-  printf("ok attention_decode_gqa equals the per-head kernel (H=%d S=%d N=%d K=%d)\n", H, S, N, K);
+  want(q.data(), kc.data(), vc.data(), valid.data(), ref.data(), N, K, H, S, &w);
+  got(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w);
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s [%d] %g want %g (H=%d S=%d N=%d K=%d)", what, i, fbf(out[i]), fbf(ref[i]), H, S, N, K);
+  printf("ok %s (H=%d S=%d N=%d K=%d)\n", what, H, S, N, K);
+}
+
+// testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
+static void testAttentionGQA(int H, int S, int w, int N, int K) {
+  testAttentionSame("attention_decode_gqa equals the per-head kernel", H, S, w, N, K,
+                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(a...); }); },
+                    [&](auto... a) { emuLaunch({2u, unsigned(K)}, 256, 4 * (N / K) * S, [&] { attention_decode_gqa_bf16(a...); }); });
 }
 
 // testAttentionDeep: the 16-warp form with 16 positions per warp in flight equals the 16-warp form
 // bit for bit (H ≤ 128: each warp takes the same positions in the same order).
 static void testAttentionDeep(int H, int S, int w) {
-  const int B = 2, N = 6, K = 2;
-  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), want(B * N * H);
-  for (auto& x : q) x = tobf(gauss(1));
-  for (auto& x : kc) x = tobf(gauss(1));
-  for (auto& x : vc) x = tobf(gauss(1));
-  std::vector<unsigned char> valid(B * S, 1);
-  for (int s = 0; s < 5; s++) valid[S + s] = 0;  // row 1 left-padded
-  valid[w / 2] = 0;                              // a masked position inside row 0
-  emuLaunch({unsigned(B), unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), want.data(), N, K, H, S, &w); });
-  emuLaunch({unsigned(B), unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
-  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == want[i], "attention w16u16 [%d] %g want %g (H=%d S=%d)", i, fbf(out[i]), fbf(want[i]), H, S);
-  printf("ok attention_decode_w16u16 equals the 16-warp form (H=%d S=%d)\n", H, S);
+  const int N = 6, K = 2;
+  testAttentionSame("attention_decode_w16u16 equals the 16-warp form", H, S, w, N, K,
+                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16(a...); }); },
+                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); });
 }
 
 static void testElementwise() {
