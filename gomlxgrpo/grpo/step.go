@@ -233,20 +233,28 @@ func meanMinMax(x []float64) (mean, lo, hi float64) {
 // rows returns rows [a, b) of a batch for one micro-batch.
 func rows[T any](x [][]T, a, b int) [][]T { return x[a:b] }
 
-// logps runs a log-prob executable over the whole batch (no gradient).
+// logps runs a log-prob executable over the batch, one micro-batch of N/gradient_accumulation_steps
+// rows at a time as TRL does (its per_device_train_batch_size): the executable's attention scores,
+// logit chunks and compile time scale with the micro-batch, not the generation batch, which is
+// what lets long completions fit (a 4,096-token row's scores are 8× smaller alone than in a batch
+// of 8). It compiles once for the micro-batch's shape, as the training step's executable does.
 func (t *Trainer) logps(b *genBatch, ref bool) ([][]float32, error) {
 	e := t.logpExec
 	if ref {
 		e = t.refExec
 	}
-	out, err := e.Call(b.IDs, b.Posn, b.Valid, b.Targets)
-	if err != nil {
-		return nil, err
-	}
-	flat := tensors.MustCopyFlatData[float32](out[0])
-	res := make([][]float32, len(b.IDs))
-	for i := range res {
-		res[i] = flat[i*b.C : (i+1)*b.C]
+	N := len(b.IDs)
+	mb := N / t.Cfg.GradientAccumulationSteps
+	res := make([][]float32, 0, N)
+	for a := 0; a < N; a += mb {
+		out, err := e.Call(rows(b.IDs, a, a+mb), rows(b.Posn, a, a+mb), rows(b.Valid, a, a+mb), rows(b.Targets, a, a+mb))
+		if err != nil {
+			return nil, err
+		}
+		flat := tensors.MustCopyFlatData[float32](out[0])
+		for i := range mb {
+			res = append(res, flat[i*b.C:(i+1)*b.C])
+		}
 	}
 	return res, nil
 }

@@ -184,3 +184,35 @@ func TestPanickingRewardKeepsState(t *testing.T) {
 		t.Fatalf("a failed step advanced the trainer (step %d, cursor %+v)", tr.Step, tr.Cursor)
 	}
 }
+
+// TestLogPsByMicroBatch: the log-prob passes taken one micro-batch at a time (TRL's
+// per_device_train_batch_size rows) give each row the log-probs the whole-batch pass gives it.
+func TestLogPsByMicroBatch(t *testing.T) {
+	tr := toyTrainer(t, toyConfig())
+	b, err := tr.generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []bool{false, true} {
+		tr.Cfg.GradientAccumulationSteps = 1
+		whole, err := tr.logps(b, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Cfg.GradientAccumulationSteps = 4
+		parts, err := tr.logps(b, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) != len(whole) {
+			t.Fatalf("ref=%v: %d rows by micro-batch, %d whole", ref, len(parts), len(whole))
+		}
+		for i := range whole {
+			for j := range whole[i] {
+				if d := math.Abs(float64(parts[i][j] - whole[i][j])); d > 1e-5 || math.IsNaN(d) {
+					t.Fatalf("ref=%v row %d position %d: %g by micro-batch, %g whole", ref, i, j, parts[i][j], whole[i][j])
+				}
+			}
+		}
+	}
+}
