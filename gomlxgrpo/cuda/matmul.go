@@ -111,6 +111,10 @@ const (
 // the best split.
 var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 5, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
 
+// mmaSplits, when set (GOMLXGRPO_MMA_SPLITS), is the split-K of the register-tiled forms (the 64-row
+// NF4 form, the bfloat16 forms) for every shape instead of the tile-count rule: for sweeps on a GPU.
+var mmaSplits = envInt("GOMLXGRPO_MMA_SPLITS", 0, 0, mmaMaxSplits)
+
 // envInt returns the integer in environment variable name, def when unset, and panics when it is
 // not an integer in [lo, hi] (a mistyped tuning variable should not be ignored silently).
 func envInt(name string, def, lo, hi int) int {
@@ -161,6 +165,8 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		grid[2] = (chunks + 4*perWarp - 1) / (4 * perWarp)
 		blockChunks := (chunks + grid[2] - 1) / grid[2]
 		shared = 8 * (16*blockChunks + 1) * 16
+	case mmaSplits > 0:
+		grid[2] = min(mmaSplits, max(1, in/64))
 	case tiles < mmaManyTiles:
 		grid[2] = min(mmaMaxSplits, max(1, (in/64+7)/8))
 	}
