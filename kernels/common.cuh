@@ -27,6 +27,19 @@ __device__ __forceinline__ void nf4_byte(const float* lut, unsigned int byte, fl
   second = lut[byte & 15] * s;
 }
 
+// ld_cg loads a float from L2, not L1 (ld.global.cg): for values other blocks of the same launch
+// wrote (split-K partials, after a fence). Not volatile in the C sense, so the loads of a loop
+// can all be in flight at once; asm volatile keeps them after the fence. (clang 16 has no __ldcg.)
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ float ld_cg(const float* p) { return *p; }
+#else
+__device__ __forceinline__ float ld_cg(const float* p) {
+  float v;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+  return v;
+}
+#endif
+
 // float32 → bfloat16 bits, round to nearest even (NaN kept quiet), as XLA's convert does.
 __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);

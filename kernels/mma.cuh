@@ -101,7 +101,7 @@ __device__ __forceinline__ void mma_store(const float (&c)[NT][4], int lane, int
 
 // mma_finish_warp finishes a warp's tile of 16 output rows (its accumulators hold the whole sum
 // over the block's share of the inputs): under split-K (gridDim.z > 1) its partials go to ws
-// [tiles][gridDim.z][32][4·NT] at warp tile `tile`, and the warp of the last block to finish adds
+// [tiles][gridDim.z][4·NT][32] at warp tile `tile`, and the warp of the last block to finish adds
 // them in the order z = 0 … Z−1 and writes y. Every lane of the warp must call it.
 template <int NT>
 __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, long long tile, int o0, int b0, int B,
@@ -110,11 +110,14 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
                                                 float scale, float* ws, unsigned int* cnt) {
   const int Z = gridDim.z;
   if (Z > 1) {
+    // Layout [tile][z][4·NT][32]: lane fastest, so each store and load instruction of the warp
+    // covers 128 contiguous bytes (the previous [z][32][4·NT] put the lanes 16·NT bytes apart:
+    // 32 sectors per instruction, and the 64-row form spent ~80% of its time here: ncu, bench/RESULTS.md).
     float* wt = ws + tile * Z * 32 * 4 * NT;
 #pragma unroll
     for (int n = 0; n < NT; n++)
 #pragma unroll
-      for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
+      for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 4 * NT + 4 * n + i) * 32 + lane] = c[n][i];
     __threadfence();  // the partials are visible to every block before this warp is counted
     __syncwarp();
     unsigned int last = 0;
@@ -127,7 +130,7 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         float v = 0.f;
-        for (int z = 0; z < Z; z++) v += *(volatile float*)&wt[(z * 32 + lane) * 4 * NT + 4 * n + i];  // volatile: not from L1 (other blocks wrote it)
+        for (int z = 0; z < Z; z++) v += ld_cg(&wt[(z * 4 * NT + 4 * n + i) * 32 + lane]);  // L2, not L1: other blocks wrote it
         c[n][i] = v;
       }
     if (lane == 0) cnt[tile] = 0;
@@ -135,7 +138,7 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
   mma_store<NT>(c, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale);
 }
 
-// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][32][4·NT]) into warp 0,
+// mma_finish adds the warps' partial sums (part: shared [MMA_WARPS-1][4·NT][32], lane fastest) into warp 0,
 // which then finishes the block's tile as mma_finish_warp does (tile index blockIdx.y·gridDim.x +
 // blockIdx.x; split-K scratch unused when gridDim.z = 1) and writes y[b, o] with the bias and
 // LoRA terms for rows o < out and b < B. Every thread of the block must call it.
@@ -149,7 +152,7 @@ __device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int w
 #pragma unroll
     for (int n = 0; n < NT; n++)
 #pragma unroll
-      for (int i = 0; i < 4; i++) part[((warp - 1) * 32 + lane) * 4 * NT + 4 * n + i] = c[n][i];
+      for (int i = 0; i < 4; i++) part[((warp - 1) * 4 * NT + 4 * n + i) * 32 + lane] = c[n][i];  // lane fastest: no bank conflicts
   }
   __syncthreads();
   if (warp > 0) return;
@@ -158,7 +161,7 @@ __device__ __forceinline__ void mma_finish(float (&c)[NT][4], float* part, int w
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
-      for (int w = 0; w < MMA_WARPS - 1; w++) c[n][i] += part[(w * 32 + lane) * 4 * NT + 4 * n + i];
+      for (int w = 0; w < MMA_WARPS - 1; w++) c[n][i] += part[(w * 4 * NT + 4 * n + i) * 32 + lane];
   const long long tile = (long long)blockIdx.y * gridDim.x + blockIdx.x;
   mma_finish_warp<NT>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
 }

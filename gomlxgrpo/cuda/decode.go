@@ -133,10 +133,11 @@ func reserveAttention(rows, n, h, s int) error {
 var wideAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16"
 
 // deepAttention selects attention_decode_bf16_w16u16 where the 16-warp form runs and the head dim
-// is at most 128 (16 positions per warp in flight instead of 8, the same bits):
-// GOMLXGRPO_ATTN=w16u16. Opt-in until timed on a GPU (bench/gpu_round25.sh); TestAttentionDecode
-// runs it.
-var deepAttention = os.Getenv("GOMLXGRPO_ATTN") == "w16u16"
+// is at most 128 (16 positions per warp in flight instead of 8, the same bits). The default since
+// it was timed (H100, eighth session, bench/gpu_round25.sh: BenchmarkAttentionDecode batch 8 14.7
+// vs 15.6 µs, batch-8 decode step 2.70 vs 2.76 ms); GOMLXGRPO_ATTN=w16 takes the plain 16-warp
+// form. TestAttentionDecode runs both.
+var deepAttention = os.Getenv("GOMLXGRPO_ATTN") == "" || os.Getenv("GOMLXGRPO_ATTN") == "w16u16"
 
 const (
 	wideAttentionBlocks = 264 // 2 per SM on an H100/H200
