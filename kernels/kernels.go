@@ -17,10 +17,11 @@ var All = map[string]string{
 	"nf4_gemv_lora_b8":   nf4GEMV,
 	"nf4_gemv_lora_b8r4": nf4GEMV,
 	// nf4_mma.cu: NF4 matmul on tensor cores.
-	"nf4_mma_n8":  nf4MMA,
-	"nf4_mma_n8g": nf4MMA,
-	"nf4_mma_n64": nf4MMA,
-	"nf4_mma_w64": nf4MMA,
+	"nf4_mma_n8":   nf4MMA,
+	"nf4_mma_n8g":  nf4MMA,
+	"nf4_mma_n64":  nf4MMA,
+	"nf4_mma_n64w": nf4MMA,
+	"nf4_mma_w64":  nf4MMA,
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
 	"gemm_bf16_mma_n64": gemmBF16MMA,

@@ -258,15 +258,22 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), 
 #undef PICK
 }
 
-template <int NT>
+// nf4_mma_tiles: a block of MMA_WARPS warps and 8·NT rows of x. WARP_TILES false (nf4_mma_n64):
+// one tile of 16 output rows, the warps taking turns over its chunks, their sums added in shared
+// memory. WARP_TILES true (nf4_mma_n64w): MMA_WARPS consecutive tiles, one per warp, each warp
+// over all of the block's chunks: the warps read the same chunks of x at about the same time, so
+// most of those loads are served by L1 instead of each tile fetching x from L2 again (ncu: x, not
+// the weights, bounded the 64-row form, 16 bytes of x per byte of codes), and no warp waits on
+// another at the end.
+template <int NT, bool WARP_TILES>
 __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
   NF4_PAIRS;
-  __shared__ float part[MMA_WARPS - 1][32][NT * 4];
+  __shared__ float part[WARP_TILES ? 1 : MMA_WARPS - 1][32][NT * 4];
   load_nf4_pairs(pairs);
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const NF4Col col = nf4_col(pairs, lane);
-  const int o0 = blockIdx.x * 16, b0 = blockIdx.y * 8 * NT;
+  const int o0 = (WARP_TILES ? blockIdx.x * MMA_WARPS + warp : blockIdx.x) * 16, b0 = blockIdx.y * 8 * NT;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
   const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
@@ -278,7 +285,8 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
 
   int begin, end;
   mma_chunks(in / 64, begin, end);
-  for (int k0 = (begin + warp) * 64; k0 < end * 64; k0 += MMA_WARPS * 64) {
+  const int first = WARP_TILES ? begin : begin + warp, step = WARP_TILES ? 1 : MMA_WARPS;
+  for (int k0 = first * 64; k0 < end * 64; k0 += step * 64) {
     const uint2 wa = *reinterpret_cast<const uint2*>(pa + k0 / 2);  // row g: inputs k0+16t … k0+16t+15
     const uint2 wb = *reinterpret_cast<const uint2*>(pb + k0 / 2);  // row g+8
     const float sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)rowA * in + k0) / 64);
@@ -296,10 +304,19 @@ __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
       mma_tiles<NT>(c, a, xv, s);
     }
   }
-  mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  if (WARP_TILES) {
+    const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
+    mma_finish_warp<NT>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  } else {
+    mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  }
 }
 
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8>(NF4_MMA_CALL); }
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8, false>(NF4_MMA_CALL); }
+
+// nf4_mma_n64w: the 64-row form with one tile of 16 output rows per warp (64 per block), opt-in:
+// GOMLXGRPO_MMA64=warps.
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64w(NF4_MMA_ARGS) { nf4_mma_tiles<8, true>(NF4_MMA_CALL); }
 
 // nf4_mma_w64 is the 64-row form for larger decode batches (opt-in until timed on a GPU:
 // GOMLXGRPO_MMA64=wide). nf4_mma_n64 reads every 64-input slice of x from L2 once per 16 output

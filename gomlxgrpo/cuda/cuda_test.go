@@ -172,9 +172,13 @@ func TestNF4Dequant(t *testing.T) {
 func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	defer func(v, w bool) { tensorCores, wide64 = v, w }(tensorCores, wide64)
-	for _, form := range []struct{ mma, wide bool }{{false, false}, {true, false}, {true, true}} {
-		tensorCores, wide64 = form.mma, form.wide
+	defer func(v, w, ws bool, s int) { tensorCores, wide64, warps64, mmaSplits = v, w, ws, s }(tensorCores, wide64, warps64, mmaSplits)
+	// The 64-row forms: n64 and n64w unsplit (their default) and split 3 ways, the wide form split by its rule.
+	for _, form := range []struct {
+		mma, wide, warps bool
+		splits           int
+	}{{false, false, false, 0}, {true, false, false, 0}, {true, false, false, 3}, {true, true, false, 0}, {true, false, true, 0}, {true, false, true, 3}} {
+		tensorCores, wide64, warps64, mmaSplits = form.mma, form.wide, form.warps, form.splits
 		testNF4GEMV(t, be, rng, form.mma)
 	}
 }

@@ -91,6 +91,7 @@ func reserveMatmul(rows, in, out int, nf4 bool) error {
 // split its input chunks between them, so that every SM gets blocks and each warp's loads are all
 // in flight at once; the last block of a tile adds the partial sums.
 const (
+	mmaWarps        = 4    // warps per block of the n8, n64 and n64w forms (MMA_WARPS)
 	mmaNoSplitTiles = 4096 // ≥ 31 tiles per SM: enough blocks without splitting (e.g. the LM head)
 	mmaManyTiles    = 512  // ~4 tiles per SM: no split for the register-tiled forms
 	mmaMaxSplits    = 64
@@ -104,15 +105,18 @@ const (
 	w64MinChunks = 4
 )
 
-// n8BlocksPerSM is the streaming NF4 form's resident blocks per SM that its split-K sizing assumes
-// (80 registers, ≤ 41 KiB of shared memory each: 5), and n8WarpChunks the most chunks a warp owns
-// (1 … n8MaxWarpChunks). GOMLXGRPO_N8_BLOCKS and GOMLXGRPO_N8_CHUNKS override them, for sweeps on a
-// GPU (bench/gpu_round25.sh): the dequantization got cheaper in the seventh session, which moves
-// the best split.
-var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 5, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
+// n8BlocksPerSM is the blocks per SM that the streaming NF4 form's split-K sizing aims to fill, and
+// n8WarpChunks the most chunks a warp owns (1 … n8MaxWarpChunks). 1 block per SM: a small matrix
+// (the 1.5B shape's q/k/v and o) then goes unsplit, each warp issuing all of its few chunks' loads
+// at once, instead of being spread over 5 blocks per SM that then pay split-K's finish (partials
+// out, fence, counter, reads back): timed on an H100 in the eighth session (bench/gpu_round27.sh,
+// GOMLXGRPO_N8_BLOCKS=1 against the previous 5: one layer's projections 52.5 vs 54.6 µs, batch-8
+// decode step 2.56 vs 2.69 ms). The large matrices split as before. GOMLXGRPO_N8_BLOCKS and
+// GOMLXGRPO_N8_CHUNKS override them, for sweeps on a GPU.
+var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 1, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
 
 // mmaSplits, when set (GOMLXGRPO_MMA_SPLITS), is the split-K of the register-tiled forms (the 64-row
-// NF4 form, the bfloat16 forms) for every shape instead of the tile-count rule: for sweeps on a GPU.
+// NF4 form, the bfloat16 forms) for every shape instead of their rules: for sweeps on a GPU.
 var mmaSplits = envInt("GOMLXGRPO_MMA_SPLITS", 0, 0, mmaMaxSplits)
 
 // envInt returns the integer in environment variable name, def when unset, and panics when it is
@@ -133,6 +137,12 @@ func envInt(name string, def, lo, hi int) int {
 // the kernel emulator and is tested on the GPU by TestNF4GEMV; off by default until timed there.
 var wide64 = os.Getenv("GOMLXGRPO_MMA64") == "wide"
 
+// warps64 selects nf4_mma_n64w for NF4 matmuls of more than 8 rows: one tile of 16 output rows per
+// warp, the block's 4 warps reading the same chunks of x (mostly from L1), split 4 ways
+// (GOMLXGRPO_MMA_SPLITS overrides): GOMLXGRPO_MMA64=warps. Off by default until timed on a GPU
+// (bench/gpu_round28.sh); TestNF4GEMV runs it.
+var warps64 = os.Getenv("GOMLXGRPO_MMA64") == "warps"
+
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
 // its grid (16 output rows per block along x — 128 for the wide form —, 8 or 64 rows of x along y,
 // split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
@@ -142,7 +152,8 @@ var wide64 = os.Getenv("GOMLXGRPO_MMA64") == "wide"
 // about one wave of resident blocks: each warp owns ⌈tiles·chunks / (4·wave)⌉ chunks of 128
 // inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
 // stages its slice of x in shared memory. With wide64, NF4 matmuls of more than 8 rows use
-// nf4_mma_w64, split so that about w64PerSM blocks per SM are busy. The other forms (64 inputs per
+// nf4_mma_w64, split so that about w64PerSM blocks per SM are busy; with warps64, nf4_mma_n64w
+// (64 output rows per block), split 4 ways; otherwise nf4_mma_n64, unsplit. The other forms (64 inputs per
 // chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
 func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	name, per, nt, threads := base+"_n8", 8, 1, gemvThreads
@@ -158,6 +169,16 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		tiles = grid[0] * w64Warps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks, blocks, wave := in/64, grid[0]*grid[1], w64PerSM*multiprocessors()
 		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/w64MinChunks))
+	case nf4 && rows > 8 && warps64:
+		name = base + "_n64w"
+		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
+		tiles = grid[0] * mmaWarps * grid[1] // warp tiles
+		// Split 4 ways by default (as many warps per 16 output rows as nf4_mma_n64 has), at least 4
+		// chunks per block; GOMLXGRPO_MMA_SPLITS overrides it.
+		grid[2] = max(1, min(4, in/64/4))
+		if mmaSplits > 0 {
+			grid[2] = max(1, min(mmaSplits, in/64))
+		}
 	case nf4 && rows <= 8:
 		chunks := (in + 127) / 128
 		wave := 4 * n8BlocksPerSM * multiprocessors()
@@ -167,6 +188,11 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		shared = 8 * (16*blockChunks + 1) * 16
 	case mmaSplits > 0:
 		grid[2] = min(mmaSplits, max(1, in/64))
+	case nf4 && rows > 8:
+		// nf4_mma_n64 unsplit: each warp's chunks are long enough to keep its loads going, and a
+		// split's finish costs more than it hides (H100, eighth session, bench/gpu_round27.sh: one
+		// Llama-3.2-3B layer at 64 rows 199.7 µs unsplit, 240.9 / 257.2 split 2 / 4 ways, 288.6 with
+		// the tile-count rule; batch-64 decode step 10.95 vs 13.63 ms).
 	case tiles < mmaManyTiles:
 		grid[2] = min(mmaMaxSplits, max(1, (in/64+7)/8))
 	}

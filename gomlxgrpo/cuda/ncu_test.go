@@ -17,7 +17,7 @@ import (
 // (q/k/v and gate/up grouped where the form allows it, o and down alone), launched directly, on
 // memory from cu.MemAlloc: no PJRT in the process, so Nsight Compute can profile it (it crashed
 // under PJRT in an earlier session: bench/gpu_ncu.sh). Shapes: Qwen2.5-1.5B at 8 rows and
-// Llama-3.2-3B at 64 rows (both 64-row forms). 8 copies of each matrix are used in turn so that the
+// Llama-3.2-3B at 64 rows (the three 64-row forms). 8 copies of each matrix are used in turn so that the
 // reads come from memory. Runs only with GOMLXGRPO_CUDA_RAW=1 (a GPU machine).
 func BenchmarkNF4Projections(b *testing.B) {
 	if os.Getenv("GOMLXGRPO_CUDA_RAW") != "1" {
@@ -54,12 +54,12 @@ func BenchmarkNF4Projections(b *testing.B) {
 		x := rawZeros(b, 2*l.rows*l.inter)
 		forms := []string{"default"}
 		if l.wideForms {
-			forms = append(forms, "wide")
+			forms = append(forms, "wide", "warps")
 		}
 		for _, form := range forms {
 			b.Run(l.name+"/"+form, func(b *testing.B) {
-				defer func(w bool) { wide64 = w }(wide64)
-				wide64 = form == "wide"
+				defer func(w, ws bool) { wide64, warps64 = w, ws }(wide64, warps64)
+				wide64, warps64 = form == "wide", form == "warps"
 				for _, sh := range shapes {
 					if err := reserveMatmul(l.rows, sh[1], sh[0], true); err != nil {
 						b.Fatal(err)

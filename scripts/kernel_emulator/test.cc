@@ -40,6 +40,7 @@ void lora_down(const u16*, const float*, float*, int, int, int);
 void lora_down3(const u16*, const float*, const float*, const float*, float*, float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_n64w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
@@ -245,6 +246,22 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
   const size_t shared = c.n64() ? 0 : 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
   emuLaunch(c.grid(), 128, shared, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
+}
+
+// testMMAWarps: nf4_mma_n64w, the 64-row form with one 16-row tile per warp (64 output rows per
+// block), split-K per warp tile.
+static void testMMAWarps(bool dq, int rows, int out, int in, int splits, int r = 3) {
+  auto q = randomNF4(out, in);
+  auto d = doubleQuantize(q, dq);
+  std::vector<float> wf((size_t)out * in);
+  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMACase c(rows, out, in, splits, r);
+  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
+  c.cnt.assign(tiles, 0);
+  emuLaunch(grid, 128, 0, [&] { nf4_mma_n64w((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma n64w (double quant)" : "nf4 mma n64w");
 }
 
 // testMMAGroup: nf4_mma_n8g, up to three NF4 matrices of different heights on the same x in one
@@ -599,6 +616,10 @@ int main() {
   testMMAGroup(5, {40, 16, 24}, 320, 1);    // q/k/v-like: three heights, ragged tiles
   testMMAGroup(8, {48, 32}, 1344, 3, 16);   // gate/up-like: two matrices, split-K with a tail, rank 16
   testMMAGroup(3, {16, 16, 40}, 2496, 2);   // the load ring wraps
+  testMMAWarps(false, 37, 40, 320, 1);   // 40 of 64 output rows: warps 2 and 3 past the end
+  testMMAWarps(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
+  testMMAWarps(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
+  testMMAWarps(false, 64, 130, 384, 2, 16);
   testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
   testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
