@@ -17,7 +17,7 @@ type Config struct {
 	// Generation.
 	NumGenerations            int     `json:"num_generations"`             // G completions per prompt (TRL 8)
 	PromptsPerStep            int     `json:"prompts_per_step"`            // prompts per optimizer step (TRL: per_device_train_batch_size·GA/G)
-	GradientAccumulationSteps int     `json:"gradient_accumulation_steps"` // micro-batches per optimizer step (TRL 1)
+	GradientAccumulationSteps int     `json:"gradient_accumulation_steps"` // micro-batches per optimizer step (TRL 1); the log-prob and training passes take N/GA rows at a time, so raise it for long completions (a 4,096-token Llama-3.1-8B step with 8 fits 12.3 GiB)
 	MaxPromptLength           int     `json:"max_prompt_length"`           // left-truncates prompts; 0 = no limit (TRL removed it in 0.28; Unsloth keeps it)
 	MaxCompletionLength       int     `json:"max_completion_length"`       // TRL 512
 	Temperature               float64 `json:"temperature"`                 // TRL 1.0 (also divides the training logits, as TRL does)
