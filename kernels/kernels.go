@@ -26,7 +26,9 @@ var All = map[string]string{
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
 	"gemm_bf16_mma_n64": gemmBF16MMA,
 	// sample.cu: temperature, top-k/top-p/min-p and the draw.
-	"sample_rows": sample,
+	"sample_rows":       sample,
+	"sample_max_split":  sample,
+	"sample_draw_split": sample,
 	// The decode step: rmsnorm.cu, rope_cache.cu, attention_decode.cu, elementwise.cu, gemv_bf16.cu.
 	"rmsnorm_bf16":                 rmsnorm,
 	"residual_rmsnorm_bf16":        rmsnorm,

@@ -161,3 +161,117 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
     logps[b] = row[tok] / temp - mx - logf(lsum);
   }
 }
+
+// The split form, for draws with neither top-k nor top-p (no bisection over the whole row: TRL's
+// and our defaults, greedy, min-p): gridDim.x = S blocks per row, each over a slice of the
+// vocabulary, so a batch-8 step has 8·S blocks instead of 8 (sample_rows took ~146 µs per batch-8
+// step on an H100, one SM per row). Two launches:
+//   sample_max_split:  part_max[b][s] = max of x over slice s
+//   sample_draw_split: mx = max_s part_max[b][s] (exact: every block gets the same value),
+//                      lo = mx + log(min_p); over slice s: Σ_{x ≥ lo} e^{x−mx} and the best score
+//                      x − log(−log u) (greedy: x), lowest index among ties; the row's last block
+//                      (counter) adds the S sums in the order s = 0 … S−1 and takes the best
+//                      candidate (lowest index among ties): the token sample_rows draws, the
+//                      log-prob up to the order of its sum.
+// part: [4][rows][S] floats (maxima, sums, best scores, best indices as int bits); cnt: [rows],
+// left at zero.
+
+__device__ int block_argmax_value(float& best, int idx, float* redv, int* redi) {
+  for (int o = 16; o > 0; o >>= 1) {
+    float b2 = __shfl_xor_sync(0xffffffff, best, o);
+    int i2 = __shfl_xor_sync(0xffffffff, idx, o);
+    if (b2 > best || (b2 == best && i2 < idx)) best = b2, idx = i2;
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) redv[threadIdx.x / 32] = best, redi[threadIdx.x / 32] = idx;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    best = threadIdx.x < THREADS / 32 ? redv[threadIdx.x] : -INFINITY;
+    idx = threadIdx.x < THREADS / 32 ? redi[threadIdx.x] : 0x7fffffff;
+    for (int o = 16; o > 0; o >>= 1) {
+      float b2 = __shfl_xor_sync(0xffffffff, best, o);
+      int i2 = __shfl_xor_sync(0xffffffff, idx, o);
+      if (b2 > best || (b2 == best && i2 < idx)) best = b2, idx = i2;
+    }
+    if (threadIdx.x == 0) redi[0] = idx, redv[0] = best;
+  }
+  __syncthreads();
+  best = redv[0];
+  return redi[0];
+}
+
+// split_slice returns block s's slice [v0, v1) of V entries in S slices.
+__device__ __forceinline__ void split_slice(int V, int S, int s, int& v0, int& v1) {
+  const int per = (V + S - 1) / S;
+  v0 = min(V, s * per);
+  v1 = min(V, v0 + per);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) sample_max_split(const float* __restrict__ logits, int V,
+                                                                      float temperature, int greedy, float* __restrict__ part) {
+  __shared__ float redv[THREADS / 32];
+  const int s = blockIdx.x, S = gridDim.x, b = blockIdx.y;
+  const float* row = logits + (long long)b * V;
+  const float temp = greedy ? 1.f : temperature;
+  int v0, v1;
+  split_slice(V, S, s, v0, v1);
+  float mx = -INFINITY;
+  for (int v = v0 + threadIdx.x; v < v1; v += THREADS) mx = fmaxf(mx, row[v] / temp);
+  mx = block_max(mx, redv);
+  if (threadIdx.x == 0) part[(long long)b * S + s] = mx;
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) sample_draw_split(
+    const float* __restrict__ logits, int V, const unsigned int* __restrict__ key1, const unsigned int* __restrict__ key2,
+    const int* __restrict__ step_p, float temperature, float min_p, int greedy, float* part, unsigned int* cnt,
+    int* __restrict__ tokens, float* __restrict__ logps) {
+  __shared__ float redv[THREADS / 32];
+  __shared__ int redi[THREADS / 32];
+  __shared__ int last;
+  const int s = blockIdx.x, S = gridDim.x, b = blockIdx.y, rows = gridDim.y, step = *step_p;
+  const float* row = logits + (long long)b * V;
+  const float temp = greedy ? 1.f : temperature;
+  float* pmax = part + (long long)b * S;
+  float* psum = part + (long long)(rows + b) * S;
+  float* pbest = part + (long long)(2 * rows + b) * S;
+  float* pidx = part + (long long)(3 * rows + b) * S;
+  float mx = -INFINITY;
+  for (int i = 0; i < S; i++) mx = fmaxf(mx, pmax[i]);  // written by the previous launch
+  float lo = -INFINITY;
+  if (!greedy && min_p > 0.f) lo = mx + logf(min_p);
+  const unsigned int k1 = key1[b], k2 = key2[b];
+  int v0, v1;
+  split_slice(V, S, s, v0, v1);
+  float best = -INFINITY, lsum = 0.f;
+  int bi = 0x7fffffff;
+  for (int v = v0 + threadIdx.x; v < v1; v += THREADS) {
+    float x = row[v] / temp;
+    if (x < lo) continue;
+    lsum += expf(x - mx);
+    float sc = greedy ? x : x - logf(-logf(uniform01(k1, k2, step, v)));
+    if (sc > best || (sc == best && v < bi)) best = sc, bi = v;
+  }
+  lsum = block_sum(lsum, redv);
+  const int tok = block_argmax_value(best, bi, redv, redi);
+  if (threadIdx.x == 0) {
+    psum[s] = lsum;
+    pbest[s] = best;
+    pidx[s] = __int_as_float(tok);
+    __threadfence();  // the slice's results are visible before it is counted
+    last = atomicAdd(&cnt[b], 1u) == (unsigned int)(S - 1);
+  }
+  __syncthreads();
+  if (!last || threadIdx.x != 0) return;
+  __threadfence();
+  float sum = 0.f, bb = -INFINITY;
+  int bidx = 0x7fffffff;
+  for (int i = 0; i < S; i++) {
+    sum += ld_cg(&psum[i]);
+    const float v = ld_cg(&pbest[i]);
+    const int j = __float_as_int(ld_cg(&pidx[i]));
+    if (v > bb || (v == bb && j < bidx)) bb = v, bidx = j;
+  }
+  tokens[b] = bidx;
+  logps[b] = row[bidx] / temp - mx - logf(sum);
+  cnt[b] = 0;
+}

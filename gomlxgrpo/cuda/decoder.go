@@ -281,6 +281,9 @@ func (d *Decoder) reserve() error {
 	if err := reserveAttention(d.B, c.NumHeads, c.HeadDim, d.S); err != nil {
 		return err
 	}
+	if err := reserveSample(d.B); err != nil {
+		return err
+	}
 	for _, l := range d.layers {
 		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
 			if lin.out > 0 {

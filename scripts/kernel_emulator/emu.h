@@ -90,6 +90,16 @@ inline float __uint_as_float(unsigned u) {
   std::memcpy(&f, &u, 4);
   return f;
 }
+inline float __int_as_float(int i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+inline int __float_as_int(float f) {
+  int i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
 inline float __expf(float x) { return expf(x); }
 // Blocks run one after another here, so a block's writes are visible to the next without fences.
 inline void __threadfence() {}

@@ -57,6 +57,8 @@ void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
 void sample_rows(const float*, int, const unsigned*, const unsigned*, const int*, float, int, float, float, int, int*, float*);
+void sample_max_split(const float*, int, float, int, float*);
+void sample_draw_split(const float*, int, const unsigned*, const unsigned*, const int*, float, float, int, float*, unsigned*, int*, float*);
 }
 
 static std::mt19937_64 rng(12345);
@@ -588,6 +590,43 @@ static void testSample() {
   printf("ok sample_rows\n");
 }
 
+// testSampleSplit: the split sampler (sample_max_split + sample_draw_split, S blocks per row) draws
+// the token sample_rows draws and its log-prob within float rounding of the normalizer's sum, for
+// greedy, plain and min-p draws, slice counts that divide the vocabulary or not, an empty last
+// slice (9 entries in 4 slices of 3), ties in the logits, and leaves its counters at zero.
+static void testSampleSplit() {
+  const int B = 4;
+  std::vector<unsigned> k1 = {1, 22, 333, 4444}, k2 = {4, 55, 666, 7777};
+  struct P { int greedy; float t, minp; };
+  struct VS { int V; std::vector<int> slices; };
+  for (const VS& vs : {VS{3001, {1, 3, 7}}, VS{9, {4}}}) {
+    const int V = vs.V;
+    std::vector<float> logits(B * V);
+    for (auto& l : logits) l = gauss(2);
+    if (V > 2000) {
+      for (int v = 0; v < V; v += 7) logits[2 * V + v] = 1.5f;  // row 2: many equal logits (greedy ties: lowest index)
+      logits[2 * V + 1000] = logits[2 * V + 2000] = 9.f;
+    }
+    for (P p : {P{1, 1, 0}, P{0, 1, 0}, P{0, 0.7f, 0.05f}, P{0, 1.3f, 0.2f}}) {
+      for (int S : vs.slices) {
+        std::vector<int> tok(B), want(B);
+        std::vector<float> lp(B), wantLP(B), part(4 * B * S, -3.f);
+        std::vector<unsigned> cnt(B, 0);
+        int step = 23;
+        emuLaunch({B}, 1024, 0, [&] { sample_rows(logits.data(), V, k1.data(), k2.data(), &step, p.t, 0, 1, p.minp, p.greedy, want.data(), wantLP.data()); });
+        emuLaunch(dim3{unsigned(S), unsigned(B)}, 1024, 0, [&] { sample_max_split(logits.data(), V, p.t, p.greedy, part.data()); });
+        emuLaunch(dim3{unsigned(S), unsigned(B)}, 1024, 0, [&] { sample_draw_split(logits.data(), V, k1.data(), k2.data(), &step, p.t, p.minp, p.greedy, part.data(), cnt.data(), tok.data(), lp.data()); });
+        for (int b = 0; b < B; b++) {
+          CHECK(tok[b] == want[b], "sample split greedy=%d t=%g minp=%g V=%d S=%d row %d: %d, sample_rows %d", p.greedy, p.t, p.minp, V, S, b, tok[b], want[b]);
+          CHECK(std::fabs(lp[b] - wantLP[b]) <= 1e-5f * std::max(1.f, std::fabs(wantLP[b])), "sample split V=%d S=%d row %d: log-prob %g, sample_rows %g", V, S, b, lp[b], wantLP[b]);
+          CHECK(cnt[b] == 0, "sample split S=%d: counter %d left at %u", S, b, cnt[b]);
+        }
+      }
+    }
+  }
+  printf("ok sample split (equals sample_rows)\n");
+}
+
 int main() {
   testDequant();
   // in = 136: the 4-byte loop only; 1280 and 2080: 16-byte loads, several steps per lane.
@@ -655,6 +694,7 @@ int main() {
   testAttentionGQA(128, 9, 8, 6, 2);       // G = 3, fewer positions than warps
   testElementwise();
   testSample();
+  testSampleSplit();
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;
