@@ -68,8 +68,9 @@ __device__ float block_max(float v, float* red) {
   return red[0];
 }
 
-// block_argmax returns the index of the largest score (lowest index among ties, as ArgMax does).
-__device__ int block_argmax(float best, int idx, float* redv, int* redi) {
+// block_argmax returns the index of the largest score (lowest index among ties, as ArgMax does)
+// and leaves that score in best (the split sampler compares it across blocks).
+__device__ int block_argmax(float& best, int idx, float* redv, int* redi) {
   for (int o = 16; o > 0; o >>= 1) {
     float b2 = __shfl_xor_sync(0xffffffff, best, o);
     int i2 = __shfl_xor_sync(0xffffffff, idx, o);
@@ -86,9 +87,10 @@ __device__ int block_argmax(float best, int idx, float* redv, int* redi) {
       int i2 = __shfl_xor_sync(0xffffffff, idx, o);
       if (b2 > best || (b2 == best && i2 < idx)) best = b2, idx = i2;
     }
-    if (threadIdx.x == 0) redi[0] = idx;
+    if (threadIdx.x == 0) redi[0] = idx, redv[0] = best;
   }
   __syncthreads();
+  best = redv[0];
   return redi[0];
 }
 
@@ -176,30 +178,6 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
 // part: [4][rows][S] floats (maxima, sums, best scores, best indices as int bits); cnt: [rows],
 // left at zero.
 
-__device__ int block_argmax_value(float& best, int idx, float* redv, int* redi) {
-  for (int o = 16; o > 0; o >>= 1) {
-    float b2 = __shfl_xor_sync(0xffffffff, best, o);
-    int i2 = __shfl_xor_sync(0xffffffff, idx, o);
-    if (b2 > best || (b2 == best && i2 < idx)) best = b2, idx = i2;
-  }
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) redv[threadIdx.x / 32] = best, redi[threadIdx.x / 32] = idx;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    best = threadIdx.x < THREADS / 32 ? redv[threadIdx.x] : -INFINITY;
-    idx = threadIdx.x < THREADS / 32 ? redi[threadIdx.x] : 0x7fffffff;
-    for (int o = 16; o > 0; o >>= 1) {
-      float b2 = __shfl_xor_sync(0xffffffff, best, o);
-      int i2 = __shfl_xor_sync(0xffffffff, idx, o);
-      if (b2 > best || (b2 == best && i2 < idx)) best = b2, idx = i2;
-    }
-    if (threadIdx.x == 0) redi[0] = idx, redv[0] = best;
-  }
-  __syncthreads();
-  best = redv[0];
-  return redi[0];
-}
-
 // split_slice returns block s's slice [v0, v1) of V entries in S slices.
 __device__ __forceinline__ void split_slice(int V, int S, int s, int& v0, int& v1) {
   const int per = (V + S - 1) / S;
@@ -252,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_draw_split(
     if (sc > best || (sc == best && v < bi)) best = sc, bi = v;
   }
   lsum = block_sum(lsum, redv);
-  const int tok = block_argmax_value(best, bi, redv, redi);
+  const int tok = block_argmax(best, bi, redv, redi);
   if (threadIdx.x == 0) {
     psum[s] = lsum;
     pbest[s] = best;

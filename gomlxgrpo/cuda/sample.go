@@ -28,7 +28,7 @@ func Sample(logits, key1, key2, tokens, logps cu.DevicePtr, rows, vocab int, ste
 		greedy = 1
 	}
 	v32 := int32(vocab)
-	if !splitSample(params, vocab) {
+	if !splitSample(params.Greedy, topK, topP, vocab) {
 		return launch("sample_rows", [3]int{rows, 1, 1}, 1024, 0, p(&logits), p(&v32), p(&key1), p(&key2), p(&step),
 			p(&temp), p(&topK), p(&topP), p(&minP), p(&greedy), p(&tokens), p(&logps))
 	}
@@ -46,11 +46,10 @@ func Sample(logits, key1, key2, tokens, logps cu.DevicePtr, rows, vocab int, ste
 // rowSample keeps sample_rows for every draw: GOMLXGRPO_SAMPLE=rows.
 var rowSample = os.Getenv("GOMLXGRPO_SAMPLE") == "rows"
 
-// splitSample reports whether Sample takes the split form for params: no top-k, no top-p (their
-// bisections need whole rows).
-func splitSample(params sample.Params, vocab int) bool {
-	_, topK, topP, _ := params.Normalized()
-	return !rowSample && (params.Greedy || ((topK <= 0 || int(topK) >= vocab) && topP >= 1))
+// splitSample reports whether Sample takes the split form for a draw with the normalized topK and
+// topP (sample.Params.Normalized): greedy, or no top-k and no top-p (their bisections need whole rows).
+func splitSample(greedy bool, topK int32, topP float32, vocab int) bool {
+	return !rowSample && (greedy || ((topK <= 0 || int(topK) >= vocab) && topP >= 1))
 }
 
 // sampleSlices is the split form's blocks per row: about 256 blocks in all (2 per SM of an

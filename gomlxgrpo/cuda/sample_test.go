@@ -79,13 +79,19 @@ func testSampleMatchesGraph(t *testing.T, be compute.Backend, rng *rand.Rand, lt
 		exec.Finalize()
 		for b := range rows {
 			if got[b] != want[b] {
-				t.Errorf("%+v (split %v) row %d: kernel drew %d, graph %d", p, splitSample(p, V), b, got[b], want[b])
+				t.Errorf("%+v (split %v) row %d: kernel drew %d, graph %d", p, splitOf(p, V), b, got[b], want[b])
 			}
 			if math.Abs(float64(gotLP[b]-wantLP[b])) > 1e-4 {
-				t.Errorf("%+v (split %v) row %d: kernel log-prob %v, graph %v", p, splitSample(p, V), b, gotLP[b], wantLP[b])
+				t.Errorf("%+v (split %v) row %d: kernel log-prob %v, graph %v", p, splitOf(p, V), b, gotLP[b], wantLP[b])
 			}
 		}
 	}
+}
+
+// splitOf reports whether Sample takes the split form for p (for messages).
+func splitOf(p sample.Params, vocab int) bool {
+	_, topK, topP, _ := p.Normalized()
+	return splitSample(p.Greedy, topK, topP, vocab)
 }
 
 // BenchmarkSample: one step of sampling over a 151,936-token vocabulary, at 8 and 64 rows, with

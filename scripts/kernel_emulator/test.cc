@@ -1,3 +1,4 @@
+#include <string>
 #include <functional>
 #include <tuple>
 // Runs every kernel of kernels/ on the CPU emulator (emu.h) against plain C++ references on random
@@ -250,22 +251,6 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
-// testMMAWarps: nf4_mma_n64w, the 64-row form with one 16-row tile per warp (64 output rows per
-// block), split-K per warp tile.
-static void testMMAWarps(bool dq, int rows, int out, int in, int splits, int r = 3) {
-  auto q = randomNF4(out, in);
-  auto d = doubleQuantize(q, dq);
-  std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
-  MMACase c(rows, out, in, splits, r);
-  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
-  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
-  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
-  c.cnt.assign(tiles, 0);
-  emuLaunch(grid, 128, 0, [&] { nf4_mma_n64w((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, dq ? "nf4 mma n64w (double quant)" : "nf4 mma n64w");
-}
-
 // testMMAGroup: nf4_mma_n8g, up to three NF4 matrices of different heights on the same x in one
 // launch (the decoder's q/k/v and gate/up groups): each output equals its own reference, some
 // matrices with double-quantized scales, some without an adapter or a bias, the split-K counters
@@ -304,21 +289,25 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   for (int m = 0; m < n; m++) cs[m].check(wfs[m], m == 0 ? "nf4 mma group, matrix 0" : m == 1 ? "nf4 mma group, matrix 1 (double quant)" : "nf4 mma group, matrix 2 (no adapter)");
 }
 
-// testMMAWide: the 8-warp 64-row NF4 form (nf4_mma_w64): 128 output rows per block, x staged in
-// shared memory, split-K per warp tile.
-static void testMMAWide(bool dq, int rows, int out, int in, int splits, int r = 3) {
+// testMMAWarpTiles: the 64-row NF4 forms whose warps each own a 16-row output tile, split-K per
+// warp tile: nf4_mma_w64 (8 warps, 128 output rows per block, x staged in shared memory) and
+// nf4_mma_n64w (4 warps, 64 output rows per block).
+using NF4MMAKernel = void (*)(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+static void testMMAWarpTiles(NF4MMAKernel k, const char* name, unsigned warps, bool dq, int rows, int out, int in, int splits, int r = 3) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
   MMACase c(rows, out, in, splits, r);
-  const dim3 grid{unsigned((out + 127) / 128), unsigned((rows + 63) / 64), unsigned(splits)};
-  const size_t tiles = (size_t)grid.x * 8 * grid.y;  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  const dim3 grid{unsigned((out + 16 * warps - 1) / (16 * warps)), unsigned((rows + 63) / 64), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * warps * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
   c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
   c.cnt.assign(tiles, 0);
-  emuLaunch(grid, 256, 0, [&] { nf4_mma_w64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, dq ? "nf4 mma w64 (double quant)" : "nf4 mma w64");
+  emuLaunch(grid, 32 * warps, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, (std::string(name) + (dq ? " (double quant)" : "")).c_str());
 }
+static void testMMAWide(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_w64, "nf4 mma w64", 8, dq, rows, out, in, splits, r); }
+static void testMMAWarps(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_n64w, "nf4 mma n64w", 4, dq, rows, out, in, splits, r); }
 
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
 static void testMMABF16(int rows, int out, int in, int splits = 1) {
