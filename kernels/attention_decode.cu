@@ -209,6 +209,7 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(ATTN_ARGS) {
+  pdl_start();
   attention_decode_w<WARPS>(ATTN_CALL);
 }
 
@@ -216,6 +217,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16(ATTN
 // per block, for decode batches with few (row, head) blocks (8 rows × 12 heads on the Qwen2.5-1.5B
 // shape is 96 blocks on a 132-SM card). Opt-in (GOMLXGRPO_ATTN=w16) until timed on a GPU.
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16(ATTN_ARGS) {
+  pdl_start();
   attention_decode_w<2 * WARPS>(ATTN_CALL);
 }
 
@@ -225,6 +227,7 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
 // in the same order as in the 16-warp form, so the results are its bits. Opt-in
 // (GOMLXGRPO_ATTN=w16u16) until timed on a GPU.
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16u16(ATTN_ARGS) {
+  pdl_start();
   attention_decode_w<2 * WARPS, 2 * UNROLL, 1>(ATTN_CALL);
 }
 
@@ -241,6 +244,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
     const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
     const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
     unsigned short* __restrict__ out, int N, int K, int H, int S, const int* __restrict__ write_idx_p) {
+  pdl_start();
   const int write_idx = *write_idx_p;
   DYNAMIC_SHARED(float, sc);  // [G][S] scores, then probabilities
   __shared__ float red[WARPS];
@@ -356,6 +360,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
 #define SPLIT_ARGS ATTN_ARGS, float *__restrict__ sc, float *__restrict__ part, unsigned int *__restrict__ cnt, int L
 
 extern "C" __global__ void __launch_bounds__(THREADS) attention_scores_split_bf16(SPLIT_ARGS) {
+  pdl_start();
   const int n = blockIdx.x, p = blockIdx.y, b = blockIdx.z, kh = n / (N / K);
   float qv[2][4];
   attn_load_q<2>(q + ((long long)b * N + n) * H, H, qv);
@@ -364,6 +369,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_scores_split_bf1
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) attention_out_split_bf16(SPLIT_ARGS) {
+  pdl_start();
   __shared__ float red[WARPS];
   __shared__ float wpart[WARPS][HMAX];
   __shared__ bool last;

@@ -40,6 +40,29 @@ __device__ __forceinline__ float ld_cg(const float* p) {
 }
 #endif
 
+// Programmatic dependent launch (sm_90; the decoder launches with
+// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, gomlxgrpo/cuda/pdl.go). A kernel so launched
+// may start while the previous kernel on the stream is still running, once every block of that one
+// has called pdl_trigger: its blocks set up (shared tables, index arithmetic) and issue their loads
+// of weights — which no kernel of a decode step writes — and then pdl_wait until the previous kernel
+// has finished and its writes are visible. Every kernel in this folder calls pdl_wait in every block
+// before it touches memory another kernel writes (pdl_start: at its first line), so that the chain
+// stays ordered: a kernel finishes only after its predecessor did. Without the launch attribute both
+// are no-ops, as in the kernel emulator.
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ void pdl_trigger() {}
+__device__ __forceinline__ void pdl_wait() {}
+#else
+__device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+#endif
+
+// pdl_start: pdl_trigger then pdl_wait, for kernels with nothing to do before their inputs are ready.
+__device__ __forceinline__ void pdl_start() {
+  pdl_trigger();
+  pdl_wait();
+}
+
 // float32 → bfloat16 bits, round to nearest even (NaN kept quiet), as XLA's convert does.
 __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);

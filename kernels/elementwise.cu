@@ -11,6 +11,7 @@
 
 extern "C" __global__ void embed_rows_bf16(const int* __restrict__ ids, const unsigned short* __restrict__ E,
                                            unsigned short* __restrict__ x, int B, int D) {
+  pdl_start();
   long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= (long long)B * D) return;
   const int b = t / D, i = t % D;
@@ -18,6 +19,7 @@ extern "C" __global__ void embed_rows_bf16(const int* __restrict__ ids, const un
 }
 
 extern "C" __global__ void residual_add_bf16(unsigned short* __restrict__ x, const float* __restrict__ y, long long n) {
+  pdl_start();
   long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= n) return;
   x[t] = f32_to_bf16(bf16_to_f32(x[t]) + bf16_to_f32(f32_to_bf16(y[t])));
@@ -25,6 +27,7 @@ extern "C" __global__ void residual_add_bf16(unsigned short* __restrict__ x, con
 
 extern "C" __global__ void swiglu_bf16(const float* __restrict__ g, const float* __restrict__ u,
                                        unsigned short* __restrict__ act, int B, int F, int stride) {
+  pdl_start();
   long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= (long long)B * F) return;
   const long long at = (t / F) * stride + t % F;

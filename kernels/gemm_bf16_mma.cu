@@ -54,5 +54,5 @@ __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__
       int r, float scale, float *ws, unsigned int *cnt
 #define GEMM_BF16_CALL W, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n8(GEMM_BF16_ARGS) { gemm_bf16_mma<1>(GEMM_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n64(GEMM_BF16_ARGS) { gemm_bf16_mma<8>(GEMM_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n8(GEMM_BF16_ARGS) { pdl_start(); gemm_bf16_mma<1>(GEMM_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n64(GEMM_BF16_ARGS) { pdl_start(); gemm_bf16_mma<8>(GEMM_BF16_CALL); }

@@ -50,9 +50,9 @@ __device__ __forceinline__ void gemv_bf16(const unsigned short* __restrict__ W, 
       int r, float scale
 #define GEMV_BF16_CALL W, x, y, B, in, out, bias, u, lora_b, r, scale
 
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS) { gemv_bf16<32, 1>(GEMV_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { gemv_bf16<8, 1>(GEMV_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8r4(GEMV_BF16_ARGS) { gemv_bf16<8, 4>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora(GEMV_BF16_ARGS) { pdl_start(); gemv_bf16<32, 1>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8(GEMV_BF16_ARGS) { pdl_start(); gemv_bf16<8, 1>(GEMV_BF16_CALL); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_lora_b8r4(GEMV_BF16_ARGS) { pdl_start(); gemv_bf16<8, 4>(GEMV_BF16_CALL); }
 
 // LoRA down-projection u[b,j] = Σ_i x[b,i]·A[j,i] (x bfloat16 bits [B, in], A float32 [r, in],
 // in % 8 == 0): one block of 128 threads per (b, j), each thread taking 8 inputs at a time (one
@@ -85,6 +85,7 @@ __device__ __forceinline__ void lora_down_block(const unsigned short* __restrict
 extern "C" __global__ void __launch_bounds__(128) lora_down(const unsigned short* __restrict__ x,
                                                            const float* __restrict__ A, float* __restrict__ u, int B,
                                                            int in, int r) {
+  pdl_start();
   lora_down_block(x, A, u, B, in, r);
 }
 
@@ -96,6 +97,7 @@ extern "C" __global__ void __launch_bounds__(128) lora_down3(const unsigned shor
                                                             const float* __restrict__ A2, float* __restrict__ u0,
                                                             float* __restrict__ u1, float* __restrict__ u2, int B, int in,
                                                             int r) {
+  pdl_start();
   const int m = blockIdx.y;
   lora_down_block(x, m == 0 ? A0 : m == 1 ? A1 : A2, m == 0 ? u0 : m == 1 ? u1 : u2, B, in, r);
 }

@@ -92,3 +92,28 @@ func TestLaunchArgumentsFit(t *testing.T) {
 		t.Errorf("found the parameter lists of %d of the %d kernels", seen, len(All))
 	}
 }
+
+// TestKernelsWaitForTheirInputs: every kernel calls griddepcontrol.wait (pdl_wait). The decoder
+// launches with programmatic dependent launch (gomlxgrpo/cuda/pdl.go), under which a kernel may
+// start before the previous one on the stream has finished: one without the wait would read
+// inputs still being written, and, finishing early, would let the kernel after it start before its
+// own predecessor ended. Each also triggers its dependents (griddepcontrol.launch_dependents), or
+// the next kernel could not start early.
+func TestKernelsWaitForTheirInputs(t *testing.T) {
+	for name, ptx := range All {
+		start := strings.Index(ptx, ".visible .entry "+name+"(")
+		if start < 0 {
+			t.Errorf("%s: PTX does not define the kernel", name)
+			continue
+		}
+		body := ptx[start+1:]
+		if next := strings.Index(body, ".visible .entry "); next >= 0 {
+			body = body[:next]
+		}
+		for _, op := range []string{"griddepcontrol.wait", "griddepcontrol.launch_dependents"} {
+			if !strings.Contains(body, op) {
+				t.Errorf("%s: no %s in its PTX: call pdl_start (or pdl_trigger and pdl_wait) in the kernel (kernels/common.cuh)", name, op)
+			}
+		}
+	}
+}

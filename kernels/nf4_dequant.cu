@@ -32,10 +32,12 @@ __device__ __forceinline__ void nf4_dequant(const unsigned int* __restrict__ pac
 
 extern "C" __global__ void nf4_dequant_bf16(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                             unsigned short* __restrict__ out, long long n) {
+  pdl_start();
   nf4_dequant(packed, absmax, out, n);
 }
 
 extern "C" __global__ void nf4_dequant_f32(const unsigned int* __restrict__ packed, const float* __restrict__ absmax,
                                            float* __restrict__ out, long long n) {
+  pdl_start();
   nf4_dequant(packed, absmax, out, n);
 }

@@ -89,6 +89,6 @@ __device__ __forceinline__ void nf4_gemv(const unsigned int* __restrict__ packed
       float scale
 #define NF4_GEMV_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale
 
-extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora(NF4_GEMV_ARGS) { nf4_gemv<32, 1>(NF4_GEMV_CALL); }
-extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora_b8(NF4_GEMV_ARGS) { nf4_gemv<8, 1>(NF4_GEMV_CALL); }
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_gemv_lora_b8r4(NF4_GEMV_ARGS) { nf4_gemv<8, 4>(NF4_GEMV_CALL); }
+extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora(NF4_GEMV_ARGS) { pdl_start(); nf4_gemv<32, 1>(NF4_GEMV_CALL); }
+extern "C" __global__ void __launch_bounds__(128) nf4_gemv_lora_b8(NF4_GEMV_ARGS) { pdl_start(); nf4_gemv<8, 1>(NF4_GEMV_CALL); }
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_gemv_lora_b8r4(NF4_GEMV_ARGS) { pdl_start(); nf4_gemv<8, 4>(NF4_GEMV_CALL); }

@@ -138,6 +138,7 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 // grouped launch, nf4_mma_n8g, numbers its tiles across several matrices). Dynamic shared memory:
 // 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
 __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
+  pdl_trigger();
   NF4_PAIRS;
   __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
@@ -156,6 +157,8 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   for (int d = 0; d < NF4_DEPTH; d++)
     if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * d) + 32 * t);
 
+  // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
+  pdl_wait();
   // x's slice, while the weights are on their way: a thread's loads issued 4 at a time before its
   // stores, rather than one L2 round trip per vector.
   const int vecs = 16 * (end - begin), stride = vecs + 1;  // uint4 per row, padded
@@ -267,10 +270,12 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), 
 // another at the end.
 template <int NT, bool WARP_TILES>
 __device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
+  pdl_trigger();
   NF4_PAIRS;
   __shared__ float part[WARP_TILES ? 1 : MMA_WARPS - 1][32][NT * 4];
   load_nf4_pairs(pairs);
   __syncthreads();
+  pdl_wait();  // the table is set up while the previous kernel finishes
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const NF4Col col = nf4_col(pairs, lane);
   const int o0 = (WARP_TILES ? blockIdx.x * MMA_WARPS + warp : blockIdx.x) * 16, b0 = blockIdx.y * 8 * NT;
@@ -334,6 +339,7 @@ struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a
 };
 
 extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
+  pdl_start();
   NF4_PAIRS;
   __shared__ uint2 xs[2][64][W64_STRIDE / 4];  // 4 bf16 per uint2
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;

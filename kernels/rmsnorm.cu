@@ -42,6 +42,7 @@ __device__ __forceinline__ void normalize(const unsigned short* row, const unsig
 extern "C" __global__ void __launch_bounds__(THREADS) rmsnorm_bf16(const unsigned short* __restrict__ x,
                                                                     const unsigned short* __restrict__ w,
                                                                     unsigned short* __restrict__ out, int D, float eps) {
+  pdl_start();
   const unsigned short* row = x + (long long)blockIdx.x * D;
   float ss = 0.f;
   for (int i = threadIdx.x; i < D; i += THREADS) {
@@ -56,6 +57,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_bf16(unsi
                                                                              const unsigned short* __restrict__ w,
                                                                              unsigned short* __restrict__ out, int D,
                                                                              float eps) {
+  pdl_start();
   unsigned short* row = x + (long long)blockIdx.x * D;
   const float* yrow = y + (long long)blockIdx.x * D;
   float ss = 0.f;

@@ -19,6 +19,7 @@ extern "C" __global__ void rope_cache_bf16(const float* __restrict__ q, const fl
                                            unsigned short* __restrict__ kcache, unsigned short* __restrict__ vcache,
                                            int N, int K, int H, int S, const int* __restrict__ write_idx_p, int q_stride,
                                            int kv_stride) {
+  pdl_start();
   const int write_idx = *write_idx_p;
   const int b = blockIdx.x, head = blockIdx.y, i = threadIdx.x, half = H / 2;
   if (i >= half) return;

@@ -98,6 +98,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
     const float* __restrict__ logits, int V, const unsigned int* __restrict__ key1, const unsigned int* __restrict__ key2,
     const int* __restrict__ step_p, float temperature, int top_k, float top_p, float min_p, int greedy, int* __restrict__ tokens,
     float* __restrict__ logps) {
+  pdl_start();
   __shared__ float redv[THREADS / 32];
   __shared__ int redi[THREADS / 32];
   const int b = blockIdx.x, step = *step_p;  // device memory: one captured CUDA graph serves every step
@@ -187,6 +188,7 @@ __device__ __forceinline__ void split_slice(int V, int S, int s, int& v0, int& v
 
 extern "C" __global__ void __launch_bounds__(THREADS) sample_max_split(const float* __restrict__ logits, int V,
                                                                       float temperature, int greedy, float* __restrict__ part) {
+  pdl_start();
   __shared__ float redv[THREADS / 32];
   const int s = blockIdx.x, S = gridDim.x, b = blockIdx.y;
   const float* row = logits + (long long)b * V;
@@ -203,6 +205,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_draw_split(
     const float* __restrict__ logits, int V, const unsigned int* __restrict__ key1, const unsigned int* __restrict__ key2,
     const int* __restrict__ step_p, float temperature, float min_p, int greedy, float* part, unsigned int* cnt,
     int* __restrict__ tokens, float* __restrict__ logps) {
+  pdl_start();
   __shared__ float redv[THREADS / 32];
   __shared__ int redi[THREADS / 32];
   __shared__ int last;

@@ -1,0 +1,79 @@
+//go:build cuda
+
+package cuda
+
+/*
+#cgo LDFLAGS: -lcuda
+#include <cuda.h>
+#include <string.h>
+
+// gg_launch_ex launches f as cuLaunchKernel does, with programmatic dependent launch allowed when
+// pdl is non-zero (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION).
+static CUresult gg_launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned shared,
+                             CUstream s, void** params, int pdl) {
+	CUlaunchAttribute attr;
+	memset(&attr, 0, sizeof attr);
+	attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+	attr.value.programmaticStreamSerializationAllowed = 1;
+	CUlaunchConfig cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.gridDimX = gx; cfg.gridDimY = gy; cfg.gridDimZ = gz;
+	cfg.blockDimX = bx; cfg.blockDimY = 1; cfg.blockDimZ = 1;
+	cfg.sharedMemBytes = shared;
+	cfg.hStream = s;
+	cfg.attrs = &attr;
+	cfg.numAttrs = pdl ? 1 : 0;
+	return cuLaunchKernelEx(&cfg, f, params, NULL);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// Programmatic dependent launch (Hopper). A decode step is a chain of ~12 short kernels per layer,
+// each waiting for the one before: at batch 8 most of a kernel's time is its start (launch, the
+// blocks' set-up, the first loads of weights from memory) and its tail, not its reads (ncu: the
+// NF4 matmuls reach 5–20% of DRAM throughput). Launched with
+// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, a kernel's blocks start as soon as every
+// block of the previous kernel has signalled (griddepcontrol.launch_dependents, which the kernels
+// do first), set up and load their weights, then wait (griddepcontrol.wait) until the previous
+// kernel has finished and its writes are visible (kernels/common.cuh). CUDA graphs keep these
+// edges (driver ≥ 12.3). gorgonia.org/cu v0.9.6 has no cuLaunchKernelEx, hence this call.
+//
+// Only the decoder's launches (on its own stream, captured into the step's graph) use it.
+// GOMLXGRPO_PDL=0 launches without it (each kernel then starts after the previous one ended).
+// Profiling (GOMLXGRPO_CUDA_PROFILE) turns it off too, so that each kernel's time is its own.
+var pdlOn = os.Getenv("GOMLXGRPO_PDL") != "0"
+
+// launchEx launches fn on the package's stream, with programmatic dependent launch when pdl.
+// Arguments as cu.Function.Launch takes them: each a pointer to an 8-byte (or 4-byte) value.
+func launchEx(fn cu.Function, grid [3]int, block, shared int, args []unsafe.Pointer, pdl bool) error {
+	n := max(len(args), 1)
+	argv := C.malloc(C.size_t(8 * n)) // the values
+	argp := C.malloc(C.size_t(8 * n)) // pointers to them, what the driver takes
+	defer C.free(argv)
+	defer C.free(argp)
+	vals := unsafe.Slice((*uint64)(argv), n)
+	ptrs := unsafe.Slice((*unsafe.Pointer)(argp), n)
+	for i, a := range args {
+		vals[i] = *(*uint64)(a) // as cu's Launch: 8 bytes; the driver reads the parameter's size
+		ptrs[i] = unsafe.Pointer(&vals[i])
+	}
+	on := C.int(0)
+	if pdl {
+		on = 1
+	}
+	f := *(*C.CUfunction)(unsafe.Pointer(&fn)) // cu.Function is a struct of one CUfunction
+	r := C.gg_launch_ex(f, C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]), C.uint(block), C.uint(shared),
+		rawStream(stream), (*unsafe.Pointer)(argp), on)
+	if r != C.CUDA_SUCCESS {
+		return fmt.Errorf("cuLaunchKernelEx failed with CUresult %d (GOMLXGRPO_PDL=0 launches without programmatic dependent launch)", int(r))
+	}
+	return nil
+}
