@@ -102,14 +102,15 @@ __device__ __forceinline__ void attn_load_q(const unsigned short* qrow, int H, f
   }
 }
 
-// attn_scores writes out[s] = bf16(q·k_s)·scale, or −∞ where masked, for the positions s in
-// [begin, end) of one (row, head): each of the W warps takes s = s0 + warp + W·u, U of them at a
-// time with all their loads issued first; a lane holds 4 consecutive dimensions per group of 128
-// (GM groups), so a position's row is one coalesced read for H = 128.
-template <int W, int U, int GM>
-__device__ __forceinline__ void attn_scores(const float (&qv)[GM][4], const unsigned short* __restrict__ kb,
+// attn_scores writes out[h·stride + s] = bf16(q_h·k_s)·scale, or −∞ where masked, for the QH query
+// heads h of qv that share one kv head and the positions s in [begin, end): each of the W warps
+// takes s = s0 + warp + W·u, U of them at a time with all their loads issued first; a lane holds 4
+// consecutive dimensions per group of 128 (GM groups), so a position's row is one coalesced read
+// for H = 128, read once for the QH heads.
+template <int W, int U, int GM, int QH = 1>
+__device__ __forceinline__ void attn_scores(const float (&qv)[QH][GM][4], const unsigned short* __restrict__ kb,
                                             const unsigned char* __restrict__ vrow, int write_idx, int H, int begin,
-                                            int end, float* out) {
+                                            int end, float* out, int stride = 0) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const float scale = 1.f / sqrtf((float)H);
   for (int s0 = begin; s0 < end; s0 += W * U) {
@@ -127,16 +128,20 @@ __device__ __forceinline__ void attn_scores(const float (&qv)[GM][4], const unsi
     }
 #pragma unroll
     for (int u = 0; u < U; u++) {
-      float d = 0.f, f[4];
+      float f[GM][4];
 #pragma unroll
-      for (int g = 0; g < GM; g++) {
-        unpack4(kv[u][g], f);
-#pragma unroll
-        for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
-      }
-      for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
+      for (int g = 0; g < GM; g++) unpack4(kv[u][g], f[g]);
       const int s = s0 + warp + W * u;
-      if (lane == 0 && s < end) out[s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
+#pragma unroll
+      for (int h = 0; h < QH; h++) {
+        float d = 0.f;
+#pragma unroll
+        for (int g = 0; g < GM; g++)
+#pragma unroll
+          for (int k = 0; k < 4; k++) d += qv[h][g][k] * f[g][k];
+        for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
+        if (lane == 0 && s < end) out[h * stride + s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
+      }
     }
   }
 }
@@ -154,8 +159,8 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   // Lane's dimensions: 4·lane … 4·lane+3, and 128 more for H = 256 (G groups of 128 dims).
   const int G = (H + 127) / 128;
-  float qv[GM][4];
-  attn_load_q<GM>(q + ((long long)b * N + n) * H, H, qv);
+  float qv[1][GM][4];
+  attn_load_q<GM>(q + ((long long)b * N + n) * H, H, qv[0]);
   const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
   attn_scores<W, U, GM>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc);
@@ -231,115 +236,89 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
   attention_decode_w<2 * WARPS, 2 * UNROLL, 1>(ATTN_CALL);
 }
 
-// attention_decode_gqa_bf16 is the same attention with one block per (b, kv head) computing all G =
-// N/K query heads that share it, so each K and V row is read once per token instead of G times
-// (the per-head kernel above re-reads the cache for every query head: 3× to 6× the bytes on the
-// Llama-3.2-3B and Qwen2.5-1.5B shapes). Each lane keeps its 4 dimensions of every head's query;
-// scores [G][S] in shared memory; the softmax and the cross-warp sum of the output run head by head
-// in the per-head kernel's order, so the results are the same bits. H ≤ 128, G ≤ GQA_MAX; the
-// launcher uses the per-head kernel otherwise (gomlxgrpo/cuda/decode.go).
-#define GQA_MAX 8
-
-extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf16(
-    const unsigned short* __restrict__ q, const unsigned short* __restrict__ kcache,
-    const unsigned short* __restrict__ vcache, const unsigned char* __restrict__ valid,
-    unsigned short* __restrict__ out, int N, int K, int H, int S, const int* __restrict__ write_idx_p) {
-  pdl_start();
+// attention_decode_heads is the 16-warp, 16-positions-per-warp form (attention_decode_bf16_w16u16)
+// for QH query heads that share a kv head, in one block: grid (B, N/QH), heads QH·blockIdx.y …
+// QH·blockIdx.y + QH−1 (QH divides G = N/K). Each K and V row is read once for the QH heads; the
+// per-head kernels read it once per query head, G times in all (3 on the Llama-3.2-3B shape, 4 on
+// Llama-3.1-8B and Phi-4), the bound of the batch-64 decode step's attention. Per head the same dot
+// products, softmax and sums in the same order as w16u16, so the same bits (a position whose
+// probability is 0 for a head adds nothing to it, as the per-head kernel, which does not read that
+// row, adds p·0 = +0). H ≤ 128. Dynamic shared memory: QH·S scores.
+template <int QH>
+__device__ __forceinline__ void attention_decode_heads(ATTN_ARGS) {
+  constexpr int W = 2 * WARPS, U = 2 * UNROLL;
   const int write_idx = *write_idx_p;
-  DYNAMIC_SHARED(float, sc);  // [G][S] scores, then probabilities
-  __shared__ float red[WARPS];
-  __shared__ float part[WARPS][128];
-  const int b = blockIdx.x, kh = blockIdx.y, G = N / K;
+  DYNAMIC_SHARED(float, sc);  // [QH][S] scores, then probabilities
+  __shared__ float red[W];
+  __shared__ float part[W][128];  // per-warp partial outputs of one head
+  const int b = blockIdx.x, n0 = blockIdx.y * QH, kh = n0 / (N / K);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, i0 = 4 * lane;
-  const bool mine = i0 < H;  // this lane's 4 dimensions exist
-  float qv[GQA_MAX][4];
+  float qv[QH][1][4];
 #pragma unroll
-  for (int g = 0; g < GQA_MAX; g++) {
-    if (g < G && mine) {
-      unpack4(load4(q + ((long long)b * N + kh * G + g) * H + i0), qv[g]);
-    } else {
-#pragma unroll
-      for (int k = 0; k < 4; k++) qv[g][k] = 0.f;
-    }
-  }
+  for (int h = 0; h < QH; h++) attn_load_q<1>(q + ((long long)b * N + n0 + h) * H, H, qv[h]);
   const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
-  const unsigned char* vrow = valid + (long long)b * S;
-  const float scale = 1.f / sqrtf((float)H);
-
-  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
-    bf16x4 kv[UNROLL];
-    bool on[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
-      on[u] = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
-      kv[u] = on[u] && mine ? load4(kb + (long long)s * H + i0) : bf16x4{0u, 0u};
-    }
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      float f[4];
-      unpack4(kv[u], f);
-      const int s = s0 + warp + WARPS * u;
-#pragma unroll
-      for (int g = 0; g < GQA_MAX; g++) {
-        if (g < G) {  // uniform across the block
-          float d = 0.f;
-#pragma unroll
-          for (int k = 0; k < 4; k++) d += qv[g][k] * f[k];
-          d += 0.f;  // the per-head kernel's second (empty) group of 128 dimensions: same bits
-          for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffff, d, o);
-          if (lane == 0 && s < S) sc[g * S + s] = on[u] ? bf16_to_f32(f32_to_bf16(d)) * scale : -INFINITY;
-        }
-      }
-    }
-  }
+  attn_scores<W, U, 1, QH>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc, S);
   __syncthreads();
-  for (int g = 0; g < G; g++) softmax_bf16(sc + g * S, S, red);  // head by head, as the per-head kernel
+#pragma unroll
+  for (int h = 0; h < QH; h++) softmax_bf16_w<W>(sc + h * S, S, red);  // head by head, as the per-head kernel
 
-  float acc[GQA_MAX][4];
+  float acc[QH][4];
 #pragma unroll
-  for (int g = 0; g < GQA_MAX; g++)
+  for (int h = 0; h < QH; h++)
 #pragma unroll
-    for (int k = 0; k < 4; k++) acc[g][k] = 0.f;
-  for (int s0 = 0; s0 < S; s0 += WARPS * UNROLL) {
-    bf16x4 vv[UNROLL];
+    for (int k = 0; k < 4; k++) acc[h][k] = 0.f;
+  for (int s0 = 0; s0 < S; s0 += W * U) {
+    bf16x4 vv[U];
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
+    for (int u = 0; u < U; u++) {
+      const int s = s0 + warp + W * u;
       bool any = false;  // some head's probability is not 0: read the row
-      for (int g = 0; g < G && s < S; g++) any = any || sc[g * S + s] != 0.f;
-      vv[u] = any && mine ? load4(vb + (long long)s * H + i0) : bf16x4{0u, 0u};
+#pragma unroll
+      for (int h = 0; h < QH; h++) any = any || (s < S && sc[h * S + s] != 0.f);
+      vv[u] = any && i0 < H ? load4(vb + (long long)s * H + i0) : bf16x4{0u, 0u};
     }
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      const int s = s0 + warp + WARPS * u;
+    for (int u = 0; u < U; u++) {
+      const int s = s0 + warp + W * u;
       float f[4];
       unpack4(vv[u], f);
 #pragma unroll
-      for (int g = 0; g < GQA_MAX; g++) {
-        const float p = g < G && s < S ? sc[g * S + s] : 0.f;
-        if (p != 0.f)  // the per-head kernel adds p·0 = 0 for rows it does not read
+      for (int h = 0; h < QH; h++) {
+        const float p = s < S ? sc[h * S + s] : 0.f;  // read again from shared memory: registers hold the rows in flight
+        if (p != 0.f)
 #pragma unroll
-          for (int k = 0; k < 4; k++) acc[g][k] += p * f[k];
+          for (int k = 0; k < 4; k++) acc[h][k] += p * f[k];
       }
     }
   }
 #pragma unroll
-  for (int g = 0; g < GQA_MAX; g++) {
-    if (g >= G) continue;  // uniform across the block
-    if (mine)
+  for (int h = 0; h < QH; h++) {
+    if (i0 < H)
 #pragma unroll
-      for (int k = 0; k < 4; k++) part[warp][i0 + k] = acc[g][k];
+      for (int k = 0; k < 4; k++) part[warp][i0 + k] = acc[h][k];
     __syncthreads();
-    for (int i = threadIdx.x; i < H; i += THREADS) {
+    for (int i = threadIdx.x; i < H; i += 32 * W) {
       float v = 0.f;
 #pragma unroll
-      for (int w = 0; w < WARPS; w++) v += part[w][i];
-      out[((long long)b * N + kh * G + g) * H + i] = f32_to_bf16(v);
+      for (int w = 0; w < W; w++) v += part[w][i];
+      out[((long long)b * N + n0 + h) * H + i] = f32_to_bf16(v);
     }
     __syncthreads();
   }
+}
+
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h2(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<2>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h3(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<3>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h4(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<4>(ATTN_CALL);
 }
 
 // The split form ("flash-decoding"): the per-head kernels walk all S positions in one block, 8 or
@@ -362,8 +341,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) attention_decode_gqa_bf
 extern "C" __global__ void __launch_bounds__(THREADS) attention_scores_split_bf16(SPLIT_ARGS) {
   pdl_start();
   const int n = blockIdx.x, p = blockIdx.y, b = blockIdx.z, kh = n / (N / K);
-  float qv[2][4];
-  attn_load_q<2>(q + ((long long)b * N + n) * H, H, qv);
+  float qv[1][2][4];
+  attn_load_q<2>(q + ((long long)b * N + n) * H, H, qv[0]);
   attn_scores<WARPS, UNROLL, 2>(qv, kcache + ((long long)b * K + kh) * S * H, valid + (long long)b * S, *write_idx_p, H, p * L,
                                 min(S, (p + 1) * L), sc + ((long long)b * N + n) * S);
 }

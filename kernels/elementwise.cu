@@ -35,3 +35,49 @@ extern "C" __global__ void swiglu_bf16(const float* __restrict__ g, const float*
   const float silu = bf16_to_f32(f32_to_bf16(gv * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gv))))));
   act[t] = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[at])));
 }
+
+// swiglu_lora_bf16: swiglu_bf16 with the down projection's LoRA down-projection fused (one launch
+// instead of two in the decode step):
+//
+//   act[b,i] as swiglu_bf16;   ud[b, j] = Σ_i act[b,i] · A[j,i]      (A [r, F] float32)
+//
+// Grid (B, J), 256 threads: block (b, c) recomputes row b's act (2·F floats read again from L2 by
+// each of its J blocks) and the outputs c·per … c·per + per − 1 (per ≤ SWIGLU_PER); block (b, 0)
+// writes act. act is swiglu_bf16's bits.
+#define SWIGLU_PER 4
+
+extern "C" __global__ void __launch_bounds__(256) swiglu_lora_bf16(const float* __restrict__ g, const float* __restrict__ u,
+                                                                  unsigned short* __restrict__ act, int F, int stride,
+                                                                  const float* __restrict__ A, float* __restrict__ ud, int r,
+                                                                  int per) {
+  pdl_start();
+  __shared__ float red[SWIGLU_PER][8];
+  const int b = blockIdx.x, c = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int j0 = c * per, nj = min(per, r - j0);
+  const float* Ak[SWIGLU_PER];
+#pragma unroll
+  for (int k = 0; k < SWIGLU_PER; k++) Ak[k] = A + (long long)min(j0 + k, r - 1) * F;
+  float acc[SWIGLU_PER] = {0.f, 0.f, 0.f, 0.f};
+  for (int i = threadIdx.x; i < F; i += 256) {
+    const long long at = (long long)b * stride + i;
+    const float gv = bf16_to_f32(f32_to_bf16(g[at]));
+    const float silu = bf16_to_f32(f32_to_bf16(gv * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gv))))));
+    const unsigned short a = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[at])));
+    if (c == 0) act[(long long)b * F + i] = a;
+    const float av = bf16_to_f32(a);
+#pragma unroll
+    for (int k = 0; k < SWIGLU_PER; k++)
+      if (k < nj) acc[k] += av * Ak[k][i];
+  }
+#pragma unroll
+  for (int k = 0; k < SWIGLU_PER; k++) {
+    for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffff, acc[k], o);
+    if (lane == 0) red[k][warp] = acc[k];
+  }
+  __syncthreads();
+  if (threadIdx.x < nj) {
+    float v = 0.f;
+    for (int q = 0; q < 8; q++) v += red[threadIdx.x][q];
+    ud[(long long)b * r + j0 + threadIdx.x] = v;
+  }
+}

@@ -69,3 +69,68 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_bf16(unsi
   }
   normalize(row, w, out + (long long)blockIdx.x * D, D, row_inv_rms(ss, D, eps));
 }
+
+// residual_rmsnorm_lora_bf16: the norm that feeds LoRA adapters, with their down-projections
+// fused (one launch instead of two per norm in the decode step, where each launch costs more than
+// its work):
+//
+//   xo = bf16(x + bf16(y))  (y null: xo = x, not written);  out = rmsnorm(xo)·w  (as above)
+//   u_m[b, j] = Σ_i out[b,i] · A_m[j,i]            for the n ≤ 3 adapters m of rank r (A_m [r, D] float32)
+//
+// Grid (B, J): block (b, c) recomputes row b's norm (the row is a few KiB, read again from L2 by
+// each of its J blocks) and then the outputs c·per … c·per + per − 1 of the row's n·r concatenated
+// ones (per ≤ LORA_PER), so that the adapters' rows are read by about one block per SM; block
+// (b, 0) writes xo and out. xo must not alias x, which the row's other blocks are still reading:
+// the decoder alternates two buffers. out and xo are residual_rmsnorm_bf16's bits; u sums in
+// another order than lora_down (same terms, float32).
+#define LORA_PER 4
+
+extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16(
+    const unsigned short* __restrict__ x, const float* __restrict__ y, const unsigned short* __restrict__ w,
+    unsigned short* __restrict__ xo, unsigned short* __restrict__ out, int D, float eps, const float* __restrict__ A0,
+    const float* __restrict__ A1, const float* __restrict__ A2, float* __restrict__ u0, float* __restrict__ u1,
+    float* __restrict__ u2, int r, int n, int per) {
+  pdl_start();
+  __shared__ float red[LORA_PER][THREADS / 32];
+  const int b = blockIdx.x, c = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const unsigned short* row = x + (long long)b * D;
+  const float* yrow = y != nullptr ? y + (long long)b * D : nullptr;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < D; i += THREADS) {
+    const float v = bf16_to_f32(yrow != nullptr ? f32_to_bf16(bf16_to_f32(row[i]) + bf16_to_f32(f32_to_bf16(yrow[i]))) : row[i]);
+    ss += v * v;
+  }
+  const float inv = row_inv_rms(ss, D, eps);
+  const int j0 = c * per, nj = min(per, n * r - j0);
+  const float* A[LORA_PER];
+#pragma unroll
+  for (int k = 0; k < LORA_PER; k++) {
+    const int j = min(j0 + k, n * r - 1), m = j / r;
+    A[k] = (m == 0 ? A0 : m == 1 ? A1 : A2) + (long long)(j % r) * D;
+  }
+  float acc[LORA_PER] = {0.f, 0.f, 0.f, 0.f};
+  for (int i = threadIdx.x; i < D; i += THREADS) {
+    const unsigned short s = yrow != nullptr ? f32_to_bf16(bf16_to_f32(row[i]) + bf16_to_f32(f32_to_bf16(yrow[i]))) : row[i];
+    const unsigned short h = f32_to_bf16(bf16_to_f32(w[i]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(s) * inv)));
+    if (c == 0) {
+      if (yrow != nullptr) xo[(long long)b * D + i] = s;
+      out[(long long)b * D + i] = h;
+    }
+    const float hv = bf16_to_f32(h);
+#pragma unroll
+    for (int k = 0; k < LORA_PER; k++)
+      if (k < nj) acc[k] += hv * A[k][i];
+  }
+#pragma unroll
+  for (int k = 0; k < LORA_PER; k++) {
+    for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffff, acc[k], o);
+    if (lane == 0) red[k][warp] = acc[k];
+  }
+  __syncthreads();
+  if (threadIdx.x < nj) {
+    const int k = threadIdx.x, j = j0 + k, m = j / r;
+    float v = 0.f;
+    for (int q = 0; q < THREADS / 32; q++) v += red[k][q];
+    (m == 0 ? u0 : m == 1 ? u1 : u2)[(long long)b * r + j % r] = v;
+  }
+}

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo"
@@ -116,7 +118,14 @@ func benchGenerate(args []string) error {
 	greedy := fs.Bool("greedy", false, "argmax instead of sampling")
 	topP := fs.Float64("top-p", 1, "nucleus sampling (below 1 the sampler sorts the vocabulary)")
 	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed generation to this file")
+	loraR := fs.Int("lora-r", 0, "attach LoRA adapters of this rank to the 7 projections (as in a GRPO step's generation); 0: none")
+	ab := fs.String("ab", "", "NAME=VALUE: also time generations with this environment variable set, alternating with the plain ones in this process (A/B without a second model load; for settings read when a generation records its decode step, e.g. GOMLXGRPO_PDL=1)")
+	repeat := fs.Int("repeat", 5, "with --ab: timed generations of each kind")
 	_ = fs.Parse(args)
+	abName, abValue, abOK := strings.Cut(*ab, "=")
+	if *ab != "" && (!abOK || abName == "") {
+		return fmt.Errorf("bench generate: --ab wants NAME=VALUE, got %q", *ab)
+	}
 	if err := resolveModel(ref, shape); err != nil {
 		return err
 	}
@@ -125,6 +134,11 @@ func benchGenerate(args []string) error {
 		return err
 	}
 	defer m.Close()
+	if *loraR > 0 {
+		if _, err := lora.Attach(m.Model, lora.Config{R: *loraR, Alpha: float64(*loraR)}); err != nil {
+			return err
+		}
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	ids := make([]int, *promptLen)
 	for i := range ids {
@@ -153,6 +167,9 @@ func benchGenerate(args []string) error {
 			return err
 		}
 	}
+	if *ab != "" {
+		return benchGenerateAB(gen, req, abName, abValue, *repeat, *loraR)
+	}
 	t0 := time.Now()
 	res, err := gen.Generate(req)
 	if err != nil {
@@ -167,8 +184,62 @@ func benchGenerate(args []string) error {
 	if tm.StepDecoder {
 		decoder = "cuda"
 	}
-	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder,
+	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder, "lora_rank": *loraR,
 		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
 		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)}))
+}
+
+// benchGenerateAB times req's generation repeat times with the environment as it is (A) and repeat
+// times with name=value (B), alternating A, B, A, B… so that the card's drift falls on both, after
+// one untimed generation of B (its own decode graph). Prints the milliseconds per decode step of
+// every run and each side's median.
+func benchGenerateAB(gen *sample.Generator, req *sample.Request, name, value string, repeat, loraR int) error {
+	old, had := os.LookupEnv(name)
+	restore := func() {
+		if had {
+			os.Setenv(name, old)
+		} else {
+			os.Unsetenv(name)
+		}
+	}
+	defer restore()
+	run := func(b bool) (float64, error) {
+		if b {
+			os.Setenv(name, value)
+		} else {
+			restore()
+		}
+		t0 := time.Now()
+		if _, err := gen.Generate(req); err != nil {
+			return 0, err
+		}
+		return time.Since(t0).Seconds() * 1000 / float64(req.MaxNewTokens), nil
+	}
+	if _, err := run(true); err != nil {
+		return fmt.Errorf("bench generate with %s=%s: %w", name, value, err)
+	}
+	var a, b []float64
+	for range max(repeat, 1) {
+		for _, side := range []bool{false, true} {
+			ms, err := run(side)
+			if err != nil {
+				return err
+			}
+			if side {
+				b = append(b, round(ms, 3))
+			} else {
+				a = append(a, round(ms, 3))
+			}
+		}
+	}
+	median := func(v []float64) float64 {
+		w := slices.Clone(v)
+		slices.Sort(w)
+		return w[len(w)/2]
+	}
+	rows := float64(len(req.Prompts))
+	return printJSON(map[string]any{"kind": "generate_ab", "impl": "gomlxgrpo", "b_env": name + "=" + value, "batch": len(req.Prompts), "lora_rank": loraR,
+		"new": req.MaxNewTokens, "a_ms_per_step": a, "b_ms_per_step": b, "a_median_ms": median(a), "b_median_ms": median(b),
+		"a_tok_per_s": round(rows*1000/median(a), 0), "b_tok_per_s": round(rows*1000/median(b), 0)})
 }

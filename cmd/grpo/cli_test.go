@@ -178,3 +178,29 @@ func TestBenchGRPODoubleQuant(t *testing.T) {
 		t.Fatalf("params_bytes %v with and %v without double quantization: the flag did not reach the loader", dq["params_bytes"], plain["params_bytes"])
 	}
 }
+
+// TestBenchGenerateAB: `grpo bench generate --ab NAME=VALUE` times repeat generations with and
+// without the variable, alternating, in one process, and restores the environment after; a
+// malformed --ab is refused before the model loads.
+func TestBenchGenerateAB(t *testing.T) {
+	t.Setenv("GOMLXGRPO_TEST_AB", "before")
+	out, err := capture(t, "bench", "generate", "--model", goldenModel, "--batch", "2", "--prompt", "6", "--new", "3",
+		"--lora-r", "2", "--ab", "GOMLXGRPO_TEST_AB=b", "--repeat", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &v); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	a, b := v["a_ms_per_step"].([]any), v["b_ms_per_step"].([]any)
+	if v["kind"] != "generate_ab" || len(a) != 3 || len(b) != 3 || v["b_env"] != "GOMLXGRPO_TEST_AB=b" || v["lora_rank"] != float64(2) || !(v["a_median_ms"].(float64) > 0) {
+		t.Errorf("generate_ab line: %v", v)
+	}
+	if got := os.Getenv("GOMLXGRPO_TEST_AB"); got != "before" {
+		t.Errorf("the environment was not restored: GOMLXGRPO_TEST_AB=%q", got)
+	}
+	if _, err := capture(t, "bench", "generate", "--model", goldenModel, "--ab", "NOVALUE"); err == nil || !strings.Contains(err.Error(), "--ab") {
+		t.Errorf("--ab NOVALUE: %v", err)
+	}
+}

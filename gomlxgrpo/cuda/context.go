@@ -89,7 +89,7 @@ func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer)
 		if profile.on {
 			return profiled(name, func() error { return fn.Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args) })
 		}
-		if pdlOn && stream != (cu.Stream{}) { // the decoder's stream (graph.go); lone launches as before
+		if pdlOn() && stream != (cu.Stream{}) { // the decoder's stream (graph.go); lone launches as before
 			return launchEx(fn, grid, block, shared, args, true)
 		}
 		return fn.Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)

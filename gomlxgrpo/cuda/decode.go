@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -25,6 +26,40 @@ func RMSNorm(x, w, out cu.DevicePtr, rows, d int, eps float32) error {
 func ResidualRMSNorm(x, y, w, out cu.DevicePtr, rows, d int, eps float32) error {
 	d32 := int32(d)
 	return launch("residual_rmsnorm_bf16", [3]int{rows, 1, 1}, 256, 0, p(&x), p(&y), p(&w), p(&out), p(&d32), p(&eps))
+}
+
+// ResidualRMSNormLoRA is ResidualRMSNorm writing x + y to xo instead of x (xo must not alias x),
+// with the LoRA down-projections of up to 3 adapters of rank r on its output in the same launch
+// (residual_rmsnorm_lora_bf16): u[m] [rows, r] float32 = out · a[m]ᵀ for a[m] [r, d] float32. With
+// y = 0 it is RMSNorm of x and xo is not written. The decoder's norms feed q/k/v and gate/up, whose
+// adapters' down-projections were a launch of their own after every norm.
+func ResidualRMSNormLoRA(x, y, w, xo, out cu.DevicePtr, rows, d int, eps float32, a, u []cu.DevicePtr, r int) error {
+	n := len(a)
+	if n < 1 || n > 3 || len(u) != n || r < 1 {
+		return fmt.Errorf("cuda: ResidualRMSNormLoRA takes 1 to 3 adapters of rank ≥ 1 and as many outputs, got %d, %d and rank %d", n, len(u), r)
+	}
+	if y != 0 && xo == x {
+		return fmt.Errorf("cuda: ResidualRMSNormLoRA writes x + y to another buffer than x (its blocks still read x)")
+	}
+	var a3, u3 [3]cu.DevicePtr
+	copy(a3[:], a)
+	copy(u3[:], u)
+	per, blocks := loraNormSplit(rows, n*r)
+	d32, r32, n32, per32 := int32(d), int32(r), int32(n), int32(per)
+	return launch("residual_rmsnorm_lora_bf16", [3]int{rows, blocks, 1}, 256, 0, p(&x), p(&y), p(&w), p(&xo), p(&out), p(&d32), p(&eps),
+		p(&a3[0]), p(&a3[1]), p(&a3[2]), p(&u3[0]), p(&u3[1]), p(&u3[2]), p(&r32), p(&n32), p(&per32))
+}
+
+// loraNormPer is residual_rmsnorm_lora_bf16's and swiglu_lora_bf16's most outputs per block
+// (LORA_PER, SWIGLU_PER).
+const loraNormPer = 4
+
+// loraNormSplit spreads outs down-projection outputs per row over blocks per row of per outputs
+// each: about one block per SM over the step's rows, at most loraNormPer outputs per block.
+func loraNormSplit(rows, outs int) (per, blocks int) {
+	blocks = max((outs+loraNormPer-1)/loraNormPer, min(outs, (sms+rows-1)/rows))
+	per = (outs + blocks - 1) / blocks
+	return per, (outs + per - 1) / per
 }
 
 // RopeCache rotates q [rows, n·h] and k [rows, kv·h] (float32) at positions pos [rows] int32 with
@@ -73,8 +108,8 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 			return launch("attention_out_split_bf16", grid, 256, 0, args...)
 		})
 	}
-	if g := n / kv; gqaAttention && h <= 128 && g <= 8 && 4*g*s <= maxGQAScores {
-		return launch("attention_decode_gqa_bf16", [3]int{rows, kv, 1}, 256, 4*g*s, args...)
+	if qh := attentionHeads(rows, n, kv, h, s); qh > 1 {
+		return launch(fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4*qh*s, args...)
 	}
 	if (wideAttention || deepAttention) && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
 		if deepAttention && h <= 128 {
@@ -146,15 +181,41 @@ const (
 	maxWideAttentionPositions = (48<<10 - 16<<10 - 64) / 4
 )
 
-// gqaAttention selects attention_decode_gqa_bf16 (one block per row and kv head, reading each K and
-// V row once for the query heads that share it; the same bits as the per-head kernel on the
-// emulator) where its G·S scores fit in shared memory: GOMLXGRPO_ATTN=gqa. Off by default until
-// timed on a GPU (TestAttentionDecode runs both).
-var gqaAttention = os.Getenv("GOMLXGRPO_ATTN") == "gqa"
+// attentionHeads returns how many query heads sharing a kv head one block of
+// attention_decode_bf16_hN takes (each K and V row then read once for them, not once per head), or
+// 1 for the per-head kernels: the most of 4, 3 and 2 that divides the group (n/kv) and still leaves
+// at least attentionHeadsMinBlocks blocks for the step (fewer, longer blocks would leave SMs idle:
+// a batch-8 Qwen2.5-1.5B step has only 96 per-head blocks) with the scores in shared memory.
+// GOMLXGRPO_ATTN_HEADS=N asks for N (1: the per-head kernels), read at each launch so that
+// `grpo bench generate --ab` can compare in one process; the test sets forceHeads.
+func attentionHeads(rows, n, kv, h, s int) int {
+	want := forceHeads
+	if v := os.Getenv("GOMLXGRPO_ATTN_HEADS"); v != "" && want == 0 {
+		want, _ = strconv.Atoi(v)
+	}
+	if h > 128 || want == 1 || os.Getenv("GOMLXGRPO_ATTN") != "" {
+		return 1
+	}
+	for _, qh := range []int{4, 3, 2} {
+		if (n/kv)%qh != 0 || 4*qh*s > maxHeadsScores {
+			continue
+		}
+		if want == qh || (want == 0 && rows*n/qh >= attentionHeadsMinBlocks) {
+			return qh
+		}
+	}
+	return 1
+}
 
-// maxGQAScores is the shared memory left for attention_decode_gqa_bf16's scores (bytes) next to its
-// 4 KiB of per-warp partial outputs.
-const maxGQAScores = 48<<10 - 4<<10 - 64
+// forceHeads, when not 0, is what attentionHeads asks for (tests).
+var forceHeads int
+
+const (
+	attentionHeadsMinBlocks = 128
+	// maxHeadsScores: shared memory for attention_decode_bf16_hN's scores (bytes) next to its 8 KiB
+	// of per-warp partial outputs.
+	maxHeadsScores = 48<<10 - 8<<10 - 64
+)
 
 // EmbedRows: x [rows, d] = E[ids[row], :] (bfloat16 bits, ids int32).
 func EmbedRows(ids, e, x cu.DevicePtr, rows, d int) error {
@@ -176,6 +237,20 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 	}
 	r32, f32, s32 := int32(rows), int32(f), int32(stride)
 	return launch("swiglu_bf16", [3]int{(rows*f + 255) / 256, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&r32), p(&f32), p(&s32))
+}
+
+// SwiGLULoRA is SwiGLU with the down projection's LoRA down-projection on its output in the same
+// launch (swiglu_lora_bf16): ud [rows, r] float32 = act · aᵀ for a [r, f] float32.
+func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr, r int) error {
+	if stride == 0 {
+		stride = f
+	}
+	if r < 1 {
+		return fmt.Errorf("cuda: SwiGLULoRA needs an adapter rank ≥ 1, got %d", r)
+	}
+	per, blocks := loraNormSplit(rows, r)
+	f32, s32, r32, per32 := int32(f), int32(stride), int32(r), int32(per)
+	return launch("swiglu_lora_bf16", [3]int{rows, blocks, 1}, 256, 0, p(&g), p(&u), p(&act), p(&f32), p(&s32), p(&a), p(&ud), p(&r32), p(&per32))
 }
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].

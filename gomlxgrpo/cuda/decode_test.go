@@ -168,11 +168,15 @@ func TestRopeCache(t *testing.T) {
 }
 
 func TestAttentionDecode(t *testing.T) {
-	defer func(g, w, s, d bool) { gqaAttention, wideAttention, splitAttention, deepAttention = g, w, s, d }(gqaAttention, wideAttention, splitAttention, deepAttention)
+	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
 	// The split form, the per-head kernel with 8 and 16 warps (and 16 positions per warp in
-	// flight), then the one per kv head.
-	for _, form := range []struct{ split, gqa, w16, deep bool }{{true, false, false, false}, {false, false, false, false}, {false, false, true, false}, {false, false, false, true}, {false, true, false, false}} {
-		splitAttention, gqaAttention, wideAttention, deepAttention = form.split, form.gqa, form.w16, form.deep
+	// flight), then 2, 3 and 4 query heads per block where the group divides (the per-head w16u16
+	// kernel elsewhere).
+	for _, form := range []struct {
+		split, w16, deep bool
+		heads            int
+	}{{true, false, false, 1}, {false, false, false, 1}, {false, true, false, 1}, {false, false, true, 1}, {false, false, true, 2}, {false, false, true, 3}, {false, false, true, 4}} {
+		splitAttention, wideAttention, deepAttention, forceHeads = form.split, form.w16, form.deep, form.heads
 		testAttentionDecode(t)
 	}
 }
@@ -238,7 +242,7 @@ func testAttentionDecode(t *testing.T) {
 				}
 			}
 		}
-		near(t, fmt.Sprintf("attention %+v split %v gqa %v w16 %v w16u16 %v", c, splitAttention, gqaAttention, wideAttention, deepAttention), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+		near(t, fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s)), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
 	}
 }
 
@@ -436,13 +440,113 @@ func TestResidualRMSNorm(t *testing.T) {
 	}
 }
 
+// TestResidualRMSNormLoRA: the norm with the adapters' down-projections fused writes
+// ResidualRMSNorm's bits to the other x buffer and the output (RMSNorm's without a residual), and
+// u equal to LoRADownN on that output within float32 rounding (another order of the same sum), for
+// 1 to 3 adapters over rows and block splits of the decode shapes.
+func TestResidualRMSNormLoRA(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(11)
+	for _, c := range []struct{ rows, d, n, r int }{{1, 64, 1, 8}, {8, 1536, 3, 16}, {5, 5120, 2, 16}, {64, 3072, 3, 16}} {
+		for _, residual := range []bool{true, false} {
+			rows, d := c.rows, c.d
+			_, xh := randBF16(rng, rows*d, 1)
+			_, wh := randBF16(rng, d, 1)
+			y := randF32(rng, rows*d, 1)
+			_, pxa := onDevice(t, be, xh, rows, d)
+			xb, pxb := onDevice(t, be, xh, rows, d)
+			_, pw := onDevice(t, be, wh, d)
+			py := cu.DevicePtr(0)
+			if residual {
+				_, py = onDevice(t, be, y, rows*d)
+			}
+			xo, pxo := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+			oa, poa := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+			ob, pob := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+			var as, ua, ub []cu.DevicePtr
+			var uat, ubt []*tensors.Tensor
+			for range c.n {
+				_, pa := onDevice(t, be, randF32(rng, c.r*d, 0.05), c.r*d)
+				ta, pua := zerosOnDevice(t, be, dtypes.Float32, rows, c.r)
+				tb, pub := zerosOnDevice(t, be, dtypes.Float32, rows, c.r)
+				as, ua, ub, uat, ubt = append(as, pa), append(ua, pua), append(ub, pub), append(uat, ta), append(ubt, tb)
+			}
+			if err := ResidualRMSNormLoRA(pxa, py, pw, pxo, poa, rows, d, 1e-6, as, ua, c.r); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if residual {
+				err = ResidualRMSNorm(pxb, py, pw, pob, rows, d, 1e-6)
+			} else {
+				err = RMSNorm(pxb, pw, pob, rows, d, 1e-6)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := LoRADownN(pob, as, ub, rows, d, c.r); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			what := fmt.Sprintf("%+v residual %v", c, residual)
+			if residual {
+				near(t, what+" x", readBF16(t, xo), readBF16(t, xb), func(int) float64 { return 0 })
+			}
+			near(t, what+" norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
+			for m := range c.n {
+				want := readDevice[float32](ubt[m])
+				near(t, fmt.Sprintf("%s u[%d]", what, m), readDevice[float32](uat[m]), want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
+			}
+		}
+	}
+}
+
+// TestSwiGLULoRA: the activation with the down projection's LoRA down-projection fused writes
+// SwiGLU's bits and ud equal to LoRADown on that activation within float32 rounding, for gate and
+// up in separate buffers and as halves of Phi-3's gate_up rows.
+func TestSwiGLULoRA(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(12)
+	for _, c := range []struct{ rows, f, r int }{{1, 64, 8}, {8, 8960, 16}, {64, 8192, 16}} {
+		for _, fused := range []bool{false, true} {
+			stride := c.f
+			if fused {
+				stride = 2 * c.f
+			}
+			_, pg := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
+			_, pu := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
+			if fused {
+				pu = pg + cu.DevicePtr(4*c.f)
+			}
+			_, pa := onDevice(t, be, randF32(rng, c.r*c.f, 0.05), c.r*c.f)
+			aa, paa := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
+			ab, pab := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
+			ua, pua := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			ub, pub := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			if err := SwiGLULoRA(pg, pu, paa, c.rows, c.f, stride, pa, pua, c.r); err != nil {
+				t.Fatal(err)
+			}
+			if err := SwiGLU(pg, pu, pab, c.rows, c.f, stride); err != nil {
+				t.Fatal(err)
+			}
+			if err := LoRADown(pab, pa, pub, c.rows, c.f, c.r); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			what := fmt.Sprintf("%+v fused %v", c, fused)
+			near(t, what+" act", readBF16(t, aa), readBF16(t, ab), func(int) float64 { return 0 })
+			want := readDevice[float32](ub)
+			near(t, what+" u", readDevice[float32](ua), want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
+		}
+	}
+}
+
 // BenchmarkAttentionDecode times one layer's decode attention (456 cache positions, all valid up
 // to the last) on the decode shapes of the benchmarks (Qwen2.5-1.5B at batch 8, Llama-3.2-3B at
 // batch 64) in each form. Reports µs per call and GB/s of the K and V caches read once.
 func BenchmarkAttentionDecode(b *testing.B) {
 	be := xlaBackend(b)
 	rng := freshRNG(9)
-	defer func(g, w, s, d bool) { gqaAttention, wideAttention, splitAttention, deepAttention = g, w, s, d }(gqaAttention, wideAttention, splitAttention, deepAttention)
+	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
 	const s = 456
 	for _, c := range []struct {
 		name           string
@@ -461,11 +565,17 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		_, pv := onDevice(b, be, vch, len(vch))
 		_, pm := onDevice(b, be, valid, len(valid))
 		_, po := zerosOnDevice(b, be, dtypes.BFloat16, c.rows, c.n*c.h)
-		for _, form := range []string{"split", "w8", "w16", "w16u16", "gqa"} {
+		for _, form := range []string{"split", "w8", "w16", "w16u16", "h2", "h3", "h4"} {
 			b.Run(c.name+"/"+form, func(b *testing.B) {
-				splitAttention, wideAttention, gqaAttention, deepAttention = form == "split", form == "w16", form == "gqa", form == "w16u16"
+				splitAttention, wideAttention, deepAttention, forceHeads = form == "split", form == "w16", form == "w16u16", 1
 				if (form == "w16" || form == "w16u16") && c.rows*c.n > wideAttentionBlocks {
 					b.Skip("w16 is for steps of at most wideAttentionBlocks blocks")
+				}
+				if form[0] == 'h' {
+					deepAttention, forceHeads = true, int(form[1]-'0')
+					if attentionHeads(c.rows, c.n, c.kv, c.h, s) != forceHeads {
+						b.Skip("the group does not divide into " + form[1:] + " heads")
+					}
 				}
 				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil { // scratch, warm-up
 					b.Fatal(err)

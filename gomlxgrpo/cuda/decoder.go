@@ -183,7 +183,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	NH, KH := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	widest := max(D, F, NH)
 	sizes := map[string]int{
-		"x": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
+		"x": 2 * B * D, "x2": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
 		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
 		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 3 * d.loraStride(), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
@@ -221,6 +221,22 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		d.Close()
 	}
 	return err
+}
+
+// attnInputs are the projections that read the layer's input norm: q, k and v, or Phi-3's qkv.
+func (l *layerPtrs) attnInputs() []*linearPtrs {
+	if l.fused {
+		return []*linearPtrs{&l.qkv}
+	}
+	return []*linearPtrs{&l.q, &l.k, &l.v}
+}
+
+// mlpInputs are the projections that read the post-attention norm: gate and up, or Phi-3's gate_up.
+func (l *layerPtrs) mlpInputs() []*linearPtrs {
+	if l.fused {
+		return []*linearPtrs{&l.gateUp}
+	}
+	return []*linearPtrs{&l.gate, &l.up}
 }
 
 // collect looks up the device address of every weight, norm and adapter the decode step reads.
@@ -323,7 +339,59 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 }
 
 func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
-	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y})
+	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y}, false)
+}
+
+// loraSlice is adapter i's slice of the "lora" scratch: its down-projection u [B, r].
+func (d *Decoder) loraSlice(i int) cu.DevicePtr {
+	return d.buf["lora"] + cu.DevicePtr(d.loraStride()*i)
+}
+
+// fuseDown reports whether the kernel that produces the input of the projections ls (a norm:
+// ResidualRMSNormLoRA; the activation: SwiGLULoRA) computes their LoRA down-projections too: 1 to
+// 3 projections, all with adapters of one rank on inputs of size in. GOMLXGRPO_LORA_FUSED=0 turns
+// it off (read when a step is recorded).
+func (d *Decoder) fuseDown(ls []*linearPtrs, in int) bool {
+	if len(ls) < 1 || len(ls) > 3 || os.Getenv("GOMLXGRPO_LORA_FUSED") == "0" {
+		return false
+	}
+	for _, l := range ls {
+		if l.r == 0 || l.r != ls[0].r || l.in != in {
+			return false
+		}
+	}
+	return true
+}
+
+// norm applies the norm that feeds the projections ls (a layer's q/k/v or gate/up; none after the
+// last layer) into the "h" buffer: rms(x + y)·w with the residual added to x (y = 0: rms(x)·w).
+// When fuseDown(ls), the projections' LoRA down-projections go in the same launch and the sum x + y
+// goes to the other of the two x buffers (*x then names it); it reports whether they did, for
+// gemvGroup's pre.
+func (d *Decoder) norm(x *cu.DevicePtr, y, w cu.DevicePtr, ls []*linearPtrs) (bool, error) {
+	c, b := d.m.Config, d.buf
+	eps := float32(c.RMSNormEps)
+	if !d.fuseDown(ls, c.HiddenSize) {
+		if y == 0 {
+			return false, RMSNorm(*x, w, b["h"], d.B, c.HiddenSize, eps)
+		}
+		return false, ResidualRMSNorm(*x, y, w, b["h"], d.B, c.HiddenSize, eps)
+	}
+	as, us := make([]cu.DevicePtr, len(ls)), make([]cu.DevicePtr, len(ls))
+	for i, l := range ls {
+		as[i], us[i] = l.a, d.loraSlice(i)
+	}
+	xo := b["x"]
+	if *x == xo {
+		xo = b["x2"]
+	}
+	if err := ResidualRMSNormLoRA(*x, y, w, xo, b["h"], d.B, c.HiddenSize, eps, as, us, ls[0].r); err != nil {
+		return false, err
+	}
+	if y != 0 {
+		*x = xo
+	}
+	return true, nil
 }
 
 // loraStride is the bytes of one adapter's slice of the "lora" scratch ([B, maxR] float32), rounded
@@ -334,15 +402,18 @@ func (d *Decoder) loraStride() int { return 4 * d.B * ((max(d.maxR, 1) + 3) / 4 
 // adapters of one rank, their LoRA down-projections go in one launch (LoRADownN) into separate
 // slices of the "lora" scratch, and with groupedMMA their NF4 matmuls go in one launch too
 // (NF4GEMVGroup).
-func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr) error {
+//
+// pre: the norm that produced h has already put the adapters' down-projections in the slices
+// (Decoder.norm).
+func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr, pre bool) error {
 	loras := make([]*LoRA, len(ls))
 	r, in := ls[0].r, ls[0].in
 	joint := r > 0
 	for _, l := range ls[1:] {
 		joint = joint && l.r == r && l.in == in
 	}
-	slice := func(i int) cu.DevicePtr { return d.buf["lora"] + cu.DevicePtr(d.loraStride()*i) }
-	if joint {
+	slice := d.loraSlice
+	if joint && !pre {
 		as, us := make([]cu.DevicePtr, len(ls)), make([]cu.DevicePtr, len(ls))
 		for i, l := range ls {
 			as[i], us[i] = l.a, slice(i)
@@ -353,7 +424,7 @@ func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr)
 	}
 	for i, l := range ls {
 		if l.r > 0 {
-			if !joint {
+			if !joint && !pre {
 				if err := LoRADown(h, l.a, slice(i), d.B, l.in, l.r); err != nil {
 					return err
 				}
@@ -449,7 +520,7 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 // it replays every step.
 func (d *Decoder) record() error {
 	c, B, b := d.m.Config, d.B, d.buf
-	D, F, H, eps := c.HiddenSize, c.IntermediateSize, c.HeadDim, float32(c.RMSNormEps)
+	D, F, H := c.HiddenSize, c.IntermediateSize, c.HeadDim
 	NH, KH := c.NumHeads*H, c.NumKVHeads*H
 	var err error
 	run := func(e error) { // keeps the first launch error
@@ -457,37 +528,45 @@ func (d *Decoder) record() error {
 			err = fmt.Errorf("cuda decode step: %w", e)
 		}
 	}
-	run(EmbedRows(b["ids"], d.embed, b["x"], B, D))
-	run(RMSNorm(b["x"], d.layers[0].inNorm, b["h"], B, D, eps))
+	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
+	run(EmbedRows(b["ids"], d.embed, x, B, D))
+	pre, e := d.norm(&x, 0, d.layers[0].inNorm, d.layers[0].attnInputs())
+	run(e)
 	for i, l := range d.layers {
 		kc, vc := d.caches[2*i], d.caches[2*i+1]
 		// h = rms(x) of this layer's input norm: the previous residual add computed it.
 		if l.fused { // y = [q | k | v] per row
 			qkv, w := b["qkv"], NH+2*KH
-			run(d.gemv(&l.qkv, b["h"], qkv))
+			run(d.gemvGroup([]*linearPtrs{&l.qkv}, b["h"], []cu.DevicePtr{qkv}, pre))
 			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
 				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
 		} else {
-			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}))
+			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
-		run(ResidualRMSNorm(b["x"], b["y"], l.postNorm, b["h"], B, D, eps))
+		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
+		run(e)
+		g, u, stride := b["g"], b["u"], 0
 		if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
-			gu := b["gu"]
-			run(d.gemv(&l.gateUp, b["h"], gu))
-			run(SwiGLU(gu, gu+cu.DevicePtr(4*F), b["act"], B, F, 2*F))
+			g, u, stride = b["gu"], b["gu"]+cu.DevicePtr(4*F), 2*F
+			run(d.gemvGroup([]*linearPtrs{&l.gateUp}, b["h"], []cu.DevicePtr{g}, pre))
 		} else {
-			run(d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{b["g"], b["u"]}))
-			run(SwiGLU(b["g"], b["u"], b["act"], B, F, 0))
+			run(d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{g, u}, pre))
 		}
-		run(d.gemv(&l.dn, b["act"], b["y"]))
-		next := d.finalNorm // the norm that follows this residual add: the next layer's input norm, or the final one
+		if pre = d.fuseDown([]*linearPtrs{&l.dn}, F); pre { // the down projection's LoRA down-projection with the activation
+			run(SwiGLULoRA(g, u, b["act"], B, F, stride, l.dn.a, d.loraSlice(0), l.dn.r))
+		} else {
+			run(SwiGLU(g, u, b["act"], B, F, stride))
+		}
+		run(d.gemvGroup([]*linearPtrs{&l.dn}, b["act"], []cu.DevicePtr{b["y"]}, pre))
+		next, inputs := d.finalNorm, []*linearPtrs(nil) // the norm that follows this residual add: the next layer's input norm, or the final one
 		if i+1 < len(d.layers) {
-			next = d.layers[i+1].inNorm
+			next, inputs = d.layers[i+1].inNorm, d.layers[i+1].attnInputs()
 		}
-		run(ResidualRMSNorm(b["x"], b["y"], next, b["h"], B, D, eps))
+		pre, e = d.norm(&x, b["y"], next, inputs)
+		run(e)
 	}
 	run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
 	run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, b["step"], d.params))

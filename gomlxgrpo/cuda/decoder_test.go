@@ -81,14 +81,19 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
 	var captured [][]int
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}} {
-		// The last case launches the kernels one by one instead of replaying a captured
-		// graph: it must decode exactly what the graph decoded.
-		graphs := "1"
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}} {
+		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
+		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
+		// start before the previous one ends): both must decode exactly what the graph decoded.
+		graphs, pdl := "1", "0"
 		if ci == 2 {
 			graphs = "0"
 		}
+		if ci == 3 {
+			pdl = "1"
+		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
+		t.Setenv("GOMLXGRPO_PDL", pdl)
 		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
@@ -121,10 +126,11 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 						name, quant, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
 				}
 			}
-		case 2:
+		case 2, 3:
+			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches"}[ci]
 			for i := range prompts {
 				if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
-					t.Errorf("%s %s row %d: direct launches decoded %v, the captured graph %v", name, quant, i, res.Tokens[i], captured[i])
+					t.Errorf("%s %s row %d: %s decoded %v, the captured graph %v", name, quant, i, how, res.Tokens[i], captured[i])
 				}
 			}
 		}

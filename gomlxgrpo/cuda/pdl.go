@@ -46,10 +46,12 @@ import (
 // kernel has finished and its writes are visible (kernels/common.cuh). CUDA graphs keep these
 // edges (driver ≥ 12.3). gorgonia.org/cu v0.9.6 has no cuLaunchKernelEx, hence this call.
 //
-// Only the decoder's launches (on its own stream, captured into the step's graph) use it.
-// GOMLXGRPO_PDL=0 launches without it (each kernel then starts after the previous one ended).
-// Profiling (GOMLXGRPO_CUDA_PROFILE) turns it off too, so that each kernel's time is its own.
-var pdlOn = os.Getenv("GOMLXGRPO_PDL") != "0"
+// Only the decoder's launches (on its own stream, captured into the step's graph) use it, and only
+// with GOMLXGRPO_PDL=1, read when a step is recorded: measured on an H100 (bench/RESULTS.md, ninth
+// session) it took one Qwen2.5-1.5B layer's NF4 matmuls from 58.6 to 55.4 µs but the whole decode
+// step did not gain, so it stays opt-in. Profiling (GOMLXGRPO_CUDA_PROFILE) never uses it, so that
+// each kernel's time is its own.
+func pdlOn() bool { return os.Getenv("GOMLXGRPO_PDL") == "1" }
 
 // launchEx launches fn on the package's stream, with programmatic dependent launch when pdl.
 // Arguments as cu.Function.Launch takes them: each a pointer to an 8-byte (or 4-byte) value.

@@ -47,9 +47,13 @@ void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*,
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
+void residual_rmsnorm_lora_bf16(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                const float*, float*, float*, float*, int, int, int);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_gqa_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
@@ -57,6 +61,7 @@ void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
+void swiglu_lora_bf16(const float*, const float*, u16*, int, int, const float*, float*, int, int);
 void sample_rows(const float*, int, const unsigned*, const unsigned*, const int*, float, int, float, float, int, int*, float*);
 void sample_max_split(const float*, int, float, int, float*);
 void sample_draw_split(const float*, int, const unsigned*, const unsigned*, const int*, float, float, int, float*, unsigned*, int*, float*);
@@ -479,11 +484,20 @@ static void testAttentionSame(const char* what, int H, int S, int w, int N, int 
   printf("ok %s (H=%d S=%d N=%d K=%d)\n", what, H, S, N, K);
 }
 
-// testAttentionGQA: the kv-head-per-block kernel equals the per-head kernel bit for bit.
-static void testAttentionGQA(int H, int S, int w, int N, int K) {
-  testAttentionSame("attention_decode_gqa equals the per-head kernel", H, S, w, N, K,
-                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(a...); }); },
-                    [&](auto... a) { emuLaunch({2u, unsigned(K)}, 256, 4 * (N / K) * S, [&] { attention_decode_gqa_bf16(a...); }); });
+// testAttentionHeads: the form with QH query heads per block (attention_decode_bf16_hQH: each K and
+// V row read once for them) equals the per-head w16u16 kernel bit for bit.
+static void testAttentionHeads(int QH, int H, int S, int w, int N, int K) {
+  char what[96];
+  snprintf(what, sizeof what, "attention_decode_bf16_h%d equals the per-head w16u16 kernel", QH);
+  testAttentionSame(what, H, S, w, N, K,
+                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); },
+                    [&](auto... a) {
+                      emuLaunch({2u, unsigned(N / QH)}, 512, 4 * QH * S, [&] {
+                        if (QH == 2) attention_decode_bf16_h2(a...);
+                        if (QH == 3) attention_decode_bf16_h3(a...);
+                        if (QH == 4) attention_decode_bf16_h4(a...);
+                      });
+                    });
 }
 
 // testAttentionDeep: the 16-warp form with 16 positions per warp in flight equals the 16-warp form
@@ -493,6 +507,76 @@ static void testAttentionDeep(int H, int S, int w) {
   testAttentionSame("attention_decode_w16u16 equals the 16-warp form", H, S, w, N, K,
                     [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16(a...); }); },
                     [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); });
+}
+
+// testResidualRMSNormLoRA: the norm with the LoRA down-projections fused gives residual_rmsnorm's
+// (or rmsnorm's, without a residual) bits for x and the output, and each adapter's u = out·Aᵀ
+// within float32 rounding of a double-precision sum, for n adapters of rank r over J blocks per
+// row of per outputs each (the last block partly empty when per does not divide n·r).
+static void testResidualRMSNormLoRA(int n, int r, int per, bool residual) {
+  const int rows = 3, D = 600, J = (n * r + per - 1) / per;
+  std::vector<u16> x(rows * D), w(D), out(rows * D, 0), xo(rows * D, 0), x2, out2(rows * D);
+  std::vector<float> y(rows * D);
+  for (auto& v : x) v = tobf(gauss(1));
+  for (auto& v : y) v = gauss(1);
+  for (auto& v : w) v = tobf(gauss(1));
+  std::vector<float> A[3], u[3];
+  for (int m = 0; m < 3; m++) {
+    A[m].resize(r * D), u[m].assign(rows * r, -7.f);
+    for (auto& a : A[m]) a = gauss(0.05);
+  }
+  x2 = x;
+  emuLaunch({rows, unsigned(J)}, 256, 0, [&] {
+    residual_rmsnorm_lora_bf16(x.data(), residual ? y.data() : nullptr, w.data(), xo.data(), out.data(), D, 1e-6f, A[0].data(),
+                               A[1].data(), A[2].data(), u[0].data(), u[1].data(), u[2].data(), r, n, per);
+  });
+  if (residual) {
+    emuLaunch({rows}, 256, 0, [&] { residual_rmsnorm_bf16(x2.data(), y.data(), w.data(), out2.data(), D, 1e-6f); });
+  } else {
+    emuLaunch({rows}, 256, 0, [&] { rmsnorm_bf16(x2.data(), w.data(), out2.data(), D, 1e-6f); });
+  }
+  for (int i = 0; i < rows * D; i++) {
+    if (residual) CHECK(xo[i] == x2[i], "residual_rmsnorm_lora x[%d] %g want %g", i, fbf(xo[i]), fbf(x2[i]));
+    CHECK(out[i] == out2[i], "residual_rmsnorm_lora out[%d] %g want %g", i, fbf(out[i]), fbf(out2[i]));
+  }
+  if (!residual)
+    for (int i = 0; i < rows * D; i++) CHECK(xo[i] == 0, "residual_rmsnorm_lora wrote x without a residual");
+  for (int m = 0; m < 3; m++)
+    for (int b = 0; b < rows; b++)
+      for (int j = 0; j < r; j++) {
+        if (m >= n) {
+          CHECK(u[m][b * r + j] == -7.f, "residual_rmsnorm_lora wrote adapter %d of %d", m, n);
+          continue;
+        }
+        double ref = 0, mag = 0;
+        for (int i = 0; i < D; i++) ref += double(fbf(out2[b * D + i])) * A[m][j * D + i], mag += std::fabs(double(fbf(out2[b * D + i])) * A[m][j * D + i]);
+        CHECK(std::fabs(u[m][b * r + j] - ref) <= 1e-5 * mag + 1e-6, "residual_rmsnorm_lora adapter %d [%d,%d] %g want %g", m, b, j, u[m][b * r + j], ref);
+      }
+  printf("ok residual_rmsnorm_lora (n=%d r=%d per=%d residual=%d)\n", n, r, per, residual);
+}
+
+// testSwiGLULoRA: swiglu with the down projection's LoRA down-projection fused gives swiglu_bf16's
+// act bits and ud = act·Aᵀ within float32 rounding of a double-precision sum, with gate and up in
+// separate buffers (stride F) or Phi-3's halves of one row (stride 2F).
+static void testSwiGLULoRA(int r, int per, bool fused) {
+  const int B = 3, F = 700, stride = fused ? 2 * F : F, J = (r + per - 1) / per;
+  std::vector<float> g(B * stride), u(B * stride), A(r * F), ud(B * r, -7.f);
+  for (auto& v : g) v = gauss(2);
+  for (auto& v : u) v = gauss(2);
+  for (auto& v : A) v = gauss(0.05);
+  const float* gp = g.data();
+  const float* up = fused ? g.data() + F : u.data();
+  std::vector<u16> act(B * F, 0), act2(B * F);
+  emuLaunch({B, unsigned(J)}, 256, 0, [&] { swiglu_lora_bf16(gp, up, act.data(), F, stride, A.data(), ud.data(), r, per); });
+  emuLaunch({unsigned((B * F + 255) / 256)}, 256, 0, [&] { swiglu_bf16(gp, up, act2.data(), B, F, stride); });
+  for (int i = 0; i < B * F; i++) CHECK(act[i] == act2[i], "swiglu_lora act[%d] %g want %g", i, fbf(act[i]), fbf(act2[i]));
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < r; j++) {
+      double ref = 0, mag = 0;
+      for (int i = 0; i < F; i++) ref += double(fbf(act2[b * F + i])) * A[j * F + i], mag += std::fabs(double(fbf(act2[b * F + i])) * A[j * F + i]);
+      CHECK(std::fabs(ud[b * r + j] - ref) <= 1e-5 * mag + 1e-6, "swiglu_lora u[%d,%d] %g want %g", b, j, ud[b * r + j], ref);
+    }
+  printf("ok swiglu_lora (r=%d per=%d stride=%d)\n", r, per, stride);
 }
 
 static void testElementwise() {
@@ -660,6 +744,11 @@ int main() {
   testMMABF16(64, 17, 384, 2);
   testRMSNorm();
   testResidualRMSNorm();
+  testSwiGLULoRA(16, 1, false);
+  testSwiGLULoRA(5, 4, true);  // 2 blocks per row, the second with 1 output
+  testResidualRMSNormLoRA(3, 5, 4, true);   // 15 outputs over 4 blocks, the last with 3
+  testResidualRMSNormLoRA(2, 8, 1, true);
+  testResidualRMSNormLoRA(1, 16, 3, false);  // the first layer's input norm (no residual), Phi-3's one qkv adapter
   testRope(false);
   testRope(true);
   testAttention(16, 48, 30);  // positions after w are flagged valid: only s ≤ w counts
@@ -677,10 +766,11 @@ int main() {
   testAttentionDeep(128, 600, 599);  // more positions than one round (256) of the 16 × 16
   testAttentionDeep(64, 70, 40);
   testAttentionDeep(16, 9, 8);       // fewer positions than warps
-  testAttentionGQA(128, 150, 149, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape)
-  testAttentionGQA(64, 70, 40, 8, 8);      // G = 1
-  testAttentionGQA(16, 48, 30, 24, 3);     // G = 8, H < 128: lanes without dimensions
-  testAttentionGQA(128, 9, 8, 6, 2);       // G = 3, fewer positions than warps
+  testAttentionHeads(3, 128, 300, 299, 12, 2);  // G = 6 (the Qwen2.5-1.5B shape), more than one round of positions
+  testAttentionHeads(2, 128, 150, 149, 12, 2);
+  testAttentionHeads(4, 64, 70, 40, 8, 2);       // G = 4 (Llama-3.1-8B, Phi-4), H < 128: lanes without dimensions
+  testAttentionHeads(3, 16, 48, 30, 6, 2);       // G = 3 (Llama-3.2-3B)
+  testAttentionHeads(2, 128, 9, 8, 4, 1);        // fewer positions than warps
   testElementwise();
   testSample();
   testSampleSplit();
