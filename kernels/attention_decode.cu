@@ -244,9 +244,8 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
 // products, softmax and sums in the same order as w16u16, so the same bits (a position whose
 // probability is 0 for a head adds nothing to it, as the per-head kernel, which does not read that
 // row, adds p·0 = +0). H ≤ 128. Dynamic shared memory: QH·S scores.
-template <int QH>
+template <int QH, int W = 2 * WARPS, int U = 2 * UNROLL>
 __device__ __forceinline__ void attention_decode_heads(ATTN_ARGS) {
-  constexpr int W = 2 * WARPS, U = 2 * UNROLL;
   const int write_idx = *write_idx_p;
   DYNAMIC_SHARED(float, sc);  // [QH][S] scores, then probabilities
   __shared__ float red[W];
@@ -319,6 +318,23 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h4(ATTN_ARGS) {
   pdl_start();
   attention_decode_heads<4>(ATTN_CALL);
+}
+
+// The same with 8 warps of 8 positions each, the shape of the per-head attention_decode_bf16 (whose
+// bits they give: the warps' positions and the cross-warp sums follow the warp count), for steps
+// with more blocks than the card holds at once, as that kernel is: the 16-warp blocks take 128
+// registers a thread, one block per SM.
+extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h2w8(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<2, WARPS, UNROLL>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h3w8(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<3, WARPS, UNROLL>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h4w8(ATTN_ARGS) {
+  pdl_start();
+  attention_decode_heads<4, WARPS, UNROLL>(ATTN_CALL);
 }
 
 // The split form ("flash-decoding"): the per-head kernels walk all S positions in one block, 8 or

@@ -41,33 +41,50 @@ extern "C" __global__ void swiglu_bf16(const float* __restrict__ g, const float*
 //
 //   act[b,i] as swiglu_bf16;   ud[b, j] = Σ_i act[b,i] · A[j,i]      (A [r, F] float32)
 //
-// Grid (B, J), 256 threads: block (b, c) recomputes row b's act (2·F floats read again from L2 by
-// each of its J blocks) and the outputs c·per … c·per + per − 1 (per ≤ SWIGLU_PER); block (b, 0)
-// writes act. act is swiglu_bf16's bits.
+// Grid (B, J), SWIGLU_THREADS threads: block (b, c) recomputes row b's act (2·F floats read again
+// from L2 by each of its J blocks) and the outputs c·per … c·per + per − 1 (per ≤ SWIGLU_PER);
+// block (b, 0) writes act. act is swiglu_bf16's bits. A thread's elements go SWIGLU_CHUNK at a
+// time with all their loads issued before the arithmetic (one load round trip per element, the
+// first version, took longer than the two launches it replaced).
 #define SWIGLU_PER 4
+#define SWIGLU_THREADS 512
+#define SWIGLU_CHUNK 8
 
-extern "C" __global__ void __launch_bounds__(256) swiglu_lora_bf16(const float* __restrict__ g, const float* __restrict__ u,
-                                                                  unsigned short* __restrict__ act, int F, int stride,
-                                                                  const float* __restrict__ A, float* __restrict__ ud, int r,
-                                                                  int per) {
+extern "C" __global__ void __launch_bounds__(SWIGLU_THREADS) swiglu_lora_bf16(const float* __restrict__ g, const float* __restrict__ u,
+                                                                             unsigned short* __restrict__ act, int F, int stride,
+                                                                             const float* __restrict__ A, float* __restrict__ ud,
+                                                                             int r, int per) {
   pdl_start();
-  __shared__ float red[SWIGLU_PER][8];
+  __shared__ float red[SWIGLU_PER][SWIGLU_THREADS / 32];
   const int b = blockIdx.x, c = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int j0 = c * per, nj = min(per, r - j0);
   const float* Ak[SWIGLU_PER];
 #pragma unroll
   for (int k = 0; k < SWIGLU_PER; k++) Ak[k] = A + (long long)min(j0 + k, r - 1) * F;
   float acc[SWIGLU_PER] = {0.f, 0.f, 0.f, 0.f};
-  for (int i = threadIdx.x; i < F; i += 256) {
-    const long long at = (long long)b * stride + i;
-    const float gv = bf16_to_f32(f32_to_bf16(g[at]));
-    const float silu = bf16_to_f32(f32_to_bf16(gv * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gv))))));
-    const unsigned short a = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[at])));
-    if (c == 0) act[(long long)b * F + i] = a;
-    const float av = bf16_to_f32(a);
+  for (int i0 = threadIdx.x; i0 < F; i0 += SWIGLU_THREADS * SWIGLU_CHUNK) {
+    float gv[SWIGLU_CHUNK], uv[SWIGLU_CHUNK], av[SWIGLU_PER][SWIGLU_CHUNK];
 #pragma unroll
-    for (int k = 0; k < SWIGLU_PER; k++)
-      if (k < nj) acc[k] += av * Ak[k][i];
+    for (int e = 0; e < SWIGLU_CHUNK; e++) {
+      const int i = i0 + SWIGLU_THREADS * e;
+      const bool in = i < F;
+      gv[e] = in ? g[(long long)b * stride + i] : 0.f;
+      uv[e] = in ? u[(long long)b * stride + i] : 0.f;
+#pragma unroll
+      for (int k = 0; k < SWIGLU_PER; k++) av[k][e] = in && k < nj ? Ak[k][i] : 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < SWIGLU_CHUNK; e++) {
+      const int i = i0 + SWIGLU_THREADS * e;
+      if (i >= F) continue;
+      const float gb = bf16_to_f32(f32_to_bf16(gv[e]));
+      const float silu = bf16_to_f32(f32_to_bf16(gb * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gb))))));
+      const unsigned short a = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(uv[e])));
+      if (c == 0) act[(long long)b * F + i] = a;
+      const float x = bf16_to_f32(a);
+#pragma unroll
+      for (int k = 0; k < SWIGLU_PER; k++) acc[k] += x * av[k][e];
+    }
   }
 #pragma unroll
   for (int k = 0; k < SWIGLU_PER; k++) {
@@ -77,7 +94,7 @@ extern "C" __global__ void __launch_bounds__(256) swiglu_lora_bf16(const float* 
   __syncthreads();
   if (threadIdx.x < nj) {
     float v = 0.f;
-    for (int q = 0; q < 8; q++) v += red[threadIdx.x][q];
+    for (int q = 0; q < SWIGLU_THREADS / 32; q++) v += red[threadIdx.x][q];
     ud[(long long)b * r + j0 + threadIdx.x] = v;
   }
 }

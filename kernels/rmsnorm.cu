@@ -81,9 +81,19 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_bf16(unsi
 // each of its J blocks) and then the outputs c·per … c·per + per − 1 of the row's n·r concatenated
 // ones (per ≤ LORA_PER), so that the adapters' rows are read by about one block per SM; block
 // (b, 0) writes xo and out. xo must not alias x, which the row's other blocks are still reading:
-// the decoder alternates two buffers. out and xo are residual_rmsnorm_bf16's bits; u sums in
-// another order than lora_down (same terms, float32).
+// the decoder alternates two buffers. out and xo are residual_rmsnorm_bf16's bits (a thread takes
+// the same elements in the same order); u sums in another order than lora_down (same terms).
+//
+// A thread's elements i = t + THREADS·e go LORA_CHUNK at a time with all their loads issued before
+// the arithmetic: the first version walked them one load round trip each (D/256 of them per pass)
+// and took longer than the two launches it replaced (H100, ninth session).
 #define LORA_PER 4
+#define LORA_CHUNK 8
+
+// norm_in returns element i of row x (+ y): the residual sum's bits, as residual_rmsnorm_bf16.
+__device__ __forceinline__ unsigned short norm_in(const unsigned short* row, const float* yrow, int i) {
+  return yrow != nullptr ? f32_to_bf16(bf16_to_f32(row[i]) + bf16_to_f32(f32_to_bf16(yrow[i]))) : row[i];
+}
 
 extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16(
     const unsigned short* __restrict__ x, const float* __restrict__ y, const unsigned short* __restrict__ w,
@@ -96,9 +106,18 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16
   const unsigned short* row = x + (long long)b * D;
   const float* yrow = y != nullptr ? y + (long long)b * D : nullptr;
   float ss = 0.f;
-  for (int i = threadIdx.x; i < D; i += THREADS) {
-    const float v = bf16_to_f32(yrow != nullptr ? f32_to_bf16(bf16_to_f32(row[i]) + bf16_to_f32(f32_to_bf16(yrow[i]))) : row[i]);
-    ss += v * v;
+  for (int i0 = threadIdx.x; i0 < D; i0 += THREADS * LORA_CHUNK) {
+    unsigned short sv[LORA_CHUNK];
+#pragma unroll
+    for (int e = 0; e < LORA_CHUNK; e++) {
+      const int i = i0 + THREADS * e;
+      sv[e] = i < D ? norm_in(row, yrow, i) : 0;
+    }
+#pragma unroll
+    for (int e = 0; e < LORA_CHUNK; e++) {
+      const float v = bf16_to_f32(sv[e]);
+      if (i0 + THREADS * e < D) ss += v * v;  // the same additions in the same order as residual_rmsnorm_bf16
+    }
   }
   const float inv = row_inv_rms(ss, D, eps);
   const int j0 = c * per, nj = min(per, n * r - j0);
@@ -109,17 +128,31 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16
     A[k] = (m == 0 ? A0 : m == 1 ? A1 : A2) + (long long)(j % r) * D;
   }
   float acc[LORA_PER] = {0.f, 0.f, 0.f, 0.f};
-  for (int i = threadIdx.x; i < D; i += THREADS) {
-    const unsigned short s = yrow != nullptr ? f32_to_bf16(bf16_to_f32(row[i]) + bf16_to_f32(f32_to_bf16(yrow[i]))) : row[i];
-    const unsigned short h = f32_to_bf16(bf16_to_f32(w[i]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(s) * inv)));
-    if (c == 0) {
-      if (yrow != nullptr) xo[(long long)b * D + i] = s;
-      out[(long long)b * D + i] = h;
-    }
-    const float hv = bf16_to_f32(h);
+  for (int i0 = threadIdx.x; i0 < D; i0 += THREADS * LORA_CHUNK) {
+    unsigned short sv[LORA_CHUNK], wv[LORA_CHUNK];
+    float av[LORA_PER][LORA_CHUNK];
 #pragma unroll
-    for (int k = 0; k < LORA_PER; k++)
-      if (k < nj) acc[k] += hv * A[k][i];
+    for (int e = 0; e < LORA_CHUNK; e++) {
+      const int i = i0 + THREADS * e;
+      const bool in = i < D;
+      sv[e] = in ? norm_in(row, yrow, i) : 0;
+      wv[e] = in ? w[i] : 0;
+#pragma unroll
+      for (int k = 0; k < LORA_PER; k++) av[k][e] = in && k < nj ? A[k][i] : 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < LORA_CHUNK; e++) {
+      const int i = i0 + THREADS * e;
+      if (i >= D) continue;
+      const unsigned short h = f32_to_bf16(bf16_to_f32(wv[e]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(sv[e]) * inv)));
+      if (c == 0) {
+        if (yrow != nullptr) xo[(long long)b * D + i] = sv[e];
+        out[(long long)b * D + i] = h;
+      }
+      const float hv = bf16_to_f32(h);
+#pragma unroll
+      for (int k = 0; k < LORA_PER; k++) acc[k] += hv * av[k][e];
+    }
   }
 #pragma unroll
   for (int k = 0; k < LORA_PER; k++) {

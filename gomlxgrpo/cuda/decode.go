@@ -109,6 +109,9 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 		})
 	}
 	if qh := attentionHeads(rows, n, kv, h, s); qh > 1 {
+		if rows*n/qh > wideAttentionBlocks { // more blocks than the card holds at once: 8 warps, as the per-head kernels
+			return launch(fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4*qh*s, args...)
+		}
 		return launch(fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4*qh*s, args...)
 	}
 	if (wideAttention || deepAttention) && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
@@ -250,7 +253,7 @@ func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr,
 	}
 	per, blocks := loraNormSplit(rows, r)
 	f32, s32, r32, per32 := int32(f), int32(stride), int32(r), int32(per)
-	return launch("swiglu_lora_bf16", [3]int{rows, blocks, 1}, 256, 0, p(&g), p(&u), p(&act), p(&f32), p(&s32), p(&a), p(&ud), p(&r32), p(&per32))
+	return launch("swiglu_lora_bf16", [3]int{rows, blocks, 1}, 512, 0, p(&g), p(&u), p(&act), p(&f32), p(&s32), p(&a), p(&ud), p(&r32), p(&per32))
 }
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].

@@ -54,6 +54,9 @@ void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned ch
 void attention_decode_bf16_h2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_h3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_h4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h3w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
+void attention_decode_bf16_h4w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
@@ -500,6 +503,22 @@ static void testAttentionHeads(int QH, int H, int S, int w, int N, int K) {
                     });
 }
 
+// testAttentionHeadsW8: the 8-warp form with QH query heads per block equals the per-head 8-warp
+// kernel (attention_decode_bf16) bit for bit.
+static void testAttentionHeadsW8(int QH, int H, int S, int w, int N, int K) {
+  char what[96];
+  snprintf(what, sizeof what, "attention_decode_bf16_h%dw8 equals the per-head 8-warp kernel", QH);
+  testAttentionSame(what, H, S, w, N, K,
+                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(a...); }); },
+                    [&](auto... a) {
+                      emuLaunch({2u, unsigned(N / QH)}, 256, 4 * QH * S, [&] {
+                        if (QH == 2) attention_decode_bf16_h2w8(a...);
+                        if (QH == 3) attention_decode_bf16_h3w8(a...);
+                        if (QH == 4) attention_decode_bf16_h4w8(a...);
+                      });
+                    });
+}
+
 // testAttentionDeep: the 16-warp form with 16 positions per warp in flight equals the 16-warp form
 // bit for bit (H ≤ 128: each warp takes the same positions in the same order).
 static void testAttentionDeep(int H, int S, int w) {
@@ -567,7 +586,7 @@ static void testSwiGLULoRA(int r, int per, bool fused) {
   const float* gp = g.data();
   const float* up = fused ? g.data() + F : u.data();
   std::vector<u16> act(B * F, 0), act2(B * F);
-  emuLaunch({B, unsigned(J)}, 256, 0, [&] { swiglu_lora_bf16(gp, up, act.data(), F, stride, A.data(), ud.data(), r, per); });
+  emuLaunch({B, unsigned(J)}, 512, 0, [&] { swiglu_lora_bf16(gp, up, act.data(), F, stride, A.data(), ud.data(), r, per); });
   emuLaunch({unsigned((B * F + 255) / 256)}, 256, 0, [&] { swiglu_bf16(gp, up, act2.data(), B, F, stride); });
   for (int i = 0; i < B * F; i++) CHECK(act[i] == act2[i], "swiglu_lora act[%d] %g want %g", i, fbf(act[i]), fbf(act2[i]));
   for (int b = 0; b < B; b++)
@@ -771,6 +790,9 @@ int main() {
   testAttentionHeads(4, 64, 70, 40, 8, 2);       // G = 4 (Llama-3.1-8B, Phi-4), H < 128: lanes without dimensions
   testAttentionHeads(3, 16, 48, 30, 6, 2);       // G = 3 (Llama-3.2-3B)
   testAttentionHeads(2, 128, 9, 8, 4, 1);        // fewer positions than warps
+  testAttentionHeadsW8(3, 128, 150, 149, 6, 2);
+  testAttentionHeadsW8(2, 64, 70, 40, 8, 2);
+  testAttentionHeadsW8(4, 128, 9, 8, 4, 1);
   testElementwise();
   testSample();
   testSampleSplit();
