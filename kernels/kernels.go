@@ -19,6 +19,8 @@ var All = map[string]string{
 	// nf4_mma.cu: NF4 matmul on tensor cores.
 	"nf4_mma_n8":   nf4MMA,
 	"nf4_mma_n8g":  nf4MMA,
+	"nf4_mma_n8w":  nf4MMA,
+	"nf4_mma_n8gw": nf4MMA,
 	"nf4_mma_n64":  nf4MMA,
 	"nf4_mma_n64w": nf4MMA,
 	"nf4_mma_w64":  nf4MMA,

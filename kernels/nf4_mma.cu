@@ -137,6 +137,15 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 // nf4_mma_n8_tile is nf4_mma_n8 for the block's tile tileX of 16 output rows (blockIdx.x there; a
 // grouped launch, nf4_mma_n8g, numbers its tiles across several matrices). Dynamic shared memory:
 // 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
+//
+// WT (nf4_mma_n8w, nf4_mma_n8gw): the block's 4 warps each take their own tile of 16 output rows
+// (tileX numbers blocks of 4 tiles) over all of the block's chunks, instead of sharing one tile's
+// chunks. The block's slice of x, staged in shared memory from L2, then serves 64 output rows
+// instead of 16: with one tile per block, every block read 2 bytes of x per byte of codes (2 KiB
+// per chunk of 128 inputs against 1 KiB of one tile's codes), three times the weights' bytes
+// through L2 in all, the bound of the large batch-8 matmuls (ninth session's profile: the 8B
+// shape's projections at ~730 GB/s of weights). Each warp finishes its own tile (mma_finish_warp).
+template <bool WT>
 __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   pdl_trigger();
   NF4_PAIRS;
@@ -144,18 +153,20 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const NF4Col col = nf4_col(pairs, lane);
-  const int o0 = tileX * 16, b0 = blockIdx.y * 8;
+  const int o0 = (WT ? tileX * MMA_WARPS + warp : tileX) * 16, b0 = blockIdx.y * 8;
+  // The warp's j-th chunk (relative to begin): WT, every chunk in turn; else chunks warp, warp+4, …
+  const int first = WT ? 0 : warp, step = WT ? 1 : MMA_WARPS;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2);
   const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2);
   const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
   int begin, end;
   mma_chunks((in + 127) / 128, begin, end);
-  const int mine = max(0, (end - begin - warp + MMA_WARPS - 1) / MMA_WARPS);  // chunks begin+warp, +4, …
+  const int mine = WT ? end - begin : max(0, (end - begin - warp + MMA_WARPS - 1) / MMA_WARPS);
   NF4Rows w[NF4_DEPTH];
 #pragma unroll
   for (int d = 0; d < NF4_DEPTH; d++)
-    if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * d) + 32 * t);
+    if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * d) + 32 * t);
 
   // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
   pdl_wait();
@@ -184,7 +195,7 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
     for (int d = 0; d < NF4_DEPTH; d++) {
       const int j = j0 + d;
       if (j >= mine) break;
-      const uint4* xr = xs + g * stride + 16 * (warp + MMA_WARPS * j) + 4 * t;  // row g, the lane's 32 inputs
+      const uint4* xr = xs + g * stride + 16 * (first + step * j) + 4 * t;  // row g, the lane's 32 inputs
 #pragma unroll
       for (int p = 0; p < 4; p++) {  // word p of the codes: steps 2p and 2p+1
         const uint4 xv = xr[p];
@@ -202,16 +213,24 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
         }
       }
       if (j + NF4_DEPTH < mine)
-        nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * (j + NF4_DEPTH)) + 32 * t);
+        nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * (j + NF4_DEPTH)) + 32 * t);
     }
   }
-  mma_finish<1>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  if (WT) {
+    const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
+    mma_finish_warp<1>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  } else {
+    mma_finish<1>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  }
 }
 
 #define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
 // nf4_mma_n8: dynamic shared memory 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile(NF4_MMA_CALL, blockIdx.x); }
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile<false>(NF4_MMA_CALL, blockIdx.x); }
+
+// nf4_mma_n8w: nf4_mma_n8 with a tile of 16 output rows per warp, 64 per block (WT above).
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8w(NF4_MMA_ARGS) { nf4_mma_n8_tile<true>(NF4_MMA_CALL, blockIdx.x); }
 
 // NF4Mat is one matrix of a grouped launch: what differs between projections that read the same x
 // (weights and scales, output, bias, adapter).
@@ -239,6 +258,8 @@ struct NF4Mat {
   const unsigned int *packed##i, const float *absmax##i, const unsigned char *absmax_q##i, const float *code2##i, \
       const float *absmax2##i, float *y##i, const unsigned short *bias##i, const float *u##i,                    \
       const float *lora_b##i, float offset##i, int out##i, int tiles##i, int r##i, float scale##i
+#define NF4MAT_CALL(i) \
+  packed##i, absmax##i, absmax_q##i, code2##i, absmax2##i, y##i, bias##i, u##i, lora_b##i, offset##i, out##i, tiles##i, r##i, scale##i
 #define NF4MAT(i) \
   NF4Mat { packed##i, absmax##i, absmax_q##i, code2##i, absmax2##i, y##i, bias##i, u##i, lora_b##i, offset##i, out##i, tiles##i, r##i, scale##i }
 
@@ -249,16 +270,30 @@ struct NF4Mat {
 // single launch. Why: in the decode step each of these matmuls is short (a Qwen2.5-1.5B k or v
 // projection is 16 tiles), so its launch, ramp-up and split-K tail cost more than its weights take
 // to read; one launch per group pays them once.
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
-                                                           const unsigned short* __restrict__ x, int B, int in, float* ws,
-                                                           unsigned int* cnt) {
+template <bool WT>
+__device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                              const unsigned short* __restrict__ x, int B, int in, float* ws, unsigned int* cnt) {
   const NF4Mat m0 = NF4MAT(0), m1 = NF4MAT(1), m2 = NF4MAT(2);
   const int t = blockIdx.x, i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
 #define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
-  nf4_mma_n8_tile(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,
-                  PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt,
-                  t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles));
+  nf4_mma_n8_tile<WT>(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,
+                      PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt,
+                      t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles));
 #undef PICK
+}
+
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                                           const unsigned short* __restrict__ x, int B, int in, float* ws,
+                                                           unsigned int* cnt) {
+  nf4_mma_group<false>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
+}
+
+// nf4_mma_n8gw: nf4_mma_n8g with a tile per warp (nf4_mma_n8w); a matrix's tiles field then counts
+// its blocks of 4 tiles (⌈out/64⌉), so that no block spans two matrices.
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8gw(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                                            const unsigned short* __restrict__ x, int B, int in, float* ws,
+                                                            unsigned int* cnt) {
+  nf4_mma_group<true>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
 // nf4_mma_tiles: a block of MMA_WARPS warps and 8·NT rows of x. WARP_TILES false (nf4_mma_n64):

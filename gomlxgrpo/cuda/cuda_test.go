@@ -173,12 +173,15 @@ func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	defer func(v, w, ws bool, s int) { tensorCores, wide64, warps64, mmaSplits = v, w, ws, s }(tensorCores, wide64, warps64, mmaSplits)
-	// The 64-row forms: n64 and n64w unsplit (their default) and split 3 ways, the wide form split by its rule.
+	// The 64-row forms: n64 and n64w unsplit (their default) and split 3 ways, the wide form split by
+	// its rule; the batch-8 form with a tile per warp (GOMLXGRPO_MMA8=warps) in the last.
 	for _, form := range []struct {
 		mma, wide, warps bool
 		splits           int
-	}{{false, false, false, 0}, {true, false, false, 0}, {true, false, false, 3}, {true, true, false, 0}, {true, false, true, 0}, {true, false, true, 3}} {
+		mma8             string
+	}{{false, false, false, 0, ""}, {true, false, false, 0, ""}, {true, false, false, 3, ""}, {true, true, false, 0, ""}, {true, false, true, 0, ""}, {true, false, true, 3, "warps"}} {
 		tensorCores, wide64, warps64, mmaSplits = form.mma, form.wide, form.warps, form.splits
+		t.Setenv("GOMLXGRPO_MMA8", form.mma8)
 		testNF4GEMV(t, be, rng, form.mma)
 	}
 }
@@ -258,7 +261,10 @@ func TestNF4GEMVGroup(t *testing.T) {
 	for _, c := range []struct {
 		rows, in int
 		outs     []int
-	}{{8, 1536, []int{1536, 256, 256}}, {8, 1536, []int{8960, 8960}}, {3, 192, []int{40, 24, 8}}} {
+		mma8     string // GOMLXGRPO_MMA8: "warps" for nf4_mma_n8gw
+	}{{8, 1536, []int{1536, 256, 256}, ""}, {8, 1536, []int{8960, 8960}, ""}, {3, 192, []int{40, 24, 8}, ""},
+		{8, 1536, []int{1536, 256, 256}, "warps"}, {8, 4096, []int{14336, 14336}, "warps"}, {3, 192, []int{40, 24, 8}, "warps"}} {
+		t.Setenv("GOMLXGRPO_MMA8", c.mma8)
 		if !groupable(c.rows, c.in) {
 			t.Fatalf("%+v: not groupable", c)
 		}

@@ -115,6 +115,20 @@ const (
 // GOMLXGRPO_N8_CHUNKS override them, for sweeps on a GPU.
 var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 1, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
 
+// n8WarpTiles selects the batch-8 NF4 forms with a tile of 16 output rows per warp (nf4_mma_n8w,
+// nf4_mma_n8gw: 64 output rows per block share one staging of x, a quarter of the streaming
+// form's reads of x from L2): GOMLXGRPO_MMA8=warps, read at each launch so that
+// `grpo bench generate --ab` compares both in one process.
+func n8WarpTiles() bool { return os.Getenv("GOMLXGRPO_MMA8") == "warps" }
+
+// n8wMaxWarpChunks caps the chunks of 128 inputs a warp of nf4_mma_n8w owns (2 rounds of its
+// NF4_DEPTH loads in flight; the block's slice of x is then at most 16 KiB).
+const n8wMaxWarpChunks = 8
+
+// n8wWave is the warps nf4_mma_n8w's split-K sizing aims to keep busy: 4 blocks of 4 warps per SM
+// (GOMLXGRPO_N8W_BLOCKS overrides the 4).
+func n8wWave() int { return mmaWarps * envInt("GOMLXGRPO_N8W_BLOCKS", 4, 1, 32) * multiprocessors() }
+
 // mmaSplits, when set (GOMLXGRPO_MMA_SPLITS), is the split-K of the register-tiled forms (the 64-row
 // NF4 form, the bfloat16 forms) for every shape instead of their rules: for sweeps on a GPU.
 var mmaSplits = envInt("GOMLXGRPO_MMA_SPLITS", 0, 0, mmaMaxSplits)
@@ -179,6 +193,15 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		if mmaSplits > 0 {
 			grid[2] = max(1, min(mmaSplits, in/64))
 		}
+	case nf4 && rows <= 8 && n8WarpTiles():
+		name = base + "_n8w"
+		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
+		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
+		chunks := (in + 127) / 128
+		perWarp := min(n8wMaxWarpChunks, max(1, (tiles*chunks+n8wWave()-1)/n8wWave()))
+		grid[2] = (chunks + perWarp - 1) / perWarp
+		blockChunks := (chunks + grid[2] - 1) / grid[2]
+		shared = 8 * (16*blockChunks + 1) * 16
 	case nf4 && rows <= 8:
 		chunks := (in + 127) / 128
 		wave := 4 * n8BlocksPerSM * multiprocessors()

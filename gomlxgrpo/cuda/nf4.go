@@ -95,33 +95,47 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	for i, m := range ms {
 		outs[i] = m.Out
 	}
-	tiles, total := groupTiles(outs)
+	tiles, total := groupTiles(outs, n8WarpTiles())
 	var args [3]nf4Mat
 	for i, m := range ms {
 		u, b, r, scale := m.LoRA.args()
 		args[i] = nf4Mat{packed: m.Packed, absmax: m.Scales.Absmax, absmaxQ: m.Scales.Q, code2: m.Scales.Code, absmax2: m.Scales.Absmax2,
 			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
-	_, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, 16*total, true) // the n8 form's grid over all tiles
+	name, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, groupRows(total), true) // the n8 form's grid over all tiles
+	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw"}[name]
 	rows32, in32 := int32(rows), int32(in)
 	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)
-		return launch("nf4_mma_n8g", grid, threads, shared, append(params, p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))...)
+		return launch(name, grid, threads, shared, append(params, p(&x), p(&rows32), p(&in32), p(&ws), p(&cnt))...)
 	})
 }
 
-// groupTiles returns each matrix's tiles of 16 output rows in nf4_mma_n8g's grid (matrices of outs
-// rows, at most 3) and their total.
-func groupTiles(outs []int) (tiles [3]int32, total int) {
+// groupTiles returns each matrix's tiles in nf4_mma_n8g's grid (matrices of outs rows, at most 3)
+// and their total: tiles of 16 output rows, or with warp tiles (nf4_mma_n8gw) blocks of 4 of them,
+// so that no block spans two matrices.
+func groupTiles(outs []int, warpTiles bool) (tiles [3]int32, total int) {
+	rows := 16
+	if warpTiles {
+		rows = 16 * mmaWarps
+	}
 	for i, out := range outs {
-		t := (out + 15) / 16
+		t := (out + rows - 1) / rows
 		tiles[i], total = int32(t), total+t
 	}
 	return tiles, total
 }
 
+// groupRows is the output rows whose grid mmaKernel sizes for a group of total tiles (groupTiles).
+func groupRows(total int) int {
+	if n8WarpTiles() {
+		return 16 * mmaWarps * total
+	}
+	return 16 * total
+}
+
 // reserveGroup is reserveMatmul for NF4GEMVGroup's one launch over matrices of outs rows.
 func reserveGroup(rows, in int, outs []int) error {
-	_, total := groupTiles(outs)
-	return reserveMatmul(rows, in, 16*total, true)
+	_, total := groupTiles(outs, n8WarpTiles())
+	return reserveMatmul(rows, in, groupRows(total), true)
 }

@@ -27,6 +27,7 @@ struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch matrix, passed as its 14
 extern "C" {
 #define NF4MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float*, const u16*, const float*, const float*, float, int, int, int, float
 void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
+void nf4_mma_n8gw(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
@@ -40,6 +41,7 @@ void gemv_bf16_lora_b8r4(const u16*, const u16*, float*, int, int, int, const u1
 void lora_down(const u16*, const float*, float*, int, int, int);
 void lora_down3(const u16*, const float*, const float*, const float*, float*, float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
@@ -259,11 +261,29 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
-// testMMAGroup: nf4_mma_n8g, up to three NF4 matrices of different heights on the same x in one
-// launch (the decoder's q/k/v and gate/up groups): each output equals its own reference, some
-// matrices with double-quantized scales, some without an adapter or a bias, the split-K counters
-// of the whole grid back at zero.
-static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3) {
+// testMMAN8W: nf4_mma_n8w, the batch-8 streaming form with a tile of 16 output rows per warp (64
+// per block), split-K per warp tile.
+static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3) {
+  auto q = randomNF4(out, in);
+  auto d = doubleQuantize(q, dq);
+  std::vector<float> wf((size_t)out * in);
+  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMACase c(rows, out, in, splits, r);
+  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 7) / 8), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  c.ws.assign(tiles * splits * 32 * 4, 0.f);
+  c.cnt.assign(tiles, 0);
+  const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
+  emuLaunch(grid, 128, 8 * (16 * per + 1) * 16, [&] { nf4_mma_n8w((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma n8w (double quant)" : "nf4 mma n8w");
+}
+
+// testMMAGroup: nf4_mma_n8g (wt: nf4_mma_n8gw, a tile per warp), up to three NF4 matrices of
+// different heights on the same x in one launch (the decoder's q/k/v and gate/up groups): each
+// output equals its own reference, some matrices with double-quantized scales, some without an
+// adapter or a bias, the split-K counters of the whole grid back at zero.
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
+  const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
   std::vector<NF4W> qs;
   std::vector<DoubleQuant> ds;
@@ -277,24 +297,26 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     for (size_t i = 0; i < wfs[m].size(); i++) wfs[m][i] = bf(qs[m].w[i]);
     cs.emplace_back(rows, outs[m], in, splits, m == 2 ? 0 : r);  // the third without an adapter
     cs[m].xb = cs[0].xb;
-    tiles += (outs[m] + 15) / 16;
+    tiles += (outs[m] + tileRows - 1) / tileRows;
   }
-  std::vector<float> ws((size_t)tiles * splits * 32 * 4, 0.f);  // the launcher's sizes
-  std::vector<unsigned> cnt(tiles, 0);
+  const int warpTiles = wt ? 4 * tiles : tiles;
+  std::vector<float> ws((size_t)warpTiles * splits * 32 * 4, 0.f);  // the launcher's sizes
+  std::vector<unsigned> cnt(warpTiles, 0);
   NF4Mat ms[3] = {};
   for (int m = 0; m < n; m++) {
     const bool dq = m == 1;
     ms[m] = NF4Mat{(const unsigned*)qs[m].packed.data(), dq ? nullptr : qs[m].absmax.data(), ds[m].aq.data(), ds[m].code2.data(), ds[m].absmax2.data(),
                    cs[m].y.data(), m == 0 ? cs[m].bias.data() : nullptr, cs[m].r ? cs[m].u.data() : nullptr, cs[m].r ? cs[m].Bm.data() : nullptr,
-                   ds[m].offset, outs[m], (outs[m] + 15) / 16, cs[m].r, 0.5f};
+                   ds[m].offset, outs[m], (outs[m] + tileRows - 1) / tileRows, cs[m].r, 0.5f};
     if (m != 0) std::fill(cs[m].bias.begin(), cs[m].bias.end(), 0);  // the reference's bias: none
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = 8 * (16 * per + 1) * 16;
   emuLaunch(dim3{unsigned(tiles), unsigned((rows + 7) / 8), unsigned(splits)}, 128, shared,
-            [&] { nf4_mma_n8g(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
-  for (int i = 0; i < tiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
-  for (int m = 0; m < n; m++) cs[m].check(wfs[m], m == 0 ? "nf4 mma group, matrix 0" : m == 1 ? "nf4 mma group, matrix 1 (double quant)" : "nf4 mma group, matrix 2 (no adapter)");
+            [&] { (wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
+  const std::string form = wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
+  for (int m = 0; m < n; m++) cs[m].check(wfs[m], (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
 // testMMAWarpTiles: the 64-row NF4 forms whose warps each own a 16-row output tile, split-K per
@@ -747,6 +769,12 @@ int main() {
   testMMAGroup(5, {40, 16, 24}, 320, 1);    // q/k/v-like: three heights, ragged tiles
   testMMAGroup(8, {48, 32}, 1344, 3, 16);   // gate/up-like: two matrices, split-K with a tail, rank 16
   testMMAGroup(3, {16, 16, 40}, 2496, 2);   // the load ring wraps
+  testMMAN8W(false, 5, 40, 320, 1);          // 40 of 64 output rows: warps 2 and 3 past the end
+  testMMAN8W(true, 8, 200, 1344, 3);         // 11 chunks over 3 blocks, a 64-input tail; 4 blocks, the last ragged
+  testMMAN8W(false, 3, 64, 2496, 2, 16);     // 10 chunks per warp: the load ring wraps; rank 16
+  testMMAN8W(false, 8, 16, 320, 4);          // 3 chunks over 4 blocks: the last block has none
+  testMMAGroup(5, {40, 16, 24}, 320, 1, 3, true);    // every matrix within one block of 64 rows
+  testMMAGroup(8, {130, 64}, 1344, 3, 16, true);     // a ragged block, split-K with a tail
   testMMAWarps(false, 37, 40, 320, 1);   // 40 of 64 output rows: warps 2 and 3 past the end
   testMMAWarps(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWarps(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
