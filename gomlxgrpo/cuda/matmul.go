@@ -115,11 +115,27 @@ const (
 // GOMLXGRPO_N8_CHUNKS override them, for sweeps on a GPU.
 var n8BlocksPerSM, n8WarpChunks = envInt("GOMLXGRPO_N8_BLOCKS", 1, 1, 16), envInt("GOMLXGRPO_N8_CHUNKS", n8MaxWarpChunks, 1, n8MaxWarpChunks)
 
-// n8WarpTiles selects the batch-8 NF4 forms with a tile of 16 output rows per warp (nf4_mma_n8w,
-// nf4_mma_n8gw: 64 output rows per block share one staging of x, a quarter of the streaming
-// form's reads of x from L2): GOMLXGRPO_MMA8=warps, read at each launch so that
-// `grpo bench generate --ab` compares both in one process.
-func n8WarpTiles() bool { return os.Getenv("GOMLXGRPO_MMA8") == "warps" }
+// n8WarpTiles reports whether an in → out NF4 matmul of up to 8 rows takes the form with a tile of
+// 16 output rows per warp (nf4_mma_n8w, nf4_mma_n8gw: 64 output rows per block share one staging
+// of x, a quarter of the streaming form's reads of x from L2): for matrices of at least
+// n8wMinSize inputs and outputs. Timed on an H100 (ninth session, bench/gpu_round36.sh, LoRA r=16):
+// the Llama-3.1-8B batch-8 decode step 6.93 ms against 7.69 with every matmul in the streaming
+// form, while on the Qwen2.5-1.5B shape (inputs of 1,536; outputs of 1,536 to 17,920) the warp
+// tiles took 3.07 ms against 2.91, its small matrices better served by one tile per block.
+// GOMLXGRPO_MMA8=warps or =streaming picks one form for every matrix; read at each launch, so that
+// `grpo bench generate --ab` compares them in one process.
+func n8WarpTiles(in, out int) bool {
+	switch os.Getenv("GOMLXGRPO_MMA8") {
+	case "warps":
+		return true
+	case "streaming":
+		return false
+	}
+	return in >= n8wMinSize && out >= n8wMinSize
+}
+
+// n8wMinSize: the smallest inputs and outputs that n8WarpTiles gives the warp-tile form.
+const n8wMinSize = 4096
 
 // n8wMaxWarpChunks caps the chunks of 128 inputs a warp of nf4_mma_n8w owns (2 rounds of its
 // NF4_DEPTH loads in flight; the block's slice of x is then at most 16 KiB).
@@ -170,6 +186,12 @@ var warps64 = os.Getenv("GOMLXGRPO_MMA64") == "warps"
 // (64 output rows per block), split 4 ways; otherwise nf4_mma_n64, unsplit. The other forms (64 inputs per
 // chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
 func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
+	return mmaKernelForm(base, rows, in, out, nf4, n8WarpTiles(in, out))
+}
+
+// mmaKernelForm is mmaKernel with the choice of the batch-8 NF4 form made by the caller: warpTiles
+// for nf4_mma_n8w (a grouped launch decides it for the whole group).
+func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	name, per, nt, threads := base+"_n8", 8, 1, gemvThreads
 	if rows > 8 {
 		name, per, nt = base+"_n64", 64, 8
@@ -193,7 +215,7 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 		if mmaSplits > 0 {
 			grid[2] = max(1, min(mmaSplits, in/64))
 		}
-	case nf4 && rows <= 8 && n8WarpTiles():
+	case nf4 && rows <= 8 && warpTiles:
 		name = base + "_n8w"
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K

@@ -95,14 +95,15 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	for i, m := range ms {
 		outs[i] = m.Out
 	}
-	tiles, total := groupTiles(outs, n8WarpTiles())
+	wt := n8WarpTiles(in, sum(outs))
+	tiles, total := groupTiles(outs, wt)
 	var args [3]nf4Mat
 	for i, m := range ms {
 		u, b, r, scale := m.LoRA.args()
 		args[i] = nf4Mat{packed: m.Packed, absmax: m.Scales.Absmax, absmaxQ: m.Scales.Q, code2: m.Scales.Code, absmax2: m.Scales.Absmax2,
 			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
-	name, grid, threads, shared, floats, counters := mmaKernel("nf4_mma", rows, in, groupRows(total), true) // the n8 form's grid over all tiles
+	name, grid, threads, shared, floats, counters := mmaKernelForm("nf4_mma", rows, in, groupRows(total, wt), true, wt) // the n8 form's grid over all tiles
 	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw"}[name]
 	rows32, in32 := int32(rows), int32(in)
 	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
@@ -126,16 +127,29 @@ func groupTiles(outs []int, warpTiles bool) (tiles [3]int32, total int) {
 	return tiles, total
 }
 
-// groupRows is the output rows whose grid mmaKernel sizes for a group of total tiles (groupTiles).
-func groupRows(total int) int {
-	if n8WarpTiles() {
+// groupRows is the output rows whose grid mmaKernelForm sizes for a group of total tiles
+// (groupTiles with warpTiles).
+func groupRows(total int, warpTiles bool) int {
+	if warpTiles {
 		return 16 * mmaWarps * total
 	}
 	return 16 * total
 }
 
+func sum(v []int) (s int) {
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
 // reserveGroup is reserveMatmul for NF4GEMVGroup's one launch over matrices of outs rows.
 func reserveGroup(rows, in int, outs []int) error {
-	_, total := groupTiles(outs, n8WarpTiles())
-	return reserveMatmul(rows, in, groupRows(total), true)
+	if !tensorCores || in%64 != 0 {
+		return nil
+	}
+	wt := n8WarpTiles(in, sum(outs))
+	_, total := groupTiles(outs, wt)
+	_, _, _, _, floats, counters := mmaKernelForm("", rows, in, groupRows(total, wt), true, wt)
+	return splitK.reserve(floats, counters)
 }
