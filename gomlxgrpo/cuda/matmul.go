@@ -137,9 +137,10 @@ func n8WarpTiles(in, out int) bool {
 // n8wMinSize: the smallest inputs and outputs that n8WarpTiles gives the warp-tile form.
 const n8wMinSize = 4096
 
-// n8wMaxWarpChunks caps the chunks of 128 inputs a warp of nf4_mma_n8w owns (2 rounds of its
-// NF4_DEPTH loads in flight; the block's slice of x is then at most 16 KiB).
-const n8wMaxWarpChunks = 8
+// n8wMaxWarpChunks caps the chunks of 128 inputs a warp of nf4_mma_n8w owns: 8 by default (2
+// rounds of its NF4_DEPTH loads in flight; the block's slice of x is then at most 16 KiB),
+// GOMLXGRPO_N8W_CHUNKS (1 … 16) for sweeps, read at each launch.
+func n8wMaxWarpChunks() int { return envInt("GOMLXGRPO_N8W_CHUNKS", 8, 1, 16) }
 
 // n8wWave is the warps nf4_mma_n8w's split-K sizing aims to keep busy: 4 blocks of 4 warps per SM
 // (GOMLXGRPO_N8W_BLOCKS overrides the 4).
@@ -220,7 +221,7 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks := (in + 127) / 128
-		perWarp := min(n8wMaxWarpChunks, max(1, (tiles*chunks+n8wWave()-1)/n8wWave()))
+		perWarp := min(n8wMaxWarpChunks(), max(1, (tiles*chunks+n8wWave()-1)/n8wWave()))
 		grid[2] = (chunks + perWarp - 1) / perWarp
 		blockChunks := (chunks + grid[2] - 1) / grid[2]
 		shared = 8 * (16*blockChunks + 1) * 16
