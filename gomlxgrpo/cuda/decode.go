@@ -190,7 +190,10 @@ const (
 // at least attentionHeadsMinBlocks blocks for the step (fewer, longer blocks would leave SMs idle:
 // a batch-8 Qwen2.5-1.5B step has only 96 per-head blocks) with the scores in shared memory.
 // GOMLXGRPO_ATTN_HEADS=N asks for N (1: the per-head kernels), read at each launch so that
-// `grpo bench generate --ab` can compare in one process; the test sets forceHeads.
+// `grpo bench generate --ab` can compare in one process; the test sets forceHeads. A per-head form
+// named by GOMLXGRPO_ATTN keeps the per-head kernels. Timed on an H100 (ninth session): the 3B
+// batch-64 step's attention 151 → 106 µs per layer (3 heads, 8 warps); 2 heads on the 1.5B batch-8
+// step (48 blocks) was slower, hence the block floor.
 func attentionHeads(rows, n, kv, h, s int) int {
 	want := forceHeads
 	if v := os.Getenv("GOMLXGRPO_ATTN_HEADS"); v != "" && want == 0 {
