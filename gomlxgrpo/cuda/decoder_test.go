@@ -76,36 +76,53 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 }
 
 // checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
-// greedy again with the kernels launched one by one.
+// greedy again with the kernels launched one by one, with dependent launches, and with the forms
+// that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
+// several query heads per attention block).
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
+	heads := "1" // query heads per attention block for case 4: the most that divides the group
+	for _, qh := range []int{4, 3, 2} {
+		if heads == "1" && (m.Config.NumHeads/m.Config.NumKVHeads)%qh == 0 {
+			heads = fmt.Sprint(qh)
+		}
+	}
 	var captured [][]int
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}} {
+	var ref *sample.Result
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
-		graphs, pdl := "1", "0"
-		if ci == 2 {
+		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
+		// the GoMLX path as case 0 does.
+		graphs, pdl, mma8, attnHeads := "1", "0", "", ""
+		switch ci {
+		case 2:
 			graphs = "0"
-		}
-		if ci == 3 {
+		case 3:
 			pdl = "1"
+		case 4:
+			mma8, attnHeads = "warps", heads
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
+		t.Setenv("GOMLXGRPO_MMA8", mma8)
+		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
 		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0:
-			captured = res.Tokens
-			gen.Decoder = nil // the GoMLX path's greedy decode, token for token
-			ref, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
-			gen.Decoder = dec
-			if err != nil {
-				t.Fatal(err)
+		case 0, 4:
+			if ci == 0 {
+				captured = res.Tokens
+				gen.Decoder = nil // the GoMLX path's greedy decode, token for token
+				ref, err = gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
+				gen.Decoder = dec
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			for i, pr := range prompts {
 				j := firstDiff(res.Tokens[i], ref.Tokens[i])
@@ -122,8 +139,8 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 					t.Fatal(err)
 				}
 				if gap := math.Abs(float64(lp[0][len(full)-1] - lp[1][len(full)-1])); gap > 2.0/64 {
-					t.Errorf("%s %s row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
-						name, quant, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
+					t.Errorf("%s %s case %d row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
+						name, quant, ci, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
 				}
 			}
 		case 2, 3:
