@@ -63,6 +63,25 @@ __device__ __forceinline__ void pdl_start() {
   pdl_wait();
 }
 
+// block_sum_outputs adds each of a block's PER per-thread partial sums acc[k] over its W warps
+// (warp shuffles, then red[k][0 … W−1] in shared memory in warp order) and returns sum k to thread
+// k (0 to the threads from PER on): the last step of the kernels that compute a few LoRA
+// down-projection outputs per block. Every thread of the block calls it.
+template <int PER, int W>
+__device__ __forceinline__ float block_sum_outputs(float (&acc)[PER], float (&red)[PER][W]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+#pragma unroll
+  for (int k = 0; k < PER; k++) {
+    for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffff, acc[k], o);
+    if (lane == 0) red[k][warp] = acc[k];
+  }
+  __syncthreads();
+  float v = 0.f;
+  if (threadIdx.x < PER)
+    for (int q = 0; q < W; q++) v += red[threadIdx.x][q];
+  return v;
+}
+
 // float32 → bfloat16 bits, round to nearest even (NaN kept quiet), as XLA's convert does.
 __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);

@@ -56,7 +56,7 @@ extern "C" __global__ void __launch_bounds__(SWIGLU_THREADS) swiglu_lora_bf16(co
                                                                              int r, int per) {
   pdl_start();
   __shared__ float red[SWIGLU_PER][SWIGLU_THREADS / 32];
-  const int b = blockIdx.x, c = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int b = blockIdx.x, c = blockIdx.y;
   const int j0 = c * per, nj = min(per, r - j0);
   const float* Ak[SWIGLU_PER];
 #pragma unroll
@@ -86,15 +86,6 @@ extern "C" __global__ void __launch_bounds__(SWIGLU_THREADS) swiglu_lora_bf16(co
       for (int k = 0; k < SWIGLU_PER; k++) acc[k] += x * av[k][e];
     }
   }
-#pragma unroll
-  for (int k = 0; k < SWIGLU_PER; k++) {
-    for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffff, acc[k], o);
-    if (lane == 0) red[k][warp] = acc[k];
-  }
-  __syncthreads();
-  if (threadIdx.x < nj) {
-    float v = 0.f;
-    for (int q = 0; q < SWIGLU_THREADS / 32; q++) v += red[threadIdx.x][q];
-    ud[(long long)b * r + j0 + threadIdx.x] = v;
-  }
+  const float v = block_sum_outputs(acc, red);
+  if (threadIdx.x < nj) ud[(long long)b * r + j0 + threadIdx.x] = v;
 }

@@ -102,7 +102,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16
     float* __restrict__ u2, int r, int n, int per) {
   pdl_start();
   __shared__ float red[LORA_PER][THREADS / 32];
-  const int b = blockIdx.x, c = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int b = blockIdx.x, c = blockIdx.y;
   const unsigned short* row = x + (long long)b * D;
   const float* yrow = y != nullptr ? y + (long long)b * D : nullptr;
   float ss = 0.f;
@@ -154,16 +154,9 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16
       for (int k = 0; k < LORA_PER; k++) acc[k] += hv * av[k][e];
     }
   }
-#pragma unroll
-  for (int k = 0; k < LORA_PER; k++) {
-    for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffff, acc[k], o);
-    if (lane == 0) red[k][warp] = acc[k];
-  }
-  __syncthreads();
+  const float v = block_sum_outputs(acc, red);
   if (threadIdx.x < nj) {
-    const int k = threadIdx.x, j = j0 + k, m = j / r;
-    float v = 0.f;
-    for (int q = 0; q < THREADS / 32; q++) v += red[k][q];
+    const int j = j0 + threadIdx.x, m = j / r;
     (m == 0 ? u0 : m == 1 ? u1 : u2)[(long long)b * r + j % r] = v;
   }
 }

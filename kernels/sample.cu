@@ -94,6 +94,23 @@ __device__ int block_argmax(float& best, int idx, float* redv, int* redi) {
   return redi[0];
 }
 
+// draw_scan is a thread's share of the draw over the entries [v0, v1) of a row (every THREADS-th
+// from v0 + threadIdx.x): x = row[v]/temp kept when x ≥ lo, lsum = Σ exp(x − mx) over them, and the
+// best score (x, or x plus the entry's Gumbel noise) with its index, ties to the lower index. The
+// one-block and split samplers share it, so their draws take the same scores in the same order.
+__device__ __forceinline__ void draw_scan(const float* __restrict__ row, int v0, int v1, float temp, float lo, float mx,
+                                          int greedy, unsigned int k1, unsigned int k2, int step, float& best, int& bi,
+                                          float& lsum) {
+  best = -INFINITY, lsum = 0.f, bi = 0x7fffffff;
+  for (int v = v0 + threadIdx.x; v < v1; v += THREADS) {
+    const float x = row[v] / temp;
+    if (x < lo) continue;
+    lsum += expf(x - mx);
+    const float sc = greedy ? x : x - logf(-logf(uniform01(k1, k2, step, v)));
+    if (sc > best || (sc == best && v < bi)) best = sc, bi = v;
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
     const float* __restrict__ logits, int V, const unsigned int* __restrict__ key1, const unsigned int* __restrict__ key2,
     const int* __restrict__ step_p, float temperature, int top_k, float top_p, float min_p, int greedy, int* __restrict__ tokens,
@@ -148,15 +165,9 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_rows(
 
   // Draw (or take the argmax) and the log-normalizer of the kept entries.
   const unsigned int k1 = key1[b], k2 = key2[b];
-  float best = -INFINITY, lsum = 0.f;
-  int bi = 0x7fffffff;
-  for (int v = threadIdx.x; v < V; v += THREADS) {
-    float x = row[v] / temp;
-    if (x < lo) continue;
-    lsum += expf(x - mx);
-    float s = greedy ? x : x - logf(-logf(uniform01(k1, k2, step, v)));
-    if (s > best || (s == best && v < bi)) best = s, bi = v;
-  }
+  float best, lsum;
+  int bi;
+  draw_scan(row, 0, V, temp, lo, mx, greedy, k1, k2, step, best, bi, lsum);
   lsum = block_sum(lsum, redv);
   int tok = block_argmax(best, bi, redv, redi);
   if (threadIdx.x == 0) {
@@ -223,15 +234,9 @@ extern "C" __global__ void __launch_bounds__(THREADS) sample_draw_split(
   const unsigned int k1 = key1[b], k2 = key2[b];
   int v0, v1;
   split_slice(V, S, s, v0, v1);
-  float best = -INFINITY, lsum = 0.f;
-  int bi = 0x7fffffff;
-  for (int v = v0 + threadIdx.x; v < v1; v += THREADS) {
-    float x = row[v] / temp;
-    if (x < lo) continue;
-    lsum += expf(x - mx);
-    float sc = greedy ? x : x - logf(-logf(uniform01(k1, k2, step, v)));
-    if (sc > best || (sc == best && v < bi)) best = sc, bi = v;
-  }
+  float best, lsum;
+  int bi;
+  draw_scan(row, v0, v1, temp, lo, mx, greedy, k1, k2, step, best, bi, lsum);
   lsum = block_sum(lsum, redv);
   const int tok = block_argmax(best, bi, redv, redi);
   if (threadIdx.x == 0) {

@@ -412,11 +412,10 @@ func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr,
 	for _, l := range ls[1:] {
 		joint = joint && l.r == r && l.in == in
 	}
-	slice := d.loraSlice
 	if joint && !pre {
 		as, us := make([]cu.DevicePtr, len(ls)), make([]cu.DevicePtr, len(ls))
 		for i, l := range ls {
-			as[i], us[i] = l.a, slice(i)
+			as[i], us[i] = l.a, d.loraSlice(i)
 		}
 		if err := LoRADownN(h, as, us, d.B, in, r); err != nil {
 			return err
@@ -425,11 +424,11 @@ func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr,
 	for i, l := range ls {
 		if l.r > 0 {
 			if !joint && !pre {
-				if err := LoRADown(h, l.a, slice(i), d.B, l.in, l.r); err != nil {
+				if err := LoRADown(h, l.a, d.loraSlice(i), d.B, l.in, l.r); err != nil {
 					return err
 				}
 			}
-			loras[i] = &LoRA{U: slice(i), B: l.b, R: l.r, Scale: l.scale}
+			loras[i] = &LoRA{U: d.loraSlice(i), B: l.b, R: l.r, Scale: l.scale}
 		}
 	}
 	if d.grouped(ls) { // one launch for the group's NF4 matmuls (nf4_mma_n8g)

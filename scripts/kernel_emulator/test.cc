@@ -509,34 +509,25 @@ static void testAttentionSame(const char* what, int H, int S, int w, int N, int 
   printf("ok %s (H=%d S=%d N=%d K=%d)\n", what, H, S, N, K);
 }
 
-// testAttentionHeads: the form with QH query heads per block (attention_decode_bf16_hQH: each K and
-// V row read once for them) equals the per-head w16u16 kernel bit for bit.
-static void testAttentionHeads(int QH, int H, int S, int w, int N, int K) {
-  char what[96];
-  snprintf(what, sizeof what, "attention_decode_bf16_h%d equals the per-head w16u16 kernel", QH);
+// testAttentionHeads: the form with QH query heads per block (attention_decode_bf16_hQH, or with w8
+// its 8-warp twin _hQHw8: each K and V row read once for them) equals the per-head kernel of the
+// same warp count (w16u16, or the 8-warp attention_decode_bf16) bit for bit.
+static void testAttentionHeads(int QH, int H, int S, int w, int N, int K, bool w8 = false) {
+  const unsigned threads = w8 ? 256 : 512;
+  char what[112];
+  snprintf(what, sizeof what, "attention_decode_bf16_h%d%s equals the per-head %s kernel", QH, w8 ? "w8" : "", w8 ? "8-warp" : "w16u16");
   testAttentionSame(what, H, S, w, N, K,
-                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); },
                     [&](auto... a) {
-                      emuLaunch({2u, unsigned(N / QH)}, 512, 4 * QH * S, [&] {
-                        if (QH == 2) attention_decode_bf16_h2(a...);
-                        if (QH == 3) attention_decode_bf16_h3(a...);
-                        if (QH == 4) attention_decode_bf16_h4(a...);
+                      emuLaunch({2u, unsigned(N)}, threads, 4 * S, [&] {
+                        if (w8) attention_decode_bf16(a...);
+                        else attention_decode_bf16_w16u16(a...);
                       });
-                    });
-}
-
-// testAttentionHeadsW8: the 8-warp form with QH query heads per block equals the per-head 8-warp
-// kernel (attention_decode_bf16) bit for bit.
-static void testAttentionHeadsW8(int QH, int H, int S, int w, int N, int K) {
-  char what[96];
-  snprintf(what, sizeof what, "attention_decode_bf16_h%dw8 equals the per-head 8-warp kernel", QH);
-  testAttentionSame(what, H, S, w, N, K,
-                    [&](auto... a) { emuLaunch({2u, unsigned(N)}, 256, 4 * S, [&] { attention_decode_bf16(a...); }); },
+                    },
                     [&](auto... a) {
-                      emuLaunch({2u, unsigned(N / QH)}, 256, 4 * QH * S, [&] {
-                        if (QH == 2) attention_decode_bf16_h2w8(a...);
-                        if (QH == 3) attention_decode_bf16_h3w8(a...);
-                        if (QH == 4) attention_decode_bf16_h4w8(a...);
+                      emuLaunch({2u, unsigned(N / QH)}, threads, 4 * QH * S, [&] {
+                        if (QH == 2) (w8 ? attention_decode_bf16_h2w8 : attention_decode_bf16_h2)(a...);
+                        if (QH == 3) (w8 ? attention_decode_bf16_h3w8 : attention_decode_bf16_h3)(a...);
+                        if (QH == 4) (w8 ? attention_decode_bf16_h4w8 : attention_decode_bf16_h4)(a...);
                       });
                     });
 }
@@ -818,9 +809,9 @@ int main() {
   testAttentionHeads(4, 64, 70, 40, 8, 2);       // G = 4 (Llama-3.1-8B, Phi-4), H < 128: lanes without dimensions
   testAttentionHeads(3, 16, 48, 30, 6, 2);       // G = 3 (Llama-3.2-3B)
   testAttentionHeads(2, 128, 9, 8, 4, 1);        // fewer positions than warps
-  testAttentionHeadsW8(3, 128, 150, 149, 6, 2);
-  testAttentionHeadsW8(2, 64, 70, 40, 8, 2);
-  testAttentionHeadsW8(4, 128, 9, 8, 4, 1);
+  testAttentionHeads(3, 128, 150, 149, 6, 2, true);
+  testAttentionHeads(2, 64, 70, 40, 8, 2, true);
+  testAttentionHeads(4, 128, 9, 8, 4, 1, true);
   testElementwise();
   testSample();
   testSampleSplit();
