@@ -6,6 +6,7 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
+cuda_tests 120 'TestSampleMatchesGraph|TestResidualRMSNormLoRA|TestSwiGLULoRA|TestAttentionDecode$'
 cuda_tests 400 'DecoderMatchesGoMLX'
 echo "decoder test done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
