@@ -17,7 +17,9 @@ import (
 // (q/k/v and gate/up grouped where the form allows it, o and down alone), launched directly, on
 // memory from cu.MemAlloc: no PJRT in the process, so Nsight Compute can profile it (it crashed
 // under PJRT in an earlier session: bench/gpu_ncu.sh). Shapes: Qwen2.5-1.5B at 8 rows and
-// Llama-3.2-3B at 64 rows (the three 64-row forms). 8 copies of each matrix are used in turn so that the
+// Llama-3.2-3B at 64 rows (the three 64-row forms), Llama-3.1-8B and Phi-4 at 8 rows (where the
+// warp-tile form runs; Phi-4's gate and up are two matrices here, one fused matrix in the model).
+// GOMLXGRPO_NCU_LAYER=NAME runs one shape. 8 copies of each matrix are used in turn so that the
 // reads come from memory. Runs only with GOMLXGRPO_CUDA_RAW=1 (a GPU machine).
 func BenchmarkNF4Projections(b *testing.B) {
 	if os.Getenv("GOMLXGRPO_CUDA_RAW") != "1" {
@@ -34,7 +36,12 @@ func BenchmarkNF4Projections(b *testing.B) {
 		wideForms bool
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, l := range []layer{{"qwen1.5b-b8", 8, 1536, 256, 1536, 8960, false}, {"llama3b-b64", 64, 3072, 1024, 3072, 8192, true}} {
+	layers := []layer{{"qwen1.5b-b8", 8, 1536, 256, 1536, 8960, false}, {"llama3b-b64", 64, 3072, 1024, 3072, 8192, true},
+		{"llama8b-b8", 8, 4096, 1024, 4096, 14336, false}, {"phi4-b8", 8, 5120, 1280, 5120, 17920, false}}
+	for _, l := range layers {
+		if only := os.Getenv("GOMLXGRPO_NCU_LAYER"); only != "" && only != l.name {
+			continue // uploading every shape's 8 copies takes a while: GOMLXGRPO_NCU_LAYER picks one
+		}
 		// q, k, v, o, gate, up, down: [out, in]
 		shapes := [][2]int{{l.q, l.h}, {l.kv, l.h}, {l.kv, l.h}, {l.h, l.q}, {l.inter, l.h}, {l.inter, l.h}, {l.h, l.inter}}
 		const copies = 8
