@@ -3,7 +3,8 @@
 # finish (resident blocks, loads running on into the next tile) against one tile per warp
 # (GOMLXGRPO_N8W_ONE=1, the previous launch): GPU tests, one layer's projections (8B, Phi-4,
 # 1.5B shapes), then the 8B batch-8 generation A/B in one process. Build first:
-# scripts/build_gpu_binaries.sh
+# scripts/build_gpu_binaries.sh. Ran once (round 41) on commit 328ec51, whose kernel was then reverted:
+# slower (bench/RESULTS.md, tenth session).
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck

@@ -134,12 +134,44 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
       const unsigned short *__restrict__ bias, const float *__restrict__ u, const float *__restrict__ lora_b, int r,     \
       float scale, float *ws, unsigned int *cnt
 
-// nf4_stage_x copies x rows b0 … b0+7, inputs [128·begin, 128·end), into xs [8][stride] (shared,
-// stride = 16·(end−begin) + 1 uint4: 16 bytes of padding per row), zeros past B and in: a thread's
-// loads issued 4 at a time before its stores, rather than one L2 round trip per vector. Every
-// thread of the block calls it; the caller synchronizes.
-__device__ __forceinline__ void nf4_stage_x(uint4* xs, const unsigned short* __restrict__ x, int b0, int B, int in, int begin,
-                                            int end) {
+// nf4_mma_n8_tile is nf4_mma_n8 for the block's tile tileX of 16 output rows (blockIdx.x there; a
+// grouped launch, nf4_mma_n8g, numbers its tiles across several matrices). Dynamic shared memory:
+// 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
+//
+// WT (nf4_mma_n8w, nf4_mma_n8gw): the block's 4 warps each take their own tile of 16 output rows
+// (tileX numbers blocks of 4 tiles) over all of the block's chunks, instead of sharing one tile's
+// chunks. The block's slice of x, staged in shared memory from L2, then serves 64 output rows
+// instead of 16: with one tile per block, every block read 2 bytes of x per byte of codes (2 KiB
+// per chunk of 128 inputs against 1 KiB of one tile's codes), three times the weights' bytes
+// through L2 in all, the bound of the large batch-8 matmuls (ninth session's profile: the 8B
+// shape's projections at ~730 GB/s of weights). Each warp finishes its own tile (mma_finish_warp).
+template <bool WT>
+__device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
+  pdl_trigger();
+  NF4_PAIRS;
+  __shared__ float part[MMA_WARPS - 1][32][4];
+  DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const NF4Col col = nf4_col(pairs, lane);
+  const int o0 = (WT ? tileX * MMA_WARPS + warp : tileX) * 16, b0 = blockIdx.y * 8;
+  // The warp's j-th chunk (relative to begin): WT, every chunk in turn; else chunks warp, warp+4, …
+  const int first = WT ? 0 : warp, step = WT ? 1 : MMA_WARPS;
+  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
+  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2);
+  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2);
+  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
+  int begin, end;
+  mma_chunks((in + 127) / 128, begin, end);
+  const int mine = WT ? end - begin : max(0, (end - begin - warp + MMA_WARPS - 1) / MMA_WARPS);
+  NF4Rows w[NF4_DEPTH];
+#pragma unroll
+  for (int d = 0; d < NF4_DEPTH; d++)
+    if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * d) + 32 * t);
+
+  // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
+  pdl_wait();
+  // x's slice, while the weights are on their way: a thread's loads issued 4 at a time before its
+  // stores, rather than one L2 round trip per vector.
   const int vecs = 16 * (end - begin), stride = vecs + 1;  // uint4 per row, padded
   for (int i0 = 0; i0 < 8 * vecs; i0 += 4 * blockDim.x) {
     uint4 v[4];
@@ -154,78 +186,51 @@ __device__ __forceinline__ void nf4_stage_x(uint4* xs, const unsigned short* __r
       if (i < 8 * vecs) xs[row * stride + (i - row * vecs)] = v[j];
     }
   }
-}
-
-// nf4_chunk_mma adds one chunk of 128 inputs to the warp's 16 × 8 tile c: the lane's codes w (rows
-// g and g+8, inputs 32t … 32t+31 of the chunk) against row g of x's slice at xr (the chunk's
-// inputs 32t …, in shared memory).
-__device__ __forceinline__ void nf4_chunk_mma(float (&c)[4], const uint4* xr, const NF4Rows& w, NF4Col col) {
-#pragma unroll
-  for (int p = 0; p < 4; p++) {  // word p of the codes: steps 2p and 2p+1
-    const uint4 xv = xr[p];
-    const unsigned int wA = word(w.a, p), wB = word(w.b, p);
-#pragma unroll
-    for (int q = 0; q < 2; q++) {
-      // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
-      // 2q+1 of x's vector p.
-      const int sh = 16 * q;
-      const unsigned int a[4] = {pair_bf16(col, wA, sh, w.sa), pair_bf16(col, wB, sh, w.sb), pair_bf16(col, wA, sh + 8, w.sa),
-                                 pair_bf16(col, wB, sh + 8, w.sb)};
-      const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
-      mma_bf16_16816(c, a, b);
-    }
-  }
-}
-
-// nf4_mma_n8_tile is nf4_mma_n8 for the block's tile tileX of 16 output rows (blockIdx.x there; a
-// grouped launch, nf4_mma_n8g, numbers its tiles across several matrices): the block's 4 warps
-// take turns over the block's chunks (chunks warp, warp+4, …) and add their sums in shared memory.
-// Dynamic shared memory: 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
-__device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
-  pdl_trigger();
-  NF4_PAIRS;
-  __shared__ float part[MMA_WARPS - 1][32][4];
-  DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
-  const int o0 = tileX * 16, b0 = blockIdx.y * 8;
-  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
-  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2);
-  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2);
-  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
-  int begin, end;
-  mma_chunks((in + 127) / 128, begin, end);
-  const int mine = max(0, (end - begin - warp + MMA_WARPS - 1) / MMA_WARPS);  // the warp's j-th chunk: warp + 4j
-  NF4Rows w[NF4_DEPTH];
-#pragma unroll
-  for (int d = 0; d < NF4_DEPTH; d++)
-    if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * d) + 32 * t);
-
-  // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
-  pdl_wait();
-  nf4_stage_x(xs, x, b0, B, in, begin, end);
   load_nf4_pairs(pairs);
   __syncthreads();
 
-  const int stride = 16 * (end - begin) + 1;
   float c[1][4] = {{0.f, 0.f, 0.f, 0.f}};
   for (int j0 = 0; j0 < mine; j0 += NF4_DEPTH) {
 #pragma unroll
     for (int d = 0; d < NF4_DEPTH; d++) {
       const int j = j0 + d;
       if (j >= mine) break;
-      nf4_chunk_mma(c[0], xs + g * stride + 16 * (warp + MMA_WARPS * j) + 4 * t, w[d], col);  // row g, the lane's 32 inputs
+      const uint4* xr = xs + g * stride + 16 * (first + step * j) + 4 * t;  // row g, the lane's 32 inputs
+#pragma unroll
+      for (int p = 0; p < 4; p++) {  // word p of the codes: steps 2p and 2p+1
+        const uint4 xv = xr[p];
+        const unsigned int wA = word(w[d].a, p), wB = word(w[d].b, p);
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+          // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
+          // 2q+1 of x's vector p.
+          const int sh = 16 * q;
+          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
+                                     pair_bf16(col, wA, sh + 8, w[d].sa),
+                                     pair_bf16(col, wB, sh + 8, w[d].sb)};
+          const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
+          mma_bf16_16816(c[0], a, b);
+        }
+      }
       if (j + NF4_DEPTH < mine)
-        nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + warp + MMA_WARPS * (j + NF4_DEPTH)) + 32 * t);
+        nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * (j + NF4_DEPTH)) + 32 * t);
     }
   }
-  mma_finish<1>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  if (WT) {
+    const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
+    mma_finish_warp<1>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  } else {
+    mma_finish<1>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+  }
 }
 
 #define NF4_MMA_CALL packed, absmax, absmax_q, code2, absmax2, offset, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
 // nf4_mma_n8: dynamic shared memory 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways.
-extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile(NF4_MMA_CALL, blockIdx.x); }
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8(NF4_MMA_ARGS) { nf4_mma_n8_tile<false>(NF4_MMA_CALL, blockIdx.x); }
+
+// nf4_mma_n8w: nf4_mma_n8 with a tile of 16 output rows per warp, 64 per block (WT above).
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8w(NF4_MMA_ARGS) { nf4_mma_n8_tile<true>(NF4_MMA_CALL, blockIdx.x); }
 
 // NF4Mat is one matrix of a grouped launch: what differs between projections that read the same x
 // (weights and scales, output, bias, adapter).
@@ -258,18 +263,6 @@ struct NF4Mat {
 #define NF4MAT(i) \
   NF4Mat { packed##i, absmax##i, absmax_q##i, code2##i, absmax2##i, y##i, bias##i, u##i, lora_b##i, offset##i, out##i, tiles##i, r##i, scale##i }
 
-// nf4_pick returns the matrix of grid tile t (m0's tiles first, then m1's, then m2's) and sets
-// local to the tile's index within it.
-// Field by field: selecting a whole struct put the three in local memory.
-__device__ __forceinline__ NF4Mat nf4_pick(const NF4Mat& m0, const NF4Mat& m1, const NF4Mat& m2, int t, int& local) {
-  const int i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
-  local = t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles);
-#define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
-  return NF4Mat{PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(y), PICK(bias),
-                PICK(u),      PICK(lora_b), PICK(offset),   PICK(out),   PICK(tiles), PICK(r),  PICK(scale)};
-#undef PICK
-}
-
 // nf4_mma_n8g: nf4_mma_n8 over up to three NF4 matrices that read the same x (q, k and v; gate and
 // up) in one launch. The grid's tiles along x are m0's, then m1's, then m2's (tiles: ⌈out/16⌉, 0
 // for an unused slot); every matrix has the same inputs, so one split-K (gridDim.z) and one slice
@@ -277,155 +270,30 @@ __device__ __forceinline__ NF4Mat nf4_pick(const NF4Mat& m0, const NF4Mat& m1, c
 // single launch. Why: in the decode step each of these matmuls is short (a Qwen2.5-1.5B k or v
 // projection is 16 tiles), so its launch, ramp-up and split-K tail cost more than its weights take
 // to read; one launch per group pays them once.
+template <bool WT>
+__device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                              const unsigned short* __restrict__ x, int B, int in, float* ws, unsigned int* cnt) {
+  const NF4Mat m0 = NF4MAT(0), m1 = NF4MAT(1), m2 = NF4MAT(2);
+  const int t = blockIdx.x, i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
+#define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
+  nf4_mma_n8_tile<WT>(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,
+                      PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt,
+                      t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles));
+#undef PICK
+}
+
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
                                                            const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                            unsigned int* cnt) {
-  int local;
-  const NF4Mat m = nf4_pick(NF4MAT(0), NF4MAT(1), NF4MAT(2), blockIdx.x, local);
-  nf4_mma_n8_tile(m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.offset, x, m.y, B, in, m.out, m.bias, m.u, m.lora_b, m.r,
-                  m.scale, ws, cnt, local);
+  nf4_mma_group<false>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
-// NF4Src is where a warp of nf4_mma_n8w loads one tile's codes and scales from: rows g and g+8 of
-// the tile (pa, pb), their first NF4 blocks, the matrix's scales.
-struct NF4Src {
-  const unsigned char *pa, *pb;
-  int blkA, blkB;  // < 2³¹ NF4 blocks in any matrix here
-  const float* absmax;
-  const unsigned char* absmax_q;
-  const float *code2, *absmax2;
-  float offset;
-};
-
-// nf4_src returns where tile t's codes are (t < m0.tiles + m1.tiles + m2.tiles).
-__device__ __forceinline__ NF4Src nf4_src(const NF4Mat& m0, const NF4Mat& m1, const NF4Mat& m2, int t, int g, int in) {
-  int local;
-  const NF4Mat m = nf4_pick(m0, m1, m2, t, local);
-  const int rowA = min(16 * local + g, m.out - 1), rowB = min(16 * local + g + 8, m.out - 1);  // rows past the end: never written
-  return NF4Src{reinterpret_cast<const unsigned char*>(m.packed) + (long long)rowA * (in / 2),
-                reinterpret_cast<const unsigned char*>(m.packed) + (long long)rowB * (in / 2),
-                rowA * (in / 64),
-                rowB * (in / 64),
-                m.absmax,
-                m.absmax_q,
-                m.code2,
-                m.absmax2,
-                m.offset};
-}
-
-// nf4_mma_n8w_run: nf4_mma_n8 with a tile of 16 output rows per warp over all of the block's chunks
-// (nf4_mma_n8w, nf4_mma_n8gw). The block's slice of x, staged in shared memory from L2 once,
-// serves every tile its warps compute, instead of one tile (one tile per block read 2 bytes of x
-// from L2 per byte of codes: the bound of the large batch-8 matmuls, ninth session).
-//
-// Tiles (16 output rows of m0, then m1, then m2: tiles fields ⌈out/16⌉) are handed out to warps
-// as they finish, so that the blocks stay resident and stream: warp w of block b starts with tile
-// 4b+w, then takes 4·gridDim.x + atomicAdd(next, 1) until that passes the last tile, where next is
-// a counter per (blockIdx.z, blockIdx.y) after the split-K counters. A warp's NF4_DEPTH chunks of
-// loads in flight run on into its next tile while it finishes the last (Nsight Compute, tenth
-// session: with one tile per warp and 2.7 waves of blocks, 17% of the 8B gate/up launch's stall
-// samples waited for a block's first x and codes and ~20% were in the split-K finish). The warp
-// that takes the last counter value (every warp takes exactly one past the end) sets it back to 0
-// for the next launch. Which warp computes a tile does not change its sums (its chunks in order,
-// split-K partials added z = 0 … Z−1): runs reproduce. A block that starts late (more blocks than
-// fit at once) finds the tiles taken and only computes its first ones.
-//
-// Dynamic shared memory: 8 · (16·⌈C/Z⌉ + 1) uint4 for C chunks of 128 split Z ways. Scratch:
-// split-K partials [gridDim.y · T][Z][4][32] and counters [gridDim.y · T] for T tiles, then the
-// gridDim.z · gridDim.y tile counters.
-__device__ __forceinline__ void nf4_mma_n8w_run(const NF4Mat& m0, const NF4Mat& m1, const NF4Mat& m2,
-                                                const unsigned short* __restrict__ x, int B, int in, float* ws, unsigned int* cnt) {
-  pdl_trigger();
-  NF4_PAIRS;
-  DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
-  const int T = m0.tiles + m1.tiles + m2.tiles, b0 = blockIdx.y * 8;
-  int begin, end;
-  mma_chunks((in + 127) / 128, begin, end);
-  // Each tile is `per` positions of the warp's stream, a multiple of NF4_DEPTH: its chunks, then
-  // empty positions (none where the block's chunks are a multiple of 4, as the launcher's sizing
-  // gives the large matrices; a block without chunks still has its zero partials to count in the
-  // split-K). So a tile ends in the last slot of the unrolled loop below: its finish and the next
-  // tile's take are compiled once, not once per slot (four copies took 167 registers).
-  const int mine = max(0, end - begin), per = max(1, (mine + NF4_DEPTH - 1) / NF4_DEPTH) * NF4_DEPTH;
-  unsigned int* next = cnt + (long long)gridDim.y * T + blockIdx.z * gridDim.y + blockIdx.y;
-  const unsigned int taken = max(T, 4 * (int)gridDim.x);  // counter values handed out in all: one past the end per warp
-
-  // The load side of the stream: tile lt (T or more: none left), position lj; src its rows.
-  int lt = 4 * blockIdx.x + warp, lj = 0;
-  NF4Src src = nf4_src(m0, m1, m2, min(lt, T - 1), g, in);
-  NF4Rows w[NF4_DEPTH];
-  // N8W_TAKE moves the load side to the warp's next tile: a counter value (after pdl_wait only:
-  // the counters are the previous launch's until then). N8W_LOAD fills slot d (position lj of
-  // tile lt, lj ≡ d mod NF4_DEPTH). (Macros: the same steps as lambdas did not unroll as well.) The
-// NF4_DEPTH slots in flight always hold positions of one tile, ct.
-#define N8W_TAKE()                                                                \
-  do {                                                                            \
-    unsigned int v = 0;                                                           \
-    if (lane == 0) {                                                              \
-      v = atomicAdd(next, 1u);                                                    \
-      if (v == taken - 1) *next = 0u; /* the last value: every warp is done */    \
-    }                                                                             \
-    lt = 4 * gridDim.x + __shfl_sync(0xffffffffu, v, 0);                          \
-    lj = 0;                                                                       \
-    if (lt < T) src = nf4_src(m0, m1, m2, lt, g, in);                              \
-  } while (0)
-#define N8W_LOAD(d)                                                                                                  \
-  do {                                                                                                              \
-    if (lt < T && lj < mine)                                                                                        \
-      nf4_rows_load(w[d], src.pa, src.pb, src.blkA, src.blkB, src.absmax, src.absmax_q, src.code2, src.absmax2,     \
-                    src.offset, in, 128 * (begin + lj) + 32 * t);                                                   \
-    lj++;                                                                                                           \
-  } while (0)
-#pragma unroll
-  for (int d = 0; d < NF4_DEPTH; d++) N8W_LOAD(d);  // the first tile's first positions
-  int ct = lt < T ? lt : -1;
-
-  // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
-  pdl_wait();
-  if (lt >= T || lj == per) N8W_TAKE();  // no first tile (take one counter value all the same), or it is all in flight
-  nf4_stage_x(xs, x, b0, B, in, begin, end);
-  load_nf4_pairs(pairs);
-  __syncthreads();
-
-  const int stride = 16 * mine + 1;
-  float c[1][4] = {{0.f, 0.f, 0.f, 0.f}};
-  // cj: the position of slot 0 within its tile; the loop consumes NF4_DEPTH positions of one tile.
-  for (int cj = 0; ct >= 0; cj = cj + NF4_DEPTH == per ? 0 : cj + NF4_DEPTH) {
-#pragma unroll
-    for (int d = 0; d < NF4_DEPTH; d++) {
-      if (cj + d < mine) nf4_chunk_mma(c[0], xs + g * stride + 16 * (cj + d) + 4 * t, w[d], col);  // row g, the lane's 32 inputs
-      N8W_LOAD(d);  // position cj + d + NF4_DEPTH of the stream
-    }
-    const int loaded = lt < T ? lt : -1;  // the tile of the positions just loaded
-    if (lt < T && lj == per) N8W_TAKE();
-    if (cj + NF4_DEPTH == per) {  // the tile's last positions: finish it
-      int local;
-      const NF4Mat m = nf4_pick(m0, m1, m2, ct, local);
-      mma_finish_warp<1>(c, lane, (long long)blockIdx.y * T + ct, 16 * local, b0, B, m.out, m.y, m.bias, m.u, m.lora_b, m.r, m.scale,
-                         ws, cnt);
-      c[0][0] = c[0][1] = c[0][2] = c[0][3] = 0.f;
-    }
-    ct = loaded;
-  }
-#undef N8W_TAKE
-#undef N8W_LOAD
-}
-
-// nf4_mma_n8w: nf4_mma_n8 with a tile of 16 output rows per warp, handed out as warps finish
-// (nf4_mma_n8w_run); grid (P, ⌈B/8⌉, Z) for any P.
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n8w(NF4_MMA_ARGS) {
-  const NF4Mat m{packed, absmax, absmax_q, code2, absmax2, y, bias, u, lora_b, offset, out, (out + 15) / 16, r, scale};
-  const NF4Mat none{};
-  nf4_mma_n8w_run(m, none, none, x, B, in, ws, cnt);
-}
-
-// nf4_mma_n8gw: nf4_mma_n8g with nf4_mma_n8w's tiles (tiles fields ⌈out/16⌉, 0 for an unused slot).
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n8gw(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+// nf4_mma_n8gw: nf4_mma_n8g with a tile per warp (nf4_mma_n8w); a matrix's tiles field then counts
+// its blocks of 4 tiles (⌈out/64⌉), so that no block spans two matrices.
+extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8gw(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
                                                             const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                             unsigned int* cnt) {
-  nf4_mma_n8w_run(NF4MAT(0), NF4MAT(1), NF4MAT(2), x, B, in, ws, cnt);
+  nf4_mma_group<true>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
 // nf4_mma_tiles: a block of MMA_WARPS warps and 8·NT rows of x. WARP_TILES false (nf4_mma_n64):

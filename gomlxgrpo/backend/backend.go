@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -32,6 +33,12 @@ func Default() (compute.Backend, error) {
 		if cfg == CPU && hasNvidiaDriver() && os.Getenv(compute.ConfigEnvVar) == "" {
 			fmt.Fprintf(os.Stderr, "gomlxgrpo: this machine has an NVIDIA driver but %s; running on the CPU.\n"+
 				"  install JAX's CUDA plugin (pip install \"jax[cuda13]\") or set GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so\n", why)
+		}
+		if plugin, ok := strings.CutPrefix(cfg, "xla:"); ok {
+			plugin, _, _ = strings.Cut(plugin, ",") // options follow the path
+			if _, err := setXLACacheFlags(plugin, XLACacheDir()); err != nil {
+				fmt.Fprintf(os.Stderr, "gomlxgrpo: no XLA compilation cache (%v); every run compiles afresh (GOMLXGRPO_XLA_CACHE=0 silences this)\n", err)
+			}
 		}
 		shared, initErr = compute.NewWithConfig(cfg)
 		if initErr != nil {

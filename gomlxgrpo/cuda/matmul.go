@@ -142,13 +142,9 @@ const n8wMinSize = 4096
 // GOMLXGRPO_N8W_CHUNKS (1 … 16) for sweeps, read at each launch.
 func n8wMaxWarpChunks() int { return envInt("GOMLXGRPO_N8W_CHUNKS", 8, 1, 16) }
 
-// n8wWave is the warps nf4_mma_n8w's sizing aims to keep busy: 4 blocks of 4 warps per SM
+// n8wWave is the warps nf4_mma_n8w's split-K sizing aims to keep busy: 4 blocks of 4 warps per SM
 // (GOMLXGRPO_N8W_BLOCKS overrides the 4).
 func n8wWave() int { return mmaWarps * envInt("GOMLXGRPO_N8W_BLOCKS", 4, 1, 32) * multiprocessors() }
-
-// n8wOneTile launches nf4_mma_n8w with one block per 4 tiles, as before its warps took further
-// tiles (GOMLXGRPO_N8W_ONE=1, read at each launch: the A/B against the resident blocks).
-func n8wOneTile() bool { return os.Getenv("GOMLXGRPO_N8W_ONE") == "1" }
 
 // mmaSplits, when set (GOMLXGRPO_MMA_SPLITS), is the split-K of the register-tiled forms (the 64-row
 // NF4 form, the bfloat16 forms) for every shape instead of their rules: for sweeps on a GPU.
@@ -221,21 +217,14 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 			grid[2] = max(1, min(mmaSplits, in/64))
 		}
 	case nf4 && rows <= 8 && warpTiles:
-		// Tiles of 16 output rows handed out to warps as they finish (kernels/nf4_mma.cu,
-		// nf4_mma_n8w_run): the split-K as before (each warp at most n8wMaxWarpChunks chunks per
-		// tile), then as many blocks as keep n8wWave warps busy, or one tile per warp if fewer.
 		name = base + "_n8w"
+		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
+		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks := (in + 127) / 128
 		perWarp := min(n8wMaxWarpChunks(), max(1, (tiles*chunks+n8wWave()-1)/n8wWave()))
 		grid[2] = (chunks + perWarp - 1) / perWarp
-		grid[0] = max(1, min((tiles+mmaWarps-1)/mmaWarps, n8wWave()/mmaWarps/(grid[1]*grid[2])))
-		if n8wOneTile() {
-			grid[0] = (tiles + mmaWarps - 1) / mmaWarps
-		}
 		blockChunks := (chunks + grid[2] - 1) / grid[2]
 		shared = 8 * (16*blockChunks + 1) * 16
-		// The split-K scratch, and after its tile counters one tile counter per (z, y) block column.
-		return name, grid, threads, shared, tiles * grid[2] * 32 * 4 * nt, tiles + grid[1]*grid[2]
 	case nf4 && rows <= 8:
 		chunks := (in + 127) / 128
 		wave := 4 * n8BlocksPerSM * multiprocessors()

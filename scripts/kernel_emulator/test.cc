@@ -261,24 +261,20 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
-// testMMAN8W: nf4_mma_n8w, the batch-8 streaming form with a tile of 16 output rows per warp,
-// split-K per warp tile, on P blocks per (z, y): warps take further tiles from a counter as they
-// finish (P = 1: every tile but the first four taken; P = ⌈tiles/4⌉: one tile per warp, as before
-// the counter), every counter back at zero afterwards.
-static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3, unsigned P = 0) {
+// testMMAN8W: nf4_mma_n8w, the batch-8 streaming form with a tile of 16 output rows per warp (64
+// per block), split-K per warp tile.
+static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
   MMACase c(rows, out, in, splits, r);
-  const unsigned T = (out + 15) / 16;
-  const dim3 grid{P ? P : (T + 3) / 4, unsigned((rows + 7) / 8), unsigned(splits)};
-  const size_t tiles = (size_t)T * grid.y;  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 7) / 8), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
   c.ws.assign(tiles * splits * 32 * 4, 0.f);
-  c.cnt.assign(tiles + grid.y * splits, 0);
+  c.cnt.assign(tiles, 0);
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   emuLaunch(grid, 128, 8 * (16 * per + 1) * 16, [&] { nf4_mma_n8w((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  for (size_t i = 0; i < c.cnt.size(); i++) CHECK(c.cnt[i] == 0, "nf4 mma n8w: counter %zu left at %u", i, c.cnt[i]);
   c.check(wf, dq ? "nf4 mma n8w (double quant)" : "nf4 mma n8w");
 }
 
@@ -286,8 +282,8 @@ static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3
 // different heights on the same x in one launch (the decoder's q/k/v and gate/up groups): each
 // output equals its own reference, some matrices with double-quantized scales, some without an
 // adapter or a bias, the split-K counters of the whole grid back at zero.
-static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false, unsigned P = 0) {
-  const int tileRows = 16;
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
+  const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
   std::vector<NF4W> qs;
   std::vector<DoubleQuant> ds;
@@ -303,9 +299,9 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     cs[m].xb = cs[0].xb;
     tiles += (outs[m] + tileRows - 1) / tileRows;
   }
-  const unsigned gy = (rows + 7) / 8, gx = wt ? (P ? P : (tiles + 3) / 4) : tiles;  // wt: P blocks taking tiles (nf4_mma_n8w_run)
-  std::vector<float> ws((size_t)tiles * gy * splits * 32 * 4, 0.f);  // the launcher's sizes
-  std::vector<unsigned> cnt(tiles * gy + (wt ? gy * splits : 0), 0);
+  const int warpTiles = wt ? 4 * tiles : tiles;
+  std::vector<float> ws((size_t)warpTiles * splits * 32 * 4, 0.f);  // the launcher's sizes
+  std::vector<unsigned> cnt(warpTiles, 0);
   NF4Mat ms[3] = {};
   for (int m = 0; m < n; m++) {
     const bool dq = m == 1;
@@ -316,9 +312,9 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = 8 * (16 * per + 1) * 16;
-  emuLaunch(dim3{gx, gy, unsigned(splits)}, 128, shared,
+  emuLaunch(dim3{unsigned(tiles), unsigned((rows + 7) / 8), unsigned(splits)}, 128, shared,
             [&] { (wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
-  for (size_t i = 0; i < cnt.size(); i++) CHECK(cnt[i] == 0, "nf4 mma group: counter %zu left at %u", i, cnt[i]);
+  for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
   const std::string form = wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
   for (int m = 0; m < n; m++) cs[m].check(wfs[m], (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
@@ -768,13 +764,8 @@ int main() {
   testMMAN8W(true, 8, 200, 1344, 3);         // 11 chunks over 3 blocks, a 64-input tail; 4 blocks, the last ragged
   testMMAN8W(false, 3, 64, 2496, 2, 16);     // 10 chunks per warp: the load ring wraps; rank 16
   testMMAN8W(false, 8, 16, 320, 4);          // 3 chunks over 4 blocks: the last block has none
-  testMMAN8W(true, 8, 200, 1344, 3, 3, 1);   // one block per z: its warps take 9 of the 13 tiles
-  testMMAN8W(false, 5, 40, 320, 1, 3, 2);    // 8 warps for 3 tiles: 5 take a counter value without a first tile
-  testMMAN8W(false, 8, 16, 320, 4, 3, 1);    // a block without chunks, one tile
-  testMMAGroup(5, {40, 16, 24}, 320, 1, 3, true);    // one tile per warp: 6 tiles on 2 blocks
-  testMMAGroup(8, {130, 64}, 1344, 3, 16, true);     // a ragged tile, split-K with a tail
-  testMMAGroup(8, {130, 64}, 1344, 3, 16, true, 1);  // one block per (z, y): warps take 9 of the 13 tiles across both matrices
-  testMMAGroup(3, {40, 24, 8}, 2496, 2, 3, true, 2); // 10 chunks per block: positions padded to 12, tiles taken
+  testMMAGroup(5, {40, 16, 24}, 320, 1, 3, true);    // every matrix within one block of 64 rows
+  testMMAGroup(8, {130, 64}, 1344, 3, 16, true);     // a ragged block, split-K with a tail
   testMMAWarps(false, 37, 40, 320, 1);   // 40 of 64 output rows: warps 2 and 3 past the end
   testMMAWarps(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWarps(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none

@@ -1,0 +1,52 @@
+package backend
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSetXLACacheFlags: only the flags a plugin's binary names are added (an unknown flag in
+// XLA_FLAGS aborts XLA), flags already in XLA_FLAGS are kept and not repeated, and
+// GOMLXGRPO_XLA_CACHE=0 turns the cache off.
+func TestSetXLACacheFlags(t *testing.T) {
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "plugin.so")
+	// A name straddling the reader's 4 MiB pieces must still be found.
+	body := make([]byte, 4<<20-10)
+	body = append(body, []byte("\x00xla_gpu_kernel_cache_file\x00other")...)
+	if err := os.WriteFile(plugin, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/d")
+	added, err := setXLACacheFlags(plugin, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "--xla_gpu_kernel_cache_file=" + filepath.Join(cache, "kernels.bin")
+	if len(added) != 1 || added[0] != want {
+		t.Fatalf("added %q, want only %q (the plugin does not name the autotune flag)", added, want)
+	}
+	if got := os.Getenv("XLA_FLAGS"); got != "--xla_dump_to=/tmp/d "+want {
+		t.Fatalf("XLA_FLAGS = %q", got)
+	}
+	if added, err = setXLACacheFlags(plugin, cache); err != nil || len(added) != 0 {
+		t.Fatalf("second call added %q (%v): the flag is already set", added, err)
+	}
+	if n := strings.Count(os.Getenv("XLA_FLAGS"), "kernel_cache_file"); n != 1 {
+		t.Fatalf("flag set %d times", n)
+	}
+	if _, err := setXLACacheFlags(filepath.Join(dir, "missing.so"), filepath.Join(dir, "c2")); err == nil {
+		t.Fatal("a missing plugin: want an error")
+	}
+	t.Setenv("GOMLXGRPO_XLA_CACHE", "0")
+	if d := XLACacheDir(); d != "" {
+		t.Fatalf("GOMLXGRPO_XLA_CACHE=0: dir %q, want none", d)
+	}
+	t.Setenv("GOMLXGRPO_XLA_CACHE", cache)
+	if d := XLACacheDir(); d != cache {
+		t.Fatalf("GOMLXGRPO_XLA_CACHE=%s: dir %q", cache, d)
+	}
+}
