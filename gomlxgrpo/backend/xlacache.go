@@ -11,13 +11,14 @@ import (
 
 // XLA compiles each executable (prefill, log-probs, gradient, optimizer) when a process first runs
 // it: 75 to 130 s before a GRPO run's first step on an H100, paid again by every new notebook
-// kernel. Two of XLA's GPU flags keep the costly parts on disk between processes: the compiled
-// kernels (--xla_gpu_kernel_cache_file) and the GEMM/fusion autotuning results
-// (--xla_gpu_per_fusion_autotune_cache_dir). XLA keys both by what it compiles, so a changed model
-// or a new XLA compiles afresh. PJRT plugins read XLA_FLAGS when they load; an unknown flag there
-// aborts the process, so a flag is added only when the plugin's binary holds its name.
+// kernel. XLA can keep its GEMM/fusion autotuning results on disk between processes
+// (--xla_gpu_per_fusion_autotune_cache_dir), keyed by what it compiles, so a changed model or a
+// new XLA tunes afresh. Its compiled-kernel cache (--xla_gpu_kernel_cache_file) is not used: with
+// JAX 0.11.2's CUDA plugin the second process, reading the cache, crashed in its first execution
+// (SIGSEGV in ExecuteAndWait; H100, tenth session, bench/gpu_round42.sh). PJRT plugins read
+// XLA_FLAGS when they load; an unknown flag there aborts the process, so a flag is added only when
+// the plugin's binary holds its name.
 var xlaCacheFlags = []struct{ flag, name string }{
-	{"--xla_gpu_kernel_cache_file", "kernels.bin"},
 	{"--xla_gpu_per_fusion_autotune_cache_dir", "autotune"},
 }
 

@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-// TestSetXLACacheFlags: only the flags a plugin's binary names are added (an unknown flag in
-// XLA_FLAGS aborts XLA), flags already in XLA_FLAGS are kept and not repeated, and
+// TestSetXLACacheFlags: the cache flag is added only when the plugin's binary names it (an unknown
+// flag in XLA_FLAGS aborts XLA), flags already in XLA_FLAGS are kept and not repeated, and
 // GOMLXGRPO_XLA_CACHE=0 turns the cache off.
 func TestSetXLACacheFlags(t *testing.T) {
 	dir := t.TempDir()
 	plugin := filepath.Join(dir, "plugin.so")
 	// A name straddling the reader's 4 MiB pieces must still be found.
 	body := make([]byte, 4<<20-10)
-	body = append(body, []byte("\x00xla_gpu_kernel_cache_file\x00other")...)
+	body = append(body, []byte("\x00xla_gpu_per_fusion_autotune_cache_dir\x00other")...)
 	if err := os.WriteFile(plugin, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -25,19 +25,28 @@ func TestSetXLACacheFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "--xla_gpu_kernel_cache_file=" + filepath.Join(cache, "kernels.bin")
+	want := "--xla_gpu_per_fusion_autotune_cache_dir=" + filepath.Join(cache, "autotune")
 	if len(added) != 1 || added[0] != want {
-		t.Fatalf("added %q, want only %q (the plugin does not name the autotune flag)", added, want)
+		t.Fatalf("added %q, want %q", added, want)
 	}
 	if got := os.Getenv("XLA_FLAGS"); got != "--xla_dump_to=/tmp/d "+want {
 		t.Fatalf("XLA_FLAGS = %q", got)
 	}
+	if err := os.WriteFile(plugin, []byte("no flags here"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XLA_FLAGS", "")
+	if added, err = setXLACacheFlags(plugin, cache); err != nil || len(added) != 0 || os.Getenv("XLA_FLAGS") != "" {
+		t.Fatalf("a plugin without the flag: added %q (%v), XLA_FLAGS %q", added, err, os.Getenv("XLA_FLAGS"))
+	}
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/d "+want)
 	if added, err = setXLACacheFlags(plugin, cache); err != nil || len(added) != 0 {
 		t.Fatalf("second call added %q (%v): the flag is already set", added, err)
 	}
-	if n := strings.Count(os.Getenv("XLA_FLAGS"), "kernel_cache_file"); n != 1 {
+	if n := strings.Count(os.Getenv("XLA_FLAGS"), "autotune_cache_dir"); n != 1 {
 		t.Fatalf("flag set %d times", n)
 	}
+	t.Setenv("XLA_FLAGS", "")
 	if _, err := setXLACacheFlags(filepath.Join(dir, "missing.so"), filepath.Join(dir, "c2")); err == nil {
 		t.Fatal("a missing plugin: want an error")
 	}
