@@ -40,6 +40,31 @@ __device__ __forceinline__ float ld_cg(const float* p) {
 }
 #endif
 
+// cp_async16 copies 16 bytes from global to shared memory without passing through registers
+// (cp.async.cg: through L2, not L1), or writes 16 zero bytes when !valid (src-size 0: src is then not
+// read, but must still be a valid address). A thread's copies are all in flight at once;
+// cp_async_wait_all waits for its own, and a __syncthreads after it makes everyone's visible. Why:
+// staging x with loads into registers took one L2 round trip per 4 vectors per thread (3 for the
+// Qwen2.5-1.5B slice of 24 KiB on 128 threads) on every block's critical path (ncu, tenth session:
+// ~10% of the batch-8 NF4 launches' stall samples waited there).
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  if (valid) {
+    memcpy(dst, src, 16);
+  } else {
+    memset(dst, 0, 16);
+  }
+}
+__device__ __forceinline__ void cp_async_wait_all() {}
+#else
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"((unsigned int)__cvta_generic_to_shared(dst)), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+#endif
+
 // Programmatic dependent launch (sm_90; the decoder launches with
 // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, gomlxgrpo/cuda/pdl.go). A kernel so launched
 // may start while the previous kernel on the stream is still running, once every block of that one
