@@ -36,6 +36,11 @@ func Default() (compute.Backend, error) {
 		}
 		if plugin, ok := strings.CutPrefix(cfg, "xla:"); ok {
 			plugin, _, _ = strings.Cut(plugin, ",") // options follow the path
+			// A plugin named rather than a path (GOMLX_BACKEND=xla:cuda: go-xla finds it) is not
+			// read for its flags: no cache then.
+			if st, err := os.Stat(plugin); err != nil || st.IsDir() {
+				plugin = ""
+			}
 			if _, err := setXLACacheFlags(plugin, XLACacheDir()); err != nil {
 				fmt.Fprintf(os.Stderr, "gomlxgrpo: no XLA compilation cache (%v); every run compiles afresh (GOMLXGRPO_XLA_CACHE=0 silences this)\n", err)
 			}

@@ -39,11 +39,11 @@ func XLACacheDir() string {
 	}
 }
 
-// setXLACacheFlags adds the cache flags that plugin knows and XLA_FLAGS does not already set to
-// XLA_FLAGS, creating dir; it returns the flags added. Errors leave XLA_FLAGS as it was: a cache
+// setXLACacheFlags adds the cache flags that plugin (a file; "" for none) knows and XLA_FLAGS does
+// not already set to XLA_FLAGS, creating dir; it returns the flags added. Errors leave XLA_FLAGS as it was: a cache
 // is an optimization, so the caller reports them and goes on.
 func setXLACacheFlags(plugin, dir string) ([]string, error) {
-	if dir == "" {
+	if dir == "" || plugin == "" {
 		return nil, nil
 	}
 	current := os.Getenv("XLA_FLAGS")

@@ -50,6 +50,9 @@ func TestSetXLACacheFlags(t *testing.T) {
 	if _, err := setXLACacheFlags(filepath.Join(dir, "missing.so"), filepath.Join(dir, "c2")); err == nil {
 		t.Fatal("a missing plugin: want an error")
 	}
+	if added, err := setXLACacheFlags("", filepath.Join(dir, "c3")); err != nil || len(added) != 0 || os.Getenv("XLA_FLAGS") != "" {
+		t.Fatalf("no plugin file: added %q (%v), XLA_FLAGS %q", added, err, os.Getenv("XLA_FLAGS"))
+	}
 	t.Setenv("GOMLXGRPO_XLA_CACHE", "0")
 	if d := XLACacheDir(); d != "" {
 		t.Fatalf("GOMLXGRPO_XLA_CACHE=0: dir %q, want none", d)
