@@ -27,7 +27,7 @@ for v in old new; do
   run_logged b8-8b-$v 100 "" $bin bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16
 done
 # Registers now allow 7 blocks of the warp-tile form per SM (72): its sizing's 4, against 6.
-run_logged b8-8b-blocks6 150 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_N8W_BLOCKS=6 --repeat 3
+[ $SECONDS -lt 430 ] && run_logged b8-8b-blocks6 $((580 - SECONDS)) "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_N8W_BLOCKS=6 --repeat 2
 echo "generation done at ${SECONDS}s"
 # Then, in the next call: TestDecoderMatchesGoMLX (~300 s) and the GRPO steps beside the peer.
 echo "all done at ${SECONDS}s"
