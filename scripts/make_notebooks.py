@@ -102,7 +102,10 @@ if err != nil {
 gomlxgrpo.ShowCompletion("before GRPO", q, out)'''),
         md("## Train\n\nGRPO samples a group of completions per prompt, scores them, and pushes the policy towards the completions "
            "that beat their group's mean reward (the advantage), with the clipped ratio of PPO and, when `beta > 0`, a KL penalty "
-           "to the reference model. The charts update after every step. " + notes),
+           "to the reference model. The charts update after every step. " + notes +
+           "\n\nOn a GPU the first step also compiles XLA's executables (1 to 2 minutes on an H100); XLA's autotuning "
+           "results are kept in your cache directory (`gomlxgrpo/xla`), so after a kernel restart that step is 15–20% "
+           "shorter (`GOMLXGRPO_XLA_CACHE=0` turns this off)."),
         code('''%%
 s := session()
 defer s.Close()
