@@ -4,7 +4,8 @@
 # trip per 4 vectors per thread) and the LoRA epilogue's rows prefetched into L1 at the start
 # (kernels/nf4_mma.cu; registers 95/96 -> 80/72). Against the previous kernels (built from
 # $OLD, default the commit before them) on the same machine. Build first:
-#   scripts/build_gpu_binaries.sh && OLD=a887b74 scripts/build_gpu_binaries.sh old
+#   scripts/build_gpu_binaries.sh && OLD=a887b74 scripts/build_gpu_binaries.sh old && rm -f .gpu/grpo.gz .gpu/model.test.gz
+# (the carry limit is 64 MiB), then run it with carry [".gpu"].
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
