@@ -168,11 +168,12 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   for (int d = 0; d < NF4_DEPTH; d++)
     if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * d) + 32 * t);
 
-  if (u != nullptr && (WT || warp == 0)) lora_prefetch(lora_b, rowA, rowB, r);  // the warps that finish a tile
+  const bool lora_rows = u != nullptr && (WT || warp == 0);  // this warp finishes a tile with a LoRA term
+  if (lora_rows) lora_prefetch(lora_b, rowA, rowB, r);
 
   // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
   pdl_wait();
-  if (u != nullptr && (WT || warp == 0)) lora_prefetch(u, min(b0 + 2 * t, B - 1), min(b0 + 2 * t + 1, B - 1), r);
+  if (lora_rows) lora_prefetch(u, min(b0 + 2 * t, B - 1), min(b0 + 2 * t + 1, B - 1), r);
   // x's slice, while the weights are on their way: every copy in flight at once (cp_async16).
   const int vecs = 16 * (end - begin), stride = vecs + 1;  // uint4 per row, padded
   for (int i = threadIdx.x; i < 8 * vecs; i += blockDim.x) {
