@@ -59,7 +59,14 @@ func BenchmarkNF4Projections(b *testing.B) {
 			}
 		}
 		x := rawZeros(b, 2*l.rows*l.inter)
-		forms := []string{"default"}
+		// LoRA r=16 on every projection, as in the decoder (u = x·A precomputed: [rows, r]; B [out, r]).
+		const rank = 16
+		u := rawDevice(b, randF32(rng, l.rows*rank, 1))
+		loras := make([]*LoRA, len(shapes))
+		for j, sh := range shapes {
+			loras[j] = &LoRA{U: u, B: rawDevice(b, randF32(rng, sh[0]*rank, 0.1)), R: rank, Scale: 2}
+		}
+		forms := []string{"default", "lora16"}
 		if l.wideForms {
 			forms = append(forms, "wide", "warps")
 		}
@@ -67,6 +74,12 @@ func BenchmarkNF4Projections(b *testing.B) {
 			b.Run(l.name+"/"+form, func(b *testing.B) {
 				defer func(w, ws bool) { wide64, warps64 = w, ws }(wide64, warps64)
 				wide64, warps64 = form == "wide", form == "warps"
+				lora := func(j int) *LoRA {
+					if form == "lora16" {
+						return loras[j]
+					}
+					return nil
+				}
 				for _, sh := range shapes {
 					if err := reserveMatmul(l.rows, sh[1], sh[0], true); err != nil {
 						b.Fatal(err)
@@ -88,12 +101,12 @@ func BenchmarkNF4Projections(b *testing.B) {
 					group := func(js ...int) error {
 						var ms []NF4Matrix
 						for _, j := range js {
-							ms = append(ms, NF4Matrix{Packed: m[j].packed, Scales: NF4Scales{Absmax: m[j].absmax}, Y: m[j].y, Out: m[j].out})
+							ms = append(ms, NF4Matrix{Packed: m[j].packed, Scales: NF4Scales{Absmax: m[j].absmax}, Y: m[j].y, Out: m[j].out, LoRA: lora(j)})
 						}
 						return NF4GEMVGroup(ms, x, l.rows, m[js[0]].in)
 					}
 					single := func(j int) error {
-						return NF4GEMV(m[j].packed, NF4Scales{Absmax: m[j].absmax}, x, m[j].y, l.rows, m[j].in, m[j].out, 0, nil)
+						return NF4GEMV(m[j].packed, NF4Scales{Absmax: m[j].absmax}, x, m[j].y, l.rows, m[j].in, m[j].out, 0, lora(j))
 					}
 					for _, err := range []error{group(0, 1, 2), single(3), group(4, 5), single(6)} {
 						if err != nil {
