@@ -80,3 +80,18 @@ var (
 	//go:embed gemv_bf16.ptx
 	gemvBF16 string
 )
+
+// File names the embedded module ptx (a value of All) by its file in this folder, e.g.
+// "nf4_mma.ptx": gomlxgrpo/cuda's Init loads that file from $GOMLXGRPO_PTX_DIR instead when the
+// folder has it, so one binary can time several builds of a kernel on one card (bench/gpu_*.sh;
+// the GPU machine has no Go to rebuild with). "" for a string that is not one of them.
+func File(ptx string) string {
+	for name, text := range map[string]*string{"nf4_dequant.ptx": &nf4Dequant, "nf4_gemv.ptx": &nf4GEMV, "nf4_mma.ptx": &nf4MMA,
+		"gemm_bf16_mma.ptx": &gemmBF16MMA, "sample.ptx": &sample, "rmsnorm.ptx": &rmsnorm, "rope_cache.ptx": &ropeCache,
+		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16} {
+		if *text == ptx {
+			return name
+		}
+	}
+	return ""
+}

@@ -117,3 +117,21 @@ func TestKernelsWaitForTheirInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestFile: every module in All is named by File after the file it was embedded from (what
+// GOMLXGRPO_PTX_DIR replaces), and nothing else is.
+func TestFile(t *testing.T) {
+	for name, ptx := range All {
+		file := File(ptx)
+		if file == "" {
+			t.Fatalf("%s: File does not name its module: add the module to File", name)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil || string(b) != ptx {
+			t.Errorf("%s: File says %s, whose text is not the embedded module (%v)", name, file, err)
+		}
+	}
+	if File("not a module") != "" {
+		t.Error(`File("not a module") is not ""`)
+	}
+}

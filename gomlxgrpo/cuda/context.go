@@ -4,6 +4,8 @@ package cuda
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -45,7 +47,14 @@ func Init() error {
 		for name, ptx := range kernels.All {
 			modules[ptx] = append(modules[ptx], name)
 		}
+		dir := os.Getenv("GOMLXGRPO_PTX_DIR") // a developer's A/B of kernel builds (kernels.File)
 		for ptx, names := range modules {
+			if file := kernels.File(ptx); dir != "" && file != "" {
+				if b, err := os.ReadFile(filepath.Join(dir, file)); err == nil {
+					fmt.Fprintf(os.Stderr, "cuda: %s from %s (GOMLXGRPO_PTX_DIR)\n", file, dir)
+					ptx = string(b)
+				}
+			}
 			mod, err := cu.LoadData(ptx)
 			if err != nil {
 				initErr = fmt.Errorf("cuda: loading PTX with %v: %w (the driver must support PTX ISA 7.8 and sm_90)", names, err)
