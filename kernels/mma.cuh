@@ -78,21 +78,6 @@ __device__ __forceinline__ float lora_up(const float* __restrict__ ur, const flo
   return l;
 }
 
-// lora_prefetch asks L1 for what mma_store's LoRA term of a lane will read: the adapter rows
-// lora_b[rowA], lora_b[rowB] (the lane's output rows; weights, so before pdl_wait) or, with
-// rowA = b0+2t and rowB = b0+2t+1 (clamped to the batch), u's rows (the previous kernel's: after
-// pdl_wait). Without it those loads were one more L2 round trip at the very end of every NF4
-// launch, after its last multiply (r floats per row, one line per 32).
-__device__ __forceinline__ void lora_prefetch(const float* __restrict__ rows, int rowA, int rowB, int r) {
-#ifndef KERNEL_EMULATOR
-  if (rows == nullptr) return;
-  for (int j = 0; j < r; j += 32) {
-    asm volatile("prefetch.global.L1 [%0];" ::"l"(rows + (long long)rowA * r + j));
-    asm volatile("prefetch.global.L1 [%0];" ::"l"(rows + (long long)rowB * r + j));
-  }
-#endif
-}
-
 // mma_store writes a warp's finished tile (accumulators c in mma's C layout, rows o0 … o0+15 of
 // the output and b0 … b0+8·NT−1 of x) to y with the bias and LoRA terms, for o < out and b < B.
 template <int NT>

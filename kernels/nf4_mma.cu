@@ -168,21 +168,36 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   for (int d = 0; d < NF4_DEPTH; d++)
     if (d < mine) nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * d) + 32 * t);
 
-  const bool lora_rows = u != nullptr && (WT || warp == 0);  // this warp finishes a tile with a LoRA term
-  if (lora_rows) lora_prefetch(lora_b, rowA, rowB, r);
-
   // The codes are in flight; x and the split-K scratch are the previous kernels' (pdl_wait).
   pdl_wait();
-  if (lora_rows) lora_prefetch(u, min(b0 + 2 * t, B - 1), min(b0 + 2 * t + 1, B - 1), r);
-  // x's slice, while the weights are on their way: every copy in flight at once (cp_async16).
+  // x's slice, while the weights are on their way. WT: every copy in flight at once (cp_async16).
+  // Else a thread's loads issued 4 at a time before its stores. Timed on an H100 (eleventh session,
+  // bench/gpu_round46.sh, LoRA r=16): cp.async took the 8B batch-8 decode step from 7.05 to 6.93 ms
+  // (the warp-tile forms) but the Qwen2.5-1.5B one from 2.91 to 2.97 ms (the others), hence both.
   const int vecs = 16 * (end - begin), stride = vecs + 1;  // uint4 per row, padded
-  for (int i = threadIdx.x; i < 8 * vecs; i += blockDim.x) {
-    const int row = i / vecs, k = 128 * begin + 8 * (i - row * vecs);
-    const bool ok = b0 + row < B && k < in;
-    cp_async16(&xs[row * stride + (i - row * vecs)], ok ? x + (long long)(b0 + row) * in + k : x, ok);
+  if constexpr (WT) {
+    for (int i = threadIdx.x; i < 8 * vecs; i += blockDim.x) {
+      const int row = i / vecs, k = 128 * begin + 8 * (i - row * vecs);
+      const bool ok = b0 + row < B && k < in;
+      cp_async16(&xs[row * stride + (i - row * vecs)], ok ? x + (long long)(b0 + row) * in + k : x, ok);
+    }
+  } else {
+    for (int i0 = 0; i0 < 8 * vecs; i0 += 4 * blockDim.x) {
+      uint4 v[4];
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int i = i0 + j * blockDim.x + threadIdx.x, row = i / vecs, k = 128 * begin + 8 * (i - row * vecs);
+        v[j] = i < 8 * vecs && b0 + row < B && k < in ? *reinterpret_cast<const uint4*>(x + (long long)(b0 + row) * in + k) : uint4{0u, 0u, 0u, 0u};
+      }
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int i = i0 + j * blockDim.x + threadIdx.x, row = i / vecs;
+        if (i < 8 * vecs) xs[row * stride + (i - row * vecs)] = v[j];
+      }
+    }
   }
   load_nf4_pairs(pairs);
-  cp_async_wait_all();
+  if constexpr (WT) cp_async_wait_all();
   __syncthreads();
 
   float c[1][4] = {{0.f, 0.f, 0.f, 0.f}};
