@@ -15,11 +15,11 @@ cd "$(dirname "$0")/../kernels"
 for cu in *.cu; do
   out=${cu%.cu}.ptx
   if command -v nvcc >/dev/null; then
-    nvcc -arch=sm_90 -O3 -ptx -o "$out" "$cu"
+    nvcc -std=c++17 -arch=sm_90 -O3 -ptx -o "$out" "$cu"
   else
     clang=$(command -v clang-16 || command -v clang)
     "$clang" -x cuda --cuda-device-only --cuda-gpu-arch=sm_90 --cuda-path="${CUDA_PATH:?set CUDA_PATH}" \
-      -O3 -S -Wno-unknown-cuda-version -o "$out" "$cu"
+      -std=c++17 -O3 -S -Wno-unknown-cuda-version -o "$out" "$cu"
   fi
   if grep -q "^\.extern \.func" "$out"; then
     echo "kernels/$out has unresolved functions (libdevice not linked?):" >&2
