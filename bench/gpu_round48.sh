@@ -1,5 +1,6 @@
 #!/bin/bash
-# Device call (eleventh session): the warp-tile batch-8 NF4 forms (n8w, n8gw: the 8B and Phi-4
+# Device call (eleventh session; the change it timed was slower and is reverted: bench/RESULTS.md,
+# round 48): the warp-tile batch-8 NF4 forms (n8w, n8gw: the 8B and Phi-4
 # shapes) dequantizing through a 256-entry table of value pairs indexed by the code byte
 # (load_nf4_bytes: one 8-byte lookup per byte, ~3 instructions per weight instead of ~4.5; 32 KiB
 # of static shared memory, so Init now raises each kernel's dynamic shared memory limit), against

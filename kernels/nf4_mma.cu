@@ -101,46 +101,6 @@ __device__ __forceinline__ unsigned int pair_bf16(NF4Col col, unsigned int w, in
   return bf16x2(nf4_at(col, w, sh + 4) * s, nf4_at(col, w, sh) * s);
 }
 
-// The warp-tile forms' table (load_nf4_bytes): for each of the 256 code bytes the pair of values
-// {NF4[high nibble], NF4[low nibble]}, in 16 columns, entry (byte, column) at byte·128 + column·8.
-// One 8-byte lookup per code byte instead of two 4-byte ones, and its address from the byte in two
-// instructions (prmt, lea) instead of two per nibble: ~3 instructions per weight instead of ~4.5
-// (ncu, tenth session: the dequantize-and-multiply loop issues ~350 instructions per KiB of codes
-// with its warps' issue slots the limit). Lane l reads column l & 15: an 8-byte load goes a
-// half-warp at a time, whose 16 lanes then hit 16 distinct bank pairs whatever bytes they hold.
-// 32 KiB of shared memory, filled by every thread of the block (the caller synchronizes).
-#define NF4_BYTES_FLOATS (256 * 16 * 2)
-__device__ __forceinline__ void load_nf4_bytes(float* tab) {
-  for (int i = threadIdx.x; i < 256 * 8; i += blockDim.x) {  // float4 i: byte i/8, columns 2(i%8), 2(i%8)+1
-    const float hi = NF4_LUT[i >> 7], lo = NF4_LUT[(i >> 3) & 15];
-    reinterpret_cast<float4*>(tab)[i] = float4{hi, lo, hi, lo};
-  }
-}
-
-#ifdef KERNEL_EMULATOR
-typedef unsigned long long NF4TabCol;
-__device__ __forceinline__ NF4TabCol nf4_tab_col(const float* tab, int lane) {
-  return reinterpret_cast<unsigned long long>(tab) + 8ull * (lane & 15);
-}
-// pair_bf16_tab is pair_bf16 through load_nf4_bytes' table: the code byte at bits sh … sh+7 of w
-// (sh a multiple of 8), scale s.
-__device__ __forceinline__ unsigned int pair_bf16_tab(NF4TabCol col, unsigned int w, int sh, float s) {
-  const float2 v = *reinterpret_cast<const float2*>(col + 128ull * ((w >> sh) & 0xFFu));
-  return bf16x2(v.x * s, v.y * s);
-}
-#else
-typedef unsigned int NF4TabCol;  // the shared address of the lane's column
-__device__ __forceinline__ NF4TabCol nf4_tab_col(const float* tab, int lane) {
-  return (unsigned int)__cvta_generic_to_shared(tab) + 8u * (lane & 15);
-}
-__device__ __forceinline__ unsigned int pair_bf16_tab(NF4TabCol col, unsigned int w, int sh, float s) {
-  const unsigned int byte = __byte_perm(w, 0u, 0x4440u | (unsigned int)(sh >> 3));  // zero-extended
-  float2 v;
-  asm("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "r"(col + (byte << 7)));
-  return bf16x2(v.x * s, v.y * s);
-}
-#endif
-
 __device__ __forceinline__ unsigned int word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
 
 // NF4Rows is a lane's share of one chunk of nf4_mma_n8: 16 code bytes of rows g (a) and g+8 (b)
@@ -188,15 +148,11 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 template <bool WT>
 __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   pdl_trigger();
-  // WT: the byte table (load_nf4_bytes); else the nibble table (load_nf4_pairs) and part.
-  __shared__ float pairs_raw[WT ? 1 : 2 * 16 * 32];
-  __shared__ float tab[WT ? NF4_BYTES_FLOATS : 1];
-  __shared__ float part[WT ? 1 : MMA_WARPS - 1][32][4];
+  NF4_PAIRS;
+  __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  float* pairs = WT ? nullptr : nf4_aligned(pairs_raw);
-  const NF4Col col = WT ? NF4Col(0) : nf4_col(pairs, lane);
-  const NF4TabCol tcol = WT ? nf4_tab_col(tab, lane) : NF4TabCol(0);
+  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = (WT ? tileX * MMA_WARPS + warp : tileX) * 16, b0 = blockIdx.y * 8;
   // The warp's j-th chunk (relative to begin): WT, every chunk in turn; else chunks warp, warp+4, …
   const int first = WT ? 0 : warp, step = WT ? 1 : MMA_WARPS;
@@ -240,12 +196,8 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
       }
     }
   }
-  if constexpr (WT) {
-    load_nf4_bytes(tab);
-    cp_async_wait_all();
-  } else {
-    load_nf4_pairs(pairs);
-  }
+  load_nf4_pairs(pairs);
+  if constexpr (WT) cp_async_wait_all();
   __syncthreads();
 
   float c[1][4] = {{0.f, 0.f, 0.f, 0.f}};
@@ -264,14 +216,9 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
           // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
           // 2q+1 of x's vector p.
           const int sh = 16 * q;
-          unsigned int a[4];
-          if constexpr (WT) {
-            a[0] = pair_bf16_tab(tcol, wA, sh, w[d].sa), a[1] = pair_bf16_tab(tcol, wB, sh, w[d].sb);
-            a[2] = pair_bf16_tab(tcol, wA, sh + 8, w[d].sa), a[3] = pair_bf16_tab(tcol, wB, sh + 8, w[d].sb);
-          } else {
-            a[0] = pair_bf16(col, wA, sh, w[d].sa), a[1] = pair_bf16(col, wB, sh, w[d].sb);
-            a[2] = pair_bf16(col, wA, sh + 8, w[d].sa), a[3] = pair_bf16(col, wB, sh + 8, w[d].sb);
-          }
+          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
+                                     pair_bf16(col, wA, sh + 8, w[d].sa),
+                                     pair_bf16(col, wB, sh + 8, w[d].sb)};
           const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
           mma_bf16_16816(c[0], a, b);
         }
@@ -280,7 +227,7 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
         nf4_rows_load(w[d], pa, pb, blkA, blkB, absmax, absmax_q, code2, absmax2, offset, in, 128 * (begin + first + step * (j + NF4_DEPTH)) + 32 * t);
     }
   }
-  if constexpr (WT) {
+  if (WT) {
     const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
     mma_finish_warp<1>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
   } else {

@@ -47,11 +47,6 @@ func Init() error {
 		for name, ptx := range kernels.All {
 			modules[ptx] = append(modules[ptx], name)
 		}
-		optin, err := sharedOptin()
-		if err != nil {
-			initErr = fmt.Errorf("cuda: reading the device's shared memory per block: %w", err)
-			return
-		}
 		dir := os.Getenv("GOMLXGRPO_PTX_DIR") // a developer's A/B of kernel builds (kernels.File)
 		for ptx, names := range modules {
 			if file := kernels.File(ptx); dir != "" && file != "" {
@@ -67,10 +62,6 @@ func Init() error {
 			}
 			for _, n := range names {
 				if fns[n], err = mod.Function(n); err != nil {
-					initErr = fmt.Errorf("cuda: kernel %s: %w", n, err)
-					return
-				}
-				if err = allowLargeShared(fns[n], optin); err != nil {
 					initErr = fmt.Errorf("cuda: kernel %s: %w", n, err)
 					return
 				}
