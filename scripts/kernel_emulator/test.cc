@@ -764,6 +764,8 @@ int main() {
   testMMAN8W(true, 8, 200, 1344, 3);         // 11 chunks over 3 blocks, a 64-input tail; 4 blocks, the last ragged
   testMMAN8W(false, 3, 64, 2496, 2, 16);     // 10 chunks per warp: the load ring wraps; rank 16
   testMMAN8W(false, 8, 16, 320, 4);          // 3 chunks over 4 blocks: the last block has none
+  testMMAN8W(false, 8, 40, 1408, 11);        // 11 splits: the finish's loads 8 splits at a time, then 3
+  testMMA(false, 6, 24, 2304, 9, 16);        // 9 splits (18 chunks: 2 per block, warps 2 and 3 idle)
   testMMAGroup(5, {40, 16, 24}, 320, 1, 3, true);    // every matrix within one block of 64 rows
   testMMAGroup(8, {130, 64}, 1344, 3, 16, true);     // a ragged block, split-K with a tail
   testMMAWarps(false, 37, 40, 320, 1);   // 40 of 64 output rows: warps 2 and 3 past the end
