@@ -32,7 +32,4 @@ for v in base head acqrel; do
   run_logged b8-1.5b-$v 60 "$(dir $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
 done
 echo "generation done at ${SECONDS}s"
-# Programmatic dependent launch again (opt-in since round 32), now that the warp-tile forms load
-# their codes before pdl_wait and stage x with cp.async after it.
-[ $SECONDS -lt 470 ] && run_logged b8-8b-pdl 100 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
 echo "all done at ${SECONDS}s"
