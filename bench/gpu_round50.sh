@@ -4,7 +4,10 @@
 # it (kernels/l2_prefetch.cu, GOMLXGRPO_L2_PREFETCH=<MiB>: whole groups of at most that size), and
 # programmatic dependent launch again (opt-in since round 32; the warp-tile forms now load their
 # codes before pdl_wait), each as an A/B in one process on the 1.5B, 8B and Phi-4 shapes.
+# The prefetches carry the evict-last priority; .gpu/ptx-l2normal has plain ones
+# (bench/round50-evict-normal.patch), timed the same way on the 1.5B shape.
 # Build: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz
+#   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh l2normal bench/round50-evict-normal.patch
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
@@ -13,7 +16,7 @@ python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b phi-4 2>&1 | gr
 # 32 MiB: every group of the 1.5B shape (gate/up 15.5 MiB with scales), the 8B and Phi-4 q/k/v and
 # o groups (their gate/up and down are larger than L2 and are left alone).
 run_logged b8-1.5b-l2 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
-run_logged b8-1.5b-l2x 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=8 --repeat 3
+run_logged b8-1.5b-l2normal 80 "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-l2normal" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 run_logged b8-8b-l2 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 run_logged b8-1.5b-pdl 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
 run_logged b8-8b-pdl 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
