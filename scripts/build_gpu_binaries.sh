@@ -26,10 +26,10 @@ if [ "${1:-}" = old ]; then
   ls -la .gpu
   exit 0
 fi
-mkdir -p .gpu && rm -f .gpu/*
+mkdir -p .gpu && find .gpu -maxdepth 1 -type f -delete  # keeps .gpu/ptx-* (scripts/build_ptx_variant.sh)
 go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
 go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
 go build -ldflags="-s -w" -tags cuda -o .gpu/grpo-cuda ./cmd/grpo
 go test -ldflags="-s -w" -tags cuda -c -o .gpu/cuda.test ./gomlxgrpo/cuda
-gzip -9 -f .gpu/*
+find .gpu -maxdepth 1 -type f ! -name '*.gz' -exec gzip -9 -f {} +
 ls -la .gpu
