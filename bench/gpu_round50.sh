@@ -20,6 +20,8 @@ run_logged b8-1.5b-l2normal 80 "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-l2normal" grpo-c
 run_logged b8-8b-l2 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 run_logged b8-1.5b-pdl 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
 run_logged b8-8b-pdl 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
+# Both: the prefetch launch's own start overlaps the previous kernel under PDL.
+run_logged b8-1.5b-pdl-l2 80 "GOMLXGRPO_PDL=1" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 echo "8b done at ${SECONDS}s"
 [ $SECONDS -lt 450 ] && run_logged b8-phi4-l2 $((590 - SECONDS)) "" grpo-cuda bench generate --load-in-4bit --model $CK/phi-4 --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 echo "all done at ${SECONDS}s"
