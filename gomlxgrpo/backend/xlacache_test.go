@@ -62,3 +62,34 @@ func TestSetXLACacheFlags(t *testing.T) {
 		t.Fatalf("GOMLXGRPO_XLA_CACHE=%s: dir %q", cache, d)
 	}
 }
+
+// BenchmarkFileContains: the start-up scan of the PJRT plugin for the cache flag's name, worst case
+// (a 512 MiB file without it, read to the end from the page cache), in MB/s of file.
+func BenchmarkFileContains(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "plugin.so")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	const mib = 512
+	for range mib {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(mib << 20)
+	b.ResetTimer()
+	for range b.N {
+		found, err := fileContains(path, []string{"--xla_gpu_per_fusion_autotune_cache_dir"})
+		if err != nil || len(found) != 0 {
+			b.Fatalf("found %v, err %v", found, err)
+		}
+	}
+}
