@@ -42,9 +42,9 @@ func L2Prefetch(ranges []ByteRange) error {
 }
 
 // l2PrefetchBudget is the most bytes of weights the decoder prefetches into L2 ahead of one matmul
-// group (whole groups only; prefetchWeights): GOMLXGRPO_L2_PREFETCH MiB (read when a step is recorded, so `grpo bench generate --ab` compares
-// it in one process); 0 or unset, none. Opt-in until timed: written in the eleventh session, after
-// its device time ran out.
+// group (whole groups only; prefetchWeights): GOMLXGRPO_L2_PREFETCH MiB, read when a step is
+// recorded (so `grpo bench generate --ab` compares it in one process); 0 or unset, none. Opt-in
+// until timed: written in the eleventh session, after its device time ran out.
 func l2PrefetchBudget() int64 {
 	mib, err := strconv.Atoi(os.Getenv("GOMLXGRPO_L2_PREFETCH"))
 	if err != nil || mib <= 0 {
