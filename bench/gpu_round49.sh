@@ -11,7 +11,8 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-dir() { [ "$1" = head ] && echo "" || echo "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-$1"; }
+ROOT=$PWD
+dir() { [ "$1" = head ] && echo "" || echo "GOMLXGRPO_PTX_DIR=$ROOT/.gpu/ptx-$1"; }  # absolute: the tests run in gomlxgrpo/cuda
 (cd gomlxgrpo/cuda
 for v in head acqrel; do
   env $(dir $v) GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 100 ../../.gpu/cuda.test -test.v -test.run 'TestNF4GEMV$|TestNF4GEMVGroup|TestGEMVBF16AndLoRADown' > "$OUT/tests-$v.txt" 2>&1
