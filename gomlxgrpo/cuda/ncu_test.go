@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -66,7 +67,9 @@ func BenchmarkNF4Projections(b *testing.B) {
 		for j, sh := range shapes {
 			loras[j] = &LoRA{U: u, B: rawDevice(b, randF32(rng, sh[0]*rank, 0.1)), R: rank, Scale: 2}
 		}
-		forms := []string{"default", "lora16"}
+		// lora16-l2pf: lora16 with each launch preceded by an L2 prefetch of the next launch's
+		// weights (whole groups of at most 32 MiB, as the decoder's GOMLXGRPO_L2_PREFETCH=32).
+		forms := []string{"default", "lora16", "lora16-l2pf"}
 		if l.wideForms {
 			forms = append(forms, "wide", "warps")
 		}
@@ -75,10 +78,28 @@ func BenchmarkNF4Projections(b *testing.B) {
 				defer func(w, ws bool) { wide64, warps64 = w, ws }(wide64, warps64)
 				wide64, warps64 = form == "wide", form == "warps"
 				lora := func(j int) *LoRA {
-					if form == "lora16" {
+					if strings.HasPrefix(form, "lora16") {
 						return loras[j]
 					}
 					return nil
+				}
+				// prefetch asks L2 for copy c's matrices js (nothing without -l2pf, or past 32 MiB).
+				prefetch := func(c int, js ...int) error {
+					if !strings.HasSuffix(form, "-l2pf") {
+						return nil
+					}
+					var rs []ByteRange
+					total := int64(0)
+					for _, j := range js {
+						m := mats[c][j]
+						n := int64(m.out) * int64(m.in)
+						rs = append(rs, ByteRange{m.packed, n / 2}, ByteRange{m.absmax, 4 * (n / 64)})
+						total += n/2 + 4*(n/64)
+					}
+					if total > 32<<20 {
+						return nil
+					}
+					return L2Prefetch(rs)
 				}
 				for _, sh := range shapes {
 					if err := reserveMatmul(l.rows, sh[1], sh[0], true); err != nil {
@@ -108,7 +129,9 @@ func BenchmarkNF4Projections(b *testing.B) {
 					single := func(j int) error {
 						return NF4GEMV(m[j].packed, NF4Scales{Absmax: m[j].absmax}, x, m[j].y, l.rows, m[j].in, m[j].out, 0, lora(j))
 					}
-					for _, err := range []error{group(0, 1, 2), single(3), group(4, 5), single(6)} {
+					next := (c + 1) % copies
+					for _, err := range []error{prefetch(c, 3), group(0, 1, 2), prefetch(c, 4, 5), single(3), prefetch(c, 6), group(4, 5),
+						prefetch(next, 0, 1, 2), single(6)} {
 						if err != nil {
 							return err
 						}
