@@ -60,12 +60,12 @@ func setXLACacheFlags(plugin, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "autotune"), 0o755); err != nil {
-		return nil, err
-	}
 	var added []string
 	for _, f := range xlaCacheFlags {
 		if known[f.flag] {
+			if err := os.MkdirAll(filepath.Join(dir, f.name), 0o755); err != nil {
+				return nil, err
+			}
 			added = append(added, f.flag+"="+filepath.Join(dir, f.name))
 		}
 	}
@@ -86,17 +86,18 @@ func fileContains(path string, names []string) (map[string]bool, error) {
 	defer f.Close()
 	found := map[string]bool{}
 	longest := 0
-	for _, n := range names {
-		longest = max(longest, len(n))
+	spelled := make([][]byte, len(names)) // without the dashes: how XLA's flag table spells them
+	for i, n := range names {
+		spelled[i] = []byte(strings.TrimLeft(n, "-"))
+		longest = max(longest, len(spelled[i]))
 	}
 	buf := make([]byte, 0, 4<<20+longest)
 	chunk := make([]byte, 4<<20)
 	for {
 		n, err := f.Read(chunk)
 		buf = append(buf, chunk[:n]...)
-		for _, name := range names {
-			// The flag's name without its dashes: how XLA's flag table spells it.
-			if !found[name] && bytes.Contains(buf, []byte(strings.TrimLeft(name, "-"))) {
+		for i, name := range names {
+			if !found[name] && bytes.Contains(buf, spelled[i]) {
 				found[name] = true
 			}
 		}

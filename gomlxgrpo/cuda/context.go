@@ -49,7 +49,8 @@ func Init() error {
 		}
 		dir := os.Getenv("GOMLXGRPO_PTX_DIR") // a developer's A/B of kernel builds (kernels.File)
 		for ptx, names := range modules {
-			if file := kernels.File(ptx); dir != "" && file != "" {
+			if dir != "" {
+				file := kernels.File(ptx) // every module has one (kernels.TestFile)
 				if b, err := os.ReadFile(filepath.Join(dir, file)); err == nil {
 					fmt.Fprintf(os.Stderr, "cuda: %s from %s (GOMLXGRPO_PTX_DIR)\n", file, dir)
 					ptx = string(b)

@@ -45,7 +45,6 @@ type Decoder struct {
 	layers                            []layerPtrs
 	embed, finalNorm, lmHead, invFreq cu.DevicePtr
 	maxR                              int
-	prefetch                          int64 // l2PrefetchBudget when the step was recorded
 }
 
 type linearPtrs struct {
@@ -531,10 +530,10 @@ func (d *Decoder) record() error {
 	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
 	// With GOMLXGRPO_L2_PREFETCH, each NF4 matmul group's weights are asked into L2 before the
 	// short kernels that precede it (prefetch.go).
-	d.prefetch = l2PrefetchBudget()
+	budget := l2PrefetchBudget()
 	prefetch := func(ls ...*linearPtrs) {
-		if d.prefetch > 0 {
-			run(d.prefetchWeights(ls...))
+		if budget > 0 {
+			run(prefetchGroup(budget, ls...))
 		}
 	}
 	run(EmbedRows(b["ids"], d.embed, x, B, D))

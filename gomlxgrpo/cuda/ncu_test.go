@@ -83,23 +83,17 @@ func BenchmarkNF4Projections(b *testing.B) {
 					}
 					return nil
 				}
-				// prefetch asks L2 for copy c's matrices js (nothing without -l2pf, or past 32 MiB).
+				// prefetch asks L2 for copy c's matrices js as the decoder does (nothing without -l2pf).
 				prefetch := func(c int, js ...int) error {
 					if !strings.HasSuffix(form, "-l2pf") {
 						return nil
 					}
-					var rs []ByteRange
-					total := int64(0)
+					var ls []*linearPtrs
 					for _, j := range js {
 						m := mats[c][j]
-						n := int64(m.out) * int64(m.in)
-						rs = append(rs, ByteRange{m.packed, n / 2}, ByteRange{m.absmax, 4 * (n / 64)})
-						total += n/2 + 4*(n/64)
+						ls = append(ls, &linearPtrs{packed: m.packed, scales: NF4Scales{Absmax: m.absmax}, in: m.in, out: m.out})
 					}
-					if total > 32<<20 {
-						return nil
-					}
-					return L2Prefetch(rs)
+					return prefetchGroup(32<<20, ls...)
 				}
 				for _, sh := range shapes {
 					if err := reserveMatmul(l.rows, sh[1], sh[0], true); err != nil {

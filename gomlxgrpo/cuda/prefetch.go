@@ -42,7 +42,7 @@ func L2Prefetch(ranges []ByteRange) error {
 }
 
 // l2PrefetchBudget is the most bytes of weights the decoder prefetches into L2 ahead of one matmul
-// group (whole groups only; prefetchWeights): GOMLXGRPO_L2_PREFETCH MiB, read when a step is
+// group (whole groups only; prefetchGroup): GOMLXGRPO_L2_PREFETCH MiB, read when a step is
 // recorded (so `grpo bench generate --ab` compares it in one process); 0 or unset, none. Opt-in
 // until timed: written in the eleventh session, after its device time ran out.
 func l2PrefetchBudget() int64 {
@@ -67,11 +67,11 @@ func (l *linearPtrs) weightRanges() []ByteRange {
 	return []ByteRange{{l.packed, n / 2}, {l.scales.Q, n / 64}}
 }
 
-// prefetchWeights launches L2Prefetch for the weights of ls (the matmul group that follows the
-// kernels about to be launched) when they come to at most d.prefetch bytes, else nothing: the
-// group's blocks all start at once across its matrices in about one wave, so weights half in L2
-// would leave every SM one slow block to wait for.
-func (d *Decoder) prefetchWeights(ls ...*linearPtrs) error {
+// prefetchGroup launches L2Prefetch for the weights of ls (a matmul group about to follow the
+// kernels launched next) when they come to at most budget bytes, else nothing: the group's blocks
+// all start at once across its matrices in about one wave, so weights half in L2 would leave every
+// SM one slow block to wait for.
+func prefetchGroup(budget int64, ls ...*linearPtrs) error {
 	var rs []ByteRange
 	total := int64(0)
 	for _, l := range ls {
@@ -79,7 +79,7 @@ func (d *Decoder) prefetchWeights(ls ...*linearPtrs) error {
 			rs, total = append(rs, r), total+r.N
 		}
 	}
-	if total > d.prefetch || len(rs) > l2PrefetchRanges {
+	if total > budget || len(rs) > l2PrefetchRanges {
 		return nil
 	}
 	return L2Prefetch(rs)
