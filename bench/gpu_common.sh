@@ -19,11 +19,29 @@ run_logged() {
 # xla_mem LABEL: the temporaries of each XLA executable in $OUT/LABEL.log (run with GOMLXGRPO_XLA_LOG=1).
 xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\n' ' '; echo; }
 
-# cuda_tests TIMEOUT PATTERN: the GPU tests of gomlxgrpo/cuda matching PATTERN, whole output in
-# $OUT/tests.txt as they run (a call that times out keeps it), then their summary lines.
+# cuda_tests TIMEOUT PATTERN [LABEL [ENV=… …]]: the GPU tests of gomlxgrpo/cuda matching PATTERN,
+# with those environment assignments, whole output in $OUT/tests.txt (tests-LABEL.txt) as they run
+# (a call that times out keeps it), then their summary lines (prefixed with LABEL).
 cuda_tests() {
-  (cd gomlxgrpo/cuda && GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$1" ../../.gpu/cuda.test -test.v -test.run "$2" > "$OUT/tests.txt" 2>&1; echo "rc=$?" >> "$OUT/tests.txt")
-  grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$OUT/tests.txt" | head -20
+  local t=$1 pat=$2 label=${3:-}; shift $(($# < 3 ? $# : 3))
+  local log="$OUT/tests${label:+-$label}.txt"
+  (cd gomlxgrpo/cuda && env "$@" GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$t" ../../.gpu/cuda.test -test.v -test.run "$pat" > "$log" 2>&1; echo "rc=$?" >> "$log")
+  grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$log" | sed "s/^/${label:+$label }/" | head -20
+}
+
+# ptx_env VARIANT: the assignment that makes Init load the kernel modules in .gpu/ptx-VARIANT
+# (scripts/build_ptx_variant.sh), by absolute path; nothing for "head" (the embedded ones). Pass
+# it unquoted, so that "head" adds no argument.
+ROOT=$(pwd)
+ptx_env() { [ "$1" = head ] || echo "GOMLXGRPO_PTX_DIR=$ROOT/.gpu/ptx-$1"; }
+
+# layer_bench LABEL LAYER PATTERN [ENV=… …]: BenchmarkNF4Projections' sub-benchmarks matching
+# PATTERN on shape LAYER (300 iterations, no PJRT), with those environment assignments, their
+# result lines and which PTX folder loaded, prefixed with LABEL.
+layer_bench() {
+  local label=$1 layer=$2 pat=$3; shift 3
+  (cd gomlxgrpo/cuda && env "$@" GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER="$layer" timeout 90 ../../.gpu/cuda.test -test.run '^$' -test.bench "$pat" -test.benchtime 300x 2>&1 |
+    grep -E '^Benchmark|FAIL|panic|PTX_DIR' | sed "s/^/$label /")
 }
 
 # cuda_bench TIMEOUT PATTERN [ENV=… …]: the benchmarks of gomlxgrpo/cuda matching PATTERN (200

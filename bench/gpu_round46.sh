@@ -9,20 +9,17 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-(cd gomlxgrpo/cuda
 for l in llama8b-b8 qwen1.5b-b8; do
-  for v in old cpa new; do
-    GOMLXGRPO_PTX_DIR=$OLDPWD/.gpu/ptx-$v GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=$l timeout 90 ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Projections' -test.benchtime 300x 2>&1 | grep -E '^Benchmark|FAIL|panic' | sed "s/^/$v /"
-  done
-done)
+  for v in old cpa new; do layer_bench $v $l NF4Projections $(ptx_env $v); done
+done
 echo "layers done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b 2>&1 | grep --line-buffered '^{'
 # --ab with a variable nothing reads: 2×3 timed generations in one process, after one untimed.
 for v in old cpa new new cpa old; do
-  run_logged b8-8b-$v 100 "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-$v" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
+  run_logged b8-8b-$v 100 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
 done
 for v in old cpa new; do
-  run_logged b8-1.5b-$v 60 "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-$v" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
+  run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
 done
 grep -h "GOMLXGRPO_PTX_DIR" $OUT/b8-8b-*.log | sort | uniq -c
 echo "all done at ${SECONDS}s"

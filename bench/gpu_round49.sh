@@ -11,26 +11,18 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-ROOT=$PWD
-dir() { [ "$1" = head ] && echo "" || echo "GOMLXGRPO_PTX_DIR=$ROOT/.gpu/ptx-$1"; }  # absolute: the tests run in gomlxgrpo/cuda
-(cd gomlxgrpo/cuda
-for v in head acqrel; do
-  env $(dir $v) GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout 100 ../../.gpu/cuda.test -test.v -test.run 'TestNF4GEMV$|TestNF4GEMVGroup|TestGEMVBF16AndLoRADown' > "$OUT/tests-$v.txt" 2>&1
-  echo "rc=$?" >> "$OUT/tests-$v.txt"; grep -E -- '^(---|ok|FAIL|rc=)|_test.go|panic' "$OUT/tests-$v.txt" | sed "s/^/$v /" | head -12
-done
+for v in head acqrel; do cuda_tests 100 'TestNF4GEMV$|TestNF4GEMVGroup|TestGEMVBF16AndLoRADown' $v $(ptx_env $v); done
 for l in llama8b-b8 phi4-b8 qwen1.5b-b8; do
-  for v in base head acqrel; do
-    env $(dir $v) GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=$l timeout 90 ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Projections' -test.benchtime 300x 2>&1 | grep -E '^Benchmark|FAIL|panic' | sed "s/^/$v /"
-  done
-done)
+  for v in base head acqrel; do layer_bench $v $l NF4Projections $(ptx_env $v); done
+done
 echo "layers done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b 2>&1 | grep --line-buffered '^{'
 # --ab with a variable nothing reads: 2×3 timed generations in one process, after one untimed.
 for v in base head acqrel acqrel head base; do
-  run_logged b8-8b-$v 100 "$(dir $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
+  run_logged b8-8b-$v 100 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
 done
 for v in base head acqrel; do
-  run_logged b8-1.5b-$v 60 "$(dir $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
+  run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
 done
 echo "generation done at ${SECONDS}s"
 echo "all done at ${SECONDS}s"

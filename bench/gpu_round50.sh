@@ -14,18 +14,15 @@ CK=/tmp/ck
 cuda_tests 60 'TestL2Prefetch'
 # The layer's projections back to back, each launch preceded by a prefetch of the next one's
 # weights (lora16-l2pf) against none (lora16), both prefetch priorities.
-(cd gomlxgrpo/cuda
 for l in qwen1.5b-b8 llama8b-b8; do
-  for v in evictlast l2normal; do
-    pd=""; [ $v = l2normal ] && pd="GOMLXGRPO_PTX_DIR=$OLDPWD/.gpu/ptx-l2normal"
-    env $pd GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=$l timeout 90 ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Projections/.*/lora16' -test.benchtime 300x 2>&1 | grep -E '^Benchmark|FAIL|panic|PTX_DIR' | sed "s/^/$v /"
-  done
-done)
+  layer_bench evictlast $l 'NF4Projections/.*/lora16'
+  layer_bench l2normal $l 'NF4Projections/.*/lora16' $(ptx_env l2normal)
+done
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b phi-4 2>&1 | grep --line-buffered '^{'
 # 32 MiB: every group of the 1.5B shape (gate/up 15.5 MiB with scales), the 8B and Phi-4 q/k/v and
 # o groups (their gate/up and down are larger than L2 and are left alone).
 run_logged b8-1.5b-l2 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
-run_logged b8-1.5b-l2normal 80 "GOMLXGRPO_PTX_DIR=$PWD/.gpu/ptx-l2normal" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
+run_logged b8-1.5b-l2normal 80 "$(ptx_env l2normal)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 run_logged b8-8b-l2 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_L2_PREFETCH=32 --repeat 3
 run_logged b8-1.5b-pdl 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
 run_logged b8-8b-pdl 110 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_PDL=1 --repeat 3
