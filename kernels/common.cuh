@@ -65,6 +65,17 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 #endif
 
+// atomic_add_acq_rel is atomicAdd with acquire-release semantics at GPU scope.
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ unsigned int atomic_add_acq_rel(unsigned int* p, unsigned int v) { return atomicAdd(p, v); }
+#else
+__device__ __forceinline__ unsigned int atomic_add_acq_rel(unsigned int* p, unsigned int v) {
+  unsigned int old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
+  return old;
+}
+#endif
+
 // Programmatic dependent launch (sm_90; the decoder launches with
 // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, gomlxgrpo/cuda/pdl.go). A kernel so launched
 // may start while the previous kernel on the stream is still running, once every block of that one

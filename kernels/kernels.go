@@ -27,8 +27,6 @@ var All = map[string]string{
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
 	"gemm_bf16_mma_n64": gemmBF16MMA,
-	// l2_prefetch.cu: weights into L2 ahead of their matmul (opt-in, GOMLXGRPO_L2_PREFETCH).
-	"l2_prefetch": l2Prefetch,
 	// sample.cu: temperature, top-k/top-p/min-p and the draw.
 	"sample_rows":       sample,
 	"sample_max_split":  sample,
@@ -81,8 +79,6 @@ var (
 	elementwise string
 	//go:embed gemv_bf16.ptx
 	gemvBF16 string
-	//go:embed l2_prefetch.ptx
-	l2Prefetch string
 )
 
 // File names the embedded module ptx (a value of All) by its file in this folder, e.g.
@@ -92,8 +88,7 @@ var (
 func File(ptx string) string {
 	for name, text := range map[string]*string{"nf4_dequant.ptx": &nf4Dequant, "nf4_gemv.ptx": &nf4GEMV, "nf4_mma.ptx": &nf4MMA,
 		"gemm_bf16_mma.ptx": &gemmBF16MMA, "sample.ptx": &sample, "rmsnorm.ptx": &rmsnorm, "rope_cache.ptx": &ropeCache,
-		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16,
-		"l2_prefetch.ptx": &l2Prefetch} {
+		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16} {
 		if *text == ptx {
 			return name
 		}

@@ -118,13 +118,16 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
     for (int n = 0; n < NT; n++)
 #pragma unroll
       for (int i = 0; i < 4; i++) wt[((int)blockIdx.z * 4 * NT + 4 * n + i) * 32 + lane] = c[n][i];
-    __threadfence();  // the partials are visible to every block before this warp is counted
+    // Release and acquire instead of two sequentially consistent fences (membar.gl: MEMBAR.SC.GPU
+    // and an L1 invalidation each): __syncwarp orders the lanes' partials before lane 0's
+    // acq_rel add (release, cumulative), and its acquire before the lanes' loads (CUTLASS's
+    // split-K semaphore does the same with __syncthreads).
     __syncwarp();
     unsigned int last = 0;
-    if (lane == 0) last = atomicAdd(&cnt[tile], 1u) == (unsigned int)(Z - 1);
+    if (lane == 0) last = atomic_add_acq_rel(&cnt[tile], 1u) == (unsigned int)(Z - 1);
     last = __shfl_sync(0xffffffffu, last, 0);
     if (!last) return;
-    __threadfence();
+    __syncwarp();
     // The partials, from L2 (ld_cg: other blocks wrote them), added in the order z = 0 … Z−1.
     // ZU splits' loads go out together, all 4·NT of each: looping over z inside each accumulator
     // instead issued one L2 round trip per accumulator per 4 splits (the compiler's unroll), 4 to

@@ -528,16 +528,7 @@ func (d *Decoder) record() error {
 		}
 	}
 	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
-	// With GOMLXGRPO_L2_PREFETCH, each NF4 matmul group's weights are asked into L2 before the
-	// short kernels that precede it (prefetch.go).
-	budget := l2PrefetchBudget()
-	prefetch := func(ls ...*linearPtrs) {
-		if budget > 0 {
-			run(prefetchGroup(budget, ls...))
-		}
-	}
 	run(EmbedRows(b["ids"], d.embed, x, B, D))
-	prefetch(d.layers[0].attnInputs()...)
 	pre, e := d.norm(&x, 0, d.layers[0].inNorm, d.layers[0].attnInputs())
 	run(e)
 	for i, l := range d.layers {
@@ -546,17 +537,14 @@ func (d *Decoder) record() error {
 		if l.fused { // y = [q | k | v] per row
 			qkv, w := b["qkv"], NH+2*KH
 			run(d.gemvGroup([]*linearPtrs{&l.qkv}, b["h"], []cu.DevicePtr{qkv}, pre))
-			prefetch(&l.o)
 			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
 				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
 		} else {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
-			prefetch(&l.o)
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
-		prefetch(l.mlpInputs()...)
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)
 		g, u, stride := b["g"], b["u"], 0
@@ -566,7 +554,6 @@ func (d *Decoder) record() error {
 		} else {
 			run(d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{g, u}, pre))
 		}
-		prefetch(&l.dn)
 		if pre = d.fuseDown([]*linearPtrs{&l.dn}, F); pre { // the down projection's LoRA down-projection with the activation
 			run(SwiGLULoRA(g, u, b["act"], B, F, stride, l.dn.a, d.loraSlice(0), l.dn.r))
 		} else {
@@ -576,7 +563,6 @@ func (d *Decoder) record() error {
 		next, inputs := d.finalNorm, []*linearPtrs(nil) // the norm that follows this residual add: the next layer's input norm, or the final one
 		if i+1 < len(d.layers) {
 			next, inputs = d.layers[i+1].inNorm, d.layers[i+1].attnInputs()
-			prefetch(d.layers[i+1].attnInputs()...)
 		}
 		pre, e = d.norm(&x, b["y"], next, inputs)
 		run(e)

@@ -93,17 +93,15 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
-		// start before the previous one ends), with every matmul group's weights prefetched into
-		// L2 (GOMLXGRPO_L2_PREFETCH: one more kernel in the chain): both must decode exactly what
-		// the graph decoded.
+		// start before the previous one ends): both must decode exactly what the graph decoded.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
 		// the GoMLX path as case 0 does.
-		graphs, pdl, mma8, attnHeads, l2 := "1", "0", "", "", ""
+		graphs, pdl, mma8, attnHeads := "1", "0", "", ""
 		switch ci {
 		case 2:
 			graphs = "0"
 		case 3:
-			pdl, l2 = "1", "64"
+			pdl = "1"
 		case 4:
 			mma8, attnHeads = "warps", heads
 		}
@@ -111,7 +109,6 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
-		t.Setenv("GOMLXGRPO_L2_PREFETCH", l2)
 		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)

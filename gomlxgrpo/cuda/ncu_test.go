@@ -67,9 +67,7 @@ func BenchmarkNF4Projections(b *testing.B) {
 		for j, sh := range shapes {
 			loras[j] = &LoRA{U: u, B: rawDevice(b, randF32(rng, sh[0]*rank, 0.1)), R: rank, Scale: 2}
 		}
-		// lora16-l2pf: lora16 with each launch preceded by an L2 prefetch of the next launch's
-		// weights (whole groups of at most 32 MiB, as the decoder's GOMLXGRPO_L2_PREFETCH=32).
-		forms := []string{"default", "lora16", "lora16-l2pf"}
+		forms := []string{"default", "lora16"}
 		if l.wideForms {
 			forms = append(forms, "wide", "warps")
 		}
@@ -82,18 +80,6 @@ func BenchmarkNF4Projections(b *testing.B) {
 						return loras[j]
 					}
 					return nil
-				}
-				// prefetch asks L2 for copy c's matrices js as the decoder does (nothing without -l2pf).
-				prefetch := func(c int, js ...int) error {
-					if !strings.HasSuffix(form, "-l2pf") {
-						return nil
-					}
-					var ls []*linearPtrs
-					for _, j := range js {
-						m := mats[c][j]
-						ls = append(ls, &linearPtrs{packed: m.packed, scales: NF4Scales{Absmax: m.absmax}, in: m.in, out: m.out})
-					}
-					return prefetchGroup(32<<20, ls...)
 				}
 				for _, sh := range shapes {
 					if err := reserveMatmul(l.rows, sh[1], sh[0], true); err != nil {
@@ -123,9 +109,7 @@ func BenchmarkNF4Projections(b *testing.B) {
 					single := func(j int) error {
 						return NF4GEMV(m[j].packed, NF4Scales{Absmax: m[j].absmax}, x, m[j].y, l.rows, m[j].in, m[j].out, 0, lora(j))
 					}
-					next := (c + 1) % copies
-					for _, err := range []error{prefetch(c, 3), group(0, 1, 2), prefetch(c, 4, 5), single(3), prefetch(c, 6), group(4, 5),
-						prefetch(next, 0, 1, 2), single(6)} {
+					for _, err := range []error{group(0, 1, 2), single(3), group(4, 5), single(6)} {
 						if err != nil {
 							return err
 						}

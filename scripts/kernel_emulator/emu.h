@@ -97,8 +97,6 @@ inline unsigned atomicAdd(unsigned* p, unsigned v) {
 }
 
 inline float __logf(float x) { return logf(x); }
-// emuPrefetchL2 stands for prefetch.global.L2 (kernels/l2_prefetch.cu): test.cc records the addresses.
-void emuPrefetchL2(const void* p);
 
 // emuLaunch runs kernel() for every thread of every block of grid × block (one dimension of
 // threads), with dynShared bytes of dynamic shared memory.

@@ -70,16 +70,6 @@ void swiglu_lora_bf16(const float*, const float*, u16*, int, int, const float*, 
 void sample_rows(const float*, int, const unsigned*, const unsigned*, const int*, float, int, float, float, int, int*, float*);
 void sample_max_split(const float*, int, float, int, float*);
 void sample_draw_split(const float*, int, const unsigned*, const unsigned*, const int*, float, float, int, float*, unsigned*, int*, float*);
-void l2_prefetch(const char*, long long, const char*, long long, const char*, long long, const char*, long long, const char*, long long,
-                 const char*, long long);
-}
-
-// The addresses l2_prefetch's emulated prefetches asked for (emu.h's emuPrefetchL2).
-static std::mutex prefetchMu;
-static std::vector<const char*> prefetched;
-void emuPrefetchL2(const void* p) {
-  std::lock_guard<std::mutex> l(prefetchMu);
-  prefetched.push_back(static_cast<const char*>(p));
 }
 
 static std::mt19937_64 rng(12345);
@@ -657,27 +647,6 @@ static float uniform01(unsigned k1, unsigned k2, int step, int v) {
   return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f);  // < 1 in float32 (see gomlxgrpo/sample/device.go)
 }
 
-// testL2Prefetch: l2_prefetch asks for every 128-byte line of each of its six ranges once (a
-// partial last line included) and for nothing outside them, over grids smaller and larger than
-// the lines.
-static void testL2Prefetch(int blocks, std::vector<long long> sizes) {
-  std::vector<std::vector<char>> bufs;
-  for (long long n : sizes) bufs.emplace_back(std::max(n, 1LL));
-  prefetched.clear();
-  std::vector<const char*> p;
-  for (auto& b : bufs) p.push_back(b.data());
-  emuLaunch({(unsigned)blocks}, 256, 0, [&] {
-    l2_prefetch(p[0], sizes[0], p[1], sizes[1], p[2], sizes[2], p[3], sizes[3], p[4], sizes[4], p[5], sizes[5]);
-  });
-  std::vector<const char*> want;
-  for (int m = 0; m < 6; m++)
-    for (long long o = 0; o < sizes[m]; o += 128) want.push_back(p[m] + o);
-  std::sort(prefetched.begin(), prefetched.end());
-  std::sort(want.begin(), want.end());
-  CHECK(prefetched == want, "l2 prefetch: %zu lines asked for, want %zu (blocks=%d, first size %lld)", prefetched.size(), want.size(), blocks, sizes[0]);
-  printf("ok l2 prefetch (blocks=%d, %zu lines)\n", blocks, want.size());
-}
-
 static void testSample() {
   const int B = 3, V = 3000;
   std::vector<float> logits(B * V);
@@ -848,8 +817,6 @@ int main() {
   testElementwise();
   testSample();
   testSampleSplit();
-  testL2Prefetch(2, {300000, 129, 0, 4096, 1, 20000});  // more lines than threads; partial lines; an empty range
-  testL2Prefetch(3, {0, 1024, 70000, 0, 0, 128});
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;
