@@ -160,3 +160,83 @@ extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16
     (m == 0 ? u0 : m == 1 ? u1 : u2)[(long long)b * r + j % r] = v;
   }
 }
+
+// residual_rmsnorm_lora_bf16_e<E>: residual_rmsnorm_lora_bf16 for rows of D ≤ E·THREADS, in one
+// pass. Each thread loads all of its E elements of x (+ y), w and the block's adapter rows at once
+// and keeps them in registers, so the block waits for one load round trip where the general
+// kernel waits for one per LORA_CHUNK elements in each of its two passes (and reads x and y twice).
+// A thread takes the same elements in the same order (i = t + THREADS·e, e ascending), so xo, out
+// and u are the general kernel's bits. The decoder's rows: 1,536 (E = 8), 3,072 (12), 4,096 (16),
+// 5,120 (20); ResidualRMSNormLoRA takes the smallest form that holds the row.
+template <int E>
+__device__ __forceinline__ void rmsnorm_lora_regs(const unsigned short* __restrict__ x, const float* __restrict__ y,
+                                                  const unsigned short* __restrict__ w, unsigned short* __restrict__ xo,
+                                                  unsigned short* __restrict__ out, int D, float eps,
+                                                  const float* __restrict__ A0, const float* __restrict__ A1,
+                                                  const float* __restrict__ A2, float* __restrict__ u0, float* __restrict__ u1,
+                                                  float* __restrict__ u2, int r, int n, int per) {
+  pdl_start();
+  __shared__ float red[LORA_PER][THREADS / 32];
+  const int b = blockIdx.x, c = blockIdx.y;
+  const unsigned short* row = x + (long long)b * D;
+  const float* yrow = y != nullptr ? y + (long long)b * D : nullptr;
+  const int j0 = c * per, nj = min(per, n * r - j0);
+  const float* A[LORA_PER];
+#pragma unroll
+  for (int k = 0; k < LORA_PER; k++) {
+    const int j = min(j0 + k, n * r - 1), m = j / r;
+    A[k] = (m == 0 ? A0 : m == 1 ? A1 : A2) + (long long)(j % r) * D;
+  }
+  unsigned short sv[E], wv[E];
+  float av[LORA_PER][E];
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int i = threadIdx.x + THREADS * e;
+    const bool in = i < D;
+    sv[e] = in ? norm_in(row, yrow, i) : 0;
+    wv[e] = in ? w[i] : 0;
+#pragma unroll
+    for (int k = 0; k < LORA_PER; k++) av[k][e] = in && k < nj ? A[k][i] : 0.f;
+  }
+  float ss = 0.f;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const float v = bf16_to_f32(sv[e]);
+    if (threadIdx.x + THREADS * e < D) ss += v * v;
+  }
+  const float inv = row_inv_rms(ss, D, eps);
+  float acc[LORA_PER] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int i = threadIdx.x + THREADS * e;
+    if (i >= D) continue;
+    const unsigned short h = f32_to_bf16(bf16_to_f32(wv[e]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(sv[e]) * inv)));
+    if (c == 0) {
+      if (yrow != nullptr) xo[(long long)b * D + i] = sv[e];
+      out[(long long)b * D + i] = h;
+    }
+    const float hv = bf16_to_f32(h);
+#pragma unroll
+    for (int k = 0; k < LORA_PER; k++) acc[k] += hv * av[k][e];
+  }
+  const float v = block_sum_outputs(acc, red);
+  if (threadIdx.x < nj) {
+    const int j = j0 + threadIdx.x, m = j / r;
+    (m == 0 ? u0 : m == 1 ? u1 : u2)[(long long)b * r + j % r] = v;
+  }
+}
+
+#define RMSNORM_LORA_REGS(E)                                                                                            \
+  extern "C" __global__ void __launch_bounds__(THREADS) residual_rmsnorm_lora_bf16_e##E(                              \
+      const unsigned short* __restrict__ x, const float* __restrict__ y, const unsigned short* __restrict__ w,         \
+      unsigned short* __restrict__ xo, unsigned short* __restrict__ out, int D, float eps, const float* __restrict__ A0, \
+      const float* __restrict__ A1, const float* __restrict__ A2, float* __restrict__ u0, float* __restrict__ u1,       \
+      float* __restrict__ u2, int r, int n, int per) {                                                                 \
+    rmsnorm_lora_regs<E>(x, y, w, xo, out, D, eps, A0, A1, A2, u0, u1, u2, r, n, per);                               \
+  }
+RMSNORM_LORA_REGS(4)
+RMSNORM_LORA_REGS(8)
+RMSNORM_LORA_REGS(12)
+RMSNORM_LORA_REGS(16)
+RMSNORM_LORA_REGS(20)
+RMSNORM_LORA_REGS(24)

@@ -46,8 +46,26 @@ func ResidualRMSNormLoRA(x, y, w, xo, out cu.DevicePtr, rows, d int, eps float32
 	copy(u3[:], u)
 	per, blocks := loraNormSplit(rows, n*r)
 	d32, r32, n32, per32 := int32(d), int32(r), int32(n), int32(per)
-	return launch("residual_rmsnorm_lora_bf16", [3]int{rows, blocks, 1}, 256, 0, p(&x), p(&y), p(&w), p(&xo), p(&out), p(&d32), p(&eps),
+	return launch(normLoRAKernel(d), [3]int{rows, blocks, 1}, 256, 0, p(&x), p(&y), p(&w), p(&xo), p(&out), p(&d32), p(&eps),
 		p(&a3[0]), p(&a3[1]), p(&a3[2]), p(&u3[0]), p(&u3[1]), p(&u3[2]), p(&r32), p(&n32), p(&per32))
+}
+
+// normLoRAElems are the one-pass norm forms (residual_rmsnorm_lora_bf16_e<E>: rows of at most
+// E·256 elements, each thread's E in registers).
+var normLoRAElems = []int{4, 8, 12, 16, 20, 24}
+
+// normLoRAKernel names the fused norm's kernel for rows of d elements: the smallest one-pass form
+// that holds the row, else the general one (two passes of LORA_CHUNK elements per thread at a
+// time), which GOMLXGRPO_NORM=chunked forces (an A/B in one process, read at every launch).
+func normLoRAKernel(d int) string {
+	if os.Getenv("GOMLXGRPO_NORM") != "chunked" {
+		for _, e := range normLoRAElems {
+			if d <= 256*e {
+				return fmt.Sprintf("residual_rmsnorm_lora_bf16_e%d", e)
+			}
+		}
+	}
+	return "residual_rmsnorm_lora_bf16"
 }
 
 // loraNormPer is residual_rmsnorm_lora_bf16's and swiglu_lora_bf16's most outputs per block

@@ -443,11 +443,12 @@ func TestResidualRMSNorm(t *testing.T) {
 // TestResidualRMSNormLoRA: the norm with the adapters' down-projections fused writes
 // ResidualRMSNorm's bits to the other x buffer and the output (RMSNorm's without a residual), and
 // u equal to LoRADownN on that output within float32 rounding (another order of the same sum), for
-// 1 to 3 adapters over rows and block splits of the decode shapes.
+// 1 to 3 adapters over rows and block splits of the decode shapes; the one-pass form the decoder
+// takes and the general kernel (GOMLXGRPO_NORM=chunked) write the same bits.
 func TestResidualRMSNormLoRA(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(11)
-	for _, c := range []struct{ rows, d, n, r int }{{1, 64, 1, 8}, {8, 1536, 3, 16}, {5, 5120, 2, 16}, {64, 3072, 3, 16}} {
+	for _, c := range []struct{ rows, d, n, r int }{{1, 64, 1, 8}, {8, 1536, 3, 16}, {5, 5120, 2, 16}, {64, 3072, 3, 16}, {3, 8192, 2, 16}} {
 		for _, residual := range []bool{true, false} {
 			rows, d := c.rows, c.d
 			_, xh := randBF16(rng, rows*d, 1)
@@ -474,6 +475,20 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 			if err := ResidualRMSNormLoRA(pxa, py, pw, pxo, poa, rows, d, 1e-6, as, ua, c.r); err != nil {
 				t.Fatal(err)
 			}
+			// The general (two-pass) kernel must write the one-pass form's bits.
+			xoc, pxoc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+			oc, poc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
+			var uc []cu.DevicePtr
+			var uct []*tensors.Tensor
+			for range c.n {
+				tc, puc := zerosOnDevice(t, be, dtypes.Float32, rows, c.r)
+				uc, uct = append(uc, puc), append(uct, tc)
+			}
+			t.Setenv("GOMLXGRPO_NORM", "chunked")
+			if err := ResidualRMSNormLoRA(pxa, py, pw, pxoc, poc, rows, d, 1e-6, as, uc, c.r); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("GOMLXGRPO_NORM", "")
 			var err error
 			if residual {
 				err = ResidualRMSNorm(pxb, py, pw, pob, rows, d, 1e-6)
@@ -492,9 +507,14 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 				near(t, what+" x", readBF16(t, xo), readBF16(t, xb), func(int) float64 { return 0 })
 			}
 			near(t, what+" norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
+			near(t, what+" norm, general kernel", readBF16(t, oc), readBF16(t, oa), func(int) float64 { return 0 })
+			if residual {
+				near(t, what+" x, general kernel", readBF16(t, xoc), readBF16(t, xo), func(int) float64 { return 0 })
+			}
 			for m := range c.n {
 				want := readDevice[float32](ubt[m])
 				near(t, fmt.Sprintf("%s u[%d]", what, m), readDevice[float32](uat[m]), want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
+				near(t, fmt.Sprintf("%s u[%d], general kernel", what, m), readDevice[float32](uct[m]), readDevice[float32](uat[m]), func(int) float64 { return 0 })
 			}
 		}
 	}

@@ -51,6 +51,18 @@ void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
 void residual_rmsnorm_lora_bf16(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
                                 const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e4(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e8(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e12(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e16(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e20(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
+void residual_rmsnorm_lora_bf16_e24(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
+                                   const float*, float*, float*, float*, int, int, int);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
 void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_decode_bf16_h2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
@@ -587,6 +599,51 @@ static void testResidualRMSNormLoRA(int n, int r, int per, bool residual) {
   printf("ok residual_rmsnorm_lora (n=%d r=%d per=%d residual=%d)\n", n, r, per, residual);
 }
 
+// testRMSNormLoRARegs: each one-pass form (residual_rmsnorm_lora_bf16_e<E>) writes the general
+// kernel's bits for xo, out and every u, on rows that fill its E·256 elements, leave some unused,
+// or are shorter than a thread per element; with and without a residual.
+static void testRMSNormLoRARegs() {
+  using K = void (*)(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*, const float*,
+                     float*, float*, float*, int, int, int);
+  const std::pair<int, K> forms[] = {{4, residual_rmsnorm_lora_bf16_e4},   {8, residual_rmsnorm_lora_bf16_e8},
+                                     {12, residual_rmsnorm_lora_bf16_e12}, {16, residual_rmsnorm_lora_bf16_e16},
+                                     {20, residual_rmsnorm_lora_bf16_e20}, {24, residual_rmsnorm_lora_bf16_e24}};
+  const int rows = 2;
+  for (auto [E, kernel] : forms)
+    for (int D : {E * 256, E * 256 - 200, 100})
+      for (int n : {1, 3})
+        for (bool residual : {true, false}) {
+          const int r = n == 1 ? 16 : 5, per = n == 1 ? 1 : 4, J = (n * r + per - 1) / per;
+          std::vector<u16> x(rows * D), w(D);
+          std::vector<float> y(rows * D);
+          for (auto& v : x) v = tobf(gauss(1));
+          for (auto& v : y) v = gauss(1);
+          for (auto& v : w) v = tobf(gauss(1));
+          std::vector<float> A[3];
+          for (auto& a : A) {
+            a.resize(r * D);
+            for (auto& v : a) v = gauss(0.05);
+          }
+          std::vector<u16> xo[2], out[2];
+          std::vector<float> u[2][3];
+          for (int f = 0; f < 2; f++) {
+            xo[f].assign(rows * D, 0), out[f].assign(rows * D, 0);
+            for (auto& v : u[f]) v.assign(rows * r, -7.f);
+            emuLaunch({rows, unsigned(J)}, 256, 0, [&] {
+              (f == 0 ? kernel : residual_rmsnorm_lora_bf16)(x.data(), residual ? y.data() : nullptr, w.data(), xo[f].data(),
+                                                            out[f].data(), D, 1e-6f, A[0].data(), A[1].data(), A[2].data(),
+                                                            u[f][0].data(), u[f][1].data(), u[f][2].data(), r, n, per);
+            });
+          }
+          CHECK(xo[0] == xo[1] && out[0] == out[1], "residual_rmsnorm_lora_bf16_e%d (D=%d n=%d residual=%d): x or out differ", E, D,
+                n, residual);
+          for (int m = 0; m < 3; m++)
+            CHECK(memcmp(u[0][m].data(), u[1][m].data(), 4 * rows * r) == 0,
+                  "residual_rmsnorm_lora_bf16_e%d (D=%d n=%d residual=%d): adapter %d's u differs", E, D, n, residual, m);
+        }
+  printf("ok residual_rmsnorm_lora one-pass forms (equal the general kernel's bits)\n");
+}
+
 // testSwiGLULoRA: swiglu with the down projection's LoRA down-projection fused gives swiglu_bf16's
 // act bits and ud = act·Aᵀ within float32 rounding of a double-precision sum, with gate and up in
 // separate buffers (stride F) or Phi-3's halves of one row (stride 2F).
@@ -789,6 +846,7 @@ int main() {
   testResidualRMSNormLoRA(3, 5, 4, true);   // 15 outputs over 4 blocks, the last with 3
   testResidualRMSNormLoRA(2, 8, 1, true);
   testResidualRMSNormLoRA(1, 16, 3, false);  // the first layer's input norm (no residual), Phi-3's one qkv adapter
+  testRMSNormLoRARegs();
   testRope(false);
   testRope(true);
   testAttention(16, 48, 30);  // positions after w are flagged valid: only s ≤ w counts
