@@ -89,3 +89,88 @@ extern "C" __global__ void __launch_bounds__(SWIGLU_THREADS) swiglu_lora_bf16(co
   const float v = block_sum_outputs(acc, red);
   if (threadIdx.x < nj) ud[(long long)b * r + j0 + threadIdx.x] = v;
 }
+
+// swiglu_lora_split_bf16: swiglu_lora_bf16 with the blocks split over F instead of over the
+// outputs, so that g, u and A are each read once per launch (the row split reads a row's 2·F floats
+// once per block of the row: 18 MiB through L2 for Phi-4's F = 17,920 at batch 8, where these are
+// 1.1 MiB):
+//
+//   act[b,i] as swiglu_bf16;   ud[b, j] = Σ_c Σ_{i in slice c} act[b,i] · A[j,i]
+//
+// Grid (J), 256 threads. Block c takes the slice i = c·32·se … of se·32 columns for every row:
+// warp w takes rows w, w + 8, …; lane l the columns c·32·se + l + 32·e (e < se ≤ SPLIT_SE). For
+// each row it writes act (swiglu_bf16's bits) and, per 16 outputs j, the slice's partial sums
+// (lane terms in e order, then a butterfly over the lanes) to ws[(b·r + j)·J + c], so that the
+// finish reads each output's partials in one coalesced load. The launch's last
+// block (counter cnt, left at zero) adds each output's J ≤ 32 partials in a fixed order (lane l
+// takes block l's, then a butterfly), so the same bits on every run.
+#define SPLIT_SE 24
+#define SPLIT_THREADS 256
+#define SPLIT_J 16  // outputs per pass over a row's act
+
+extern "C" __global__ void __launch_bounds__(SPLIT_THREADS) swiglu_lora_split_bf16(
+    const float* __restrict__ g, const float* __restrict__ u, unsigned short* __restrict__ act, int B, int F, int stride,
+    const float* __restrict__ A, float* __restrict__ ud, int r, int se, float* __restrict__ ws, unsigned int* __restrict__ cnt) {
+  pdl_start();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, c = blockIdx.x, J = gridDim.x;
+  const int i0 = c * 32 * se + lane;
+  for (int b = warp; b < B; b += SPLIT_THREADS / 32) {
+    float a[SPLIT_SE];
+#pragma unroll
+    for (int e = 0; e < SPLIT_SE; e++) {
+      const int i = i0 + 32 * e;
+      a[e] = 0.f;
+      if (e < se && i < F) {
+        const float gb = bf16_to_f32(f32_to_bf16(g[(long long)b * stride + i]));
+        const float silu = bf16_to_f32(f32_to_bf16(gb * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gb))))));
+        const unsigned short h = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[(long long)b * stride + i])));
+        act[(long long)b * F + i] = h;
+        a[e] = bf16_to_f32(h);
+      }
+    }
+    for (int j0 = 0; j0 < r; j0 += SPLIT_J) {
+      float acc[SPLIT_J];
+#pragma unroll
+      for (int k = 0; k < SPLIT_J; k++) {
+        acc[k] = 0.f;
+        if (j0 + k < r) {
+          const float* Aj = A + (long long)(j0 + k) * F;
+#pragma unroll
+          for (int e = 0; e < SPLIT_SE; e++) {
+            const int i = i0 + 32 * e;
+            if (e < se && i < F) acc[k] += a[e] * Aj[i];
+          }
+        }
+      }
+      float mine = 0.f;  // lane k keeps output j0 + k
+#pragma unroll
+      for (int k = 0; k < SPLIT_J; k++) {
+        for (int o = 16; o > 0; o >>= 1) acc[k] += __shfl_xor_sync(0xffffffffu, acc[k], o);
+        if (lane == k) mine = acc[k];
+      }
+      if (lane < SPLIT_J && j0 + lane < r) ws[((long long)b * r + j0 + lane) * J + c] = mine;
+    }
+  }
+  // The split-K finish, as mma_finish_warp: the block's partials before thread 0's release, its
+  // acquire before the last block's loads.
+  __shared__ unsigned int last;
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomic_add_acq_rel(cnt, 1u) == (unsigned int)(J - 1);
+  __syncthreads();
+  if (!last) return;
+  // Warp w takes outputs w·16 … w·16 + 15, then 128 on; lane l block l's partial of each (J ≤ 32,
+  // SwiGLULoRA's launcher), all 16 loads in flight at once.
+  for (int t0 = warp * SPLIT_J; t0 < B * r; t0 += SPLIT_THREADS / 32 * SPLIT_J) {
+    float v[SPLIT_J];
+#pragma unroll
+    for (int k = 0; k < SPLIT_J; k++) v[k] = lane < J && t0 + k < B * r ? ld_cg(ws + (long long)(t0 + k) * J + lane) : 0.f;
+    float mine = 0.f;
+#pragma unroll
+    for (int k = 0; k < SPLIT_J; k++) {
+      for (int o = 16; o > 0; o >>= 1) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+      if (lane == k) mine = v[k];
+    }
+    if (lane < SPLIT_J && t0 + lane < B * r) ud[t0 + lane] = mine;
+  }
+  if (threadIdx.x == 0) *cnt = 0;
+}

@@ -119,12 +119,18 @@ func benchGenerate(args []string) error {
 	topP := fs.Float64("top-p", 1, "nucleus sampling (below 1 the sampler sorts the vocabulary)")
 	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed generation to this file")
 	loraR := fs.Int("lora-r", 0, "attach LoRA adapters of this rank to the 7 projections (as in a GRPO step's generation); 0: none")
-	ab := fs.String("ab", "", "NAME=VALUE: also time generations with this environment variable set, alternating with the plain ones in this process (A/B without a second model load; for settings read when a generation records its decode step, e.g. GOMLXGRPO_PDL=1)")
+	ab := fs.String("ab", "", "NAME=VALUE[,NAME=VALUE…]: also time generations with these environment variables set, alternating with the plain ones in this process (A/B without a second model load; for settings read when a generation records its decode step, e.g. GOMLXGRPO_PDL=1)")
 	repeat := fs.Int("repeat", 5, "with --ab: timed generations of each kind")
 	_ = fs.Parse(args)
-	abName, abValue, abOK := strings.Cut(*ab, "=")
-	if *ab != "" && (!abOK || abName == "") {
-		return fmt.Errorf("bench generate: --ab wants NAME=VALUE, got %q", *ab)
+	var abEnv [][2]string
+	if *ab != "" {
+		for _, kv := range strings.Split(*ab, ",") {
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok || name == "" {
+				return fmt.Errorf("bench generate: --ab wants NAME=VALUE[,NAME=VALUE…], got %q", *ab)
+			}
+			abEnv = append(abEnv, [2]string{name, value})
+		}
 	}
 	if err := resolveModel(ref, shape); err != nil {
 		return err
@@ -168,7 +174,7 @@ func benchGenerate(args []string) error {
 		}
 	}
 	if *ab != "" {
-		return benchGenerateAB(gen, req, abName, abValue, *repeat, *loraR)
+		return benchGenerateAB(gen, req, abEnv, *repeat, *loraR)
 	}
 	t0 := time.Now()
 	res, err := gen.Generate(req)
@@ -194,19 +200,32 @@ func benchGenerate(args []string) error {
 // times with name=value (B), alternating A, B, A, B… so that the card's drift falls on both, after
 // one untimed generation of B (its own decode graph). Prints the milliseconds per decode step of
 // every run and each side's median.
-func benchGenerateAB(gen *sample.Generator, req *sample.Request, name, value string, repeat, loraR int) error {
-	old, had := os.LookupEnv(name)
+func benchGenerateAB(gen *sample.Generator, req *sample.Request, env [][2]string, repeat, loraR int) error {
+	type saved struct {
+		value string
+		had   bool
+	}
+	old := make([]saved, len(env))
+	var names []string
+	for i, kv := range env {
+		old[i].value, old[i].had = os.LookupEnv(kv[0])
+		names = append(names, kv[0]+"="+kv[1])
+	}
 	restore := func() {
-		if had {
-			os.Setenv(name, old)
-		} else {
-			os.Unsetenv(name)
+		for i, kv := range env {
+			if old[i].had {
+				os.Setenv(kv[0], old[i].value)
+			} else {
+				os.Unsetenv(kv[0])
+			}
 		}
 	}
 	defer restore()
 	run := func(b bool) (float64, error) {
 		if b {
-			os.Setenv(name, value)
+			for _, kv := range env {
+				os.Setenv(kv[0], kv[1])
+			}
 		} else {
 			restore()
 		}
@@ -216,8 +235,9 @@ func benchGenerateAB(gen *sample.Generator, req *sample.Request, name, value str
 		}
 		return time.Since(t0).Seconds() * 1000 / float64(req.MaxNewTokens), nil
 	}
+	bEnv := strings.Join(names, ",")
 	if _, err := run(true); err != nil {
-		return fmt.Errorf("bench generate with %s=%s: %w", name, value, err)
+		return fmt.Errorf("bench generate with %s: %w", bEnv, err)
 	}
 	var a, b []float64
 	for range max(repeat, 1) {
@@ -239,7 +259,7 @@ func benchGenerateAB(gen *sample.Generator, req *sample.Request, name, value str
 		return w[len(w)/2]
 	}
 	rows := float64(len(req.Prompts))
-	return printJSON(map[string]any{"kind": "generate_ab", "impl": "gomlxgrpo", "b_env": name + "=" + value, "batch": len(req.Prompts), "lora_rank": loraR,
+	return printJSON(map[string]any{"kind": "generate_ab", "impl": "gomlxgrpo", "b_env": bEnv, "batch": len(req.Prompts), "lora_rank": loraR,
 		"new": req.MaxNewTokens, "a_ms_per_step": a, "b_ms_per_step": b, "a_median_ms": median(a), "b_median_ms": median(b),
 		"a_tok_per_s": round(rows*1000/median(a), 0), "b_tok_per_s": round(rows*1000/median(b), 0)})
 }

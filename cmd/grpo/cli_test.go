@@ -179,13 +179,13 @@ func TestBenchGRPODoubleQuant(t *testing.T) {
 	}
 }
 
-// TestBenchGenerateAB: `grpo bench generate --ab NAME=VALUE` times repeat generations with and
-// without the variable, alternating, in one process, and restores the environment after; a
+// TestBenchGenerateAB: `grpo bench generate --ab NAME=VALUE,NAME=VALUE` times repeat generations
+// with and without the variables, alternating, in one process, and restores the environment after; a
 // malformed --ab is refused before the model loads.
 func TestBenchGenerateAB(t *testing.T) {
 	t.Setenv("GOMLXGRPO_TEST_AB", "before")
 	out, err := capture(t, "bench", "generate", "--model", goldenModel, "--batch", "2", "--prompt", "6", "--new", "3",
-		"--lora-r", "2", "--ab", "GOMLXGRPO_TEST_AB=b", "--repeat", "3")
+		"--lora-r", "2", "--ab", "GOMLXGRPO_TEST_AB=b,GOMLXGRPO_TEST_AB2=c", "--repeat", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +194,14 @@ func TestBenchGenerateAB(t *testing.T) {
 		t.Fatalf("%v: %q", err, out)
 	}
 	a, b := v["a_ms_per_step"].([]any), v["b_ms_per_step"].([]any)
-	if v["kind"] != "generate_ab" || len(a) != 3 || len(b) != 3 || v["b_env"] != "GOMLXGRPO_TEST_AB=b" || v["lora_rank"] != float64(2) || !(v["a_median_ms"].(float64) > 0) {
+	if v["kind"] != "generate_ab" || len(a) != 3 || len(b) != 3 || v["b_env"] != "GOMLXGRPO_TEST_AB=b,GOMLXGRPO_TEST_AB2=c" || v["lora_rank"] != float64(2) || !(v["a_median_ms"].(float64) > 0) {
 		t.Errorf("generate_ab line: %v", v)
 	}
 	if got := os.Getenv("GOMLXGRPO_TEST_AB"); got != "before" {
 		t.Errorf("the environment was not restored: GOMLXGRPO_TEST_AB=%q", got)
+	}
+	if got, had := os.LookupEnv("GOMLXGRPO_TEST_AB2"); had {
+		t.Errorf("the environment was not restored: GOMLXGRPO_TEST_AB2=%q (unset before)", got)
 	}
 	if _, err := capture(t, "bench", "generate", "--model", goldenModel, "--ab", "NOVALUE"); err == nil || !strings.Contains(err.Error(), "--ab") {
 		t.Errorf("--ab NOVALUE: %v", err)

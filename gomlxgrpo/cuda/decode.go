@@ -264,7 +264,9 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 }
 
 // SwiGLULoRA is SwiGLU with the down projection's LoRA down-projection on its output in the same
-// launch (swiglu_lora_bf16): ud [rows, r] float32 = act · aᵀ for a [r, f] float32.
+// launch: ud [rows, r] float32 = act · aᵀ for a [r, f] float32. It takes swiglu_lora_split_bf16
+// (blocks over f, every row in each, a split-K finish) where swigluSplit allows, else
+// swiglu_lora_bf16 (blocks over rows and outputs).
 func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr, r int) error {
 	if stride == 0 {
 		stride = f
@@ -272,9 +274,40 @@ func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr,
 	if r < 1 {
 		return fmt.Errorf("cuda: SwiGLULoRA needs an adapter rank ≥ 1, got %d", r)
 	}
+	f32, s32, r32 := int32(f), int32(stride), int32(r)
+	if se, blocks, ok := swigluSplit(rows, f, r); ok {
+		return splitK.with("SwiGLULoRA", rows*r*blocks, 1, func(ws, cnt cu.DevicePtr) error {
+			rows32, se32 := int32(rows), int32(se)
+			return launch("swiglu_lora_split_bf16", [3]int{blocks, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&rows32), p(&f32), p(&s32),
+				p(&a), p(&ud), p(&r32), p(&se32), p(&ws), p(&cnt))
+		})
+	}
 	per, blocks := loraNormSplit(rows, r)
-	f32, s32, r32, per32 := int32(f), int32(stride), int32(r), int32(per)
+	per32 := int32(per)
 	return launch("swiglu_lora_bf16", [3]int{rows, blocks, 1}, 512, 0, p(&g), p(&u), p(&act), p(&f32), p(&s32), p(&a), p(&ud), p(&r32), p(&per32))
+}
+
+// swigluSplit sizes swiglu_lora_split_bf16 for rows × f and rank r: se columns per lane
+// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 32 (the finish's one partial per lane). It
+// serves the small decode batches (rows · r ≤ 256: the last block adds every output's partials);
+// GOMLXGRPO_SWIGLU=rows takes the row-split kernel instead (an A/B in one process, read at every
+// launch).
+func swigluSplit(rows, f, r int) (se, blocks int, ok bool) {
+	const maxSE, maxBlocks = 24, 32
+	se = (f + 32*maxBlocks - 1) / (32 * maxBlocks)
+	if se > maxSE || rows*r > 256 || os.Getenv("GOMLXGRPO_SWIGLU") == "rows" {
+		return 0, 0, false
+	}
+	se = max(se, 1)
+	return se, (f + 32*se - 1) / (32 * se), true
+}
+
+// reserveSwiGLU grows the split-K scratch for SwiGLULoRA's split form ahead of a stream capture.
+func reserveSwiGLU(rows, f, r int) error {
+	if _, blocks, ok := swigluSplit(rows, f, r); ok {
+		return splitK.reserve(rows*r*blocks, 1)
+	}
+	return nil
 }
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].

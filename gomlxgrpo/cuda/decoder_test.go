@@ -26,51 +26,54 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 	defer func(g bool) { groupedMMA = g }(groupedMMA)
 	for _, name := range []string{"llama3_gqa_rope_scaled", "llama_mqa_tied_bf16_sharded", "qwen2_gqa_tied_bias", "qwen2_mha_untied_f16_sharded", "phi3_gqa_fused", "phi3_mqa_bf16_sharded"} {
 		for _, quant := range []string{"bf16", "nf4", "nf4+double-quant"} {
-			nf4 := quant != "bf16"
-			m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: quant == "nf4+double-quant"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ad, err := lora.Attach(m, lora.Config{R: 8, Alpha: 16, TargetModules: lora.AllProjections, Seed: 3})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rng := rand.New(rand.NewPCG(4, 4))
-			for _, a := range ad.List { // PEFT initializes B to zero: make the adapters matter
-				dims := a.B.Shape().Dimensions
-				vals := make([]float32, dims[0]*dims[1])
-				for i := range vals {
-					vals[i] = float32(rng.NormFloat64() * 0.05)
-				}
-				if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
+			// A subtest per model and format: -test.run 'TestDecoderMatchesGoMLX/phi3_gqa_fused/nf4$' picks one.
+			t.Run(name+"/"+quant, func(t *testing.T) {
+				nf4 := quant != "bf16"
+				m, err := model.Load("../model/testdata/models/"+name, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: nf4, DoubleQuant: quant == "nf4+double-quant"})
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			dec, err := NewDecoder(m)
-			if err != nil {
-				t.Fatalf("%s %s: %v", name, quant, err)
-			}
-			gen, err := sample.NewGenerator(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gen.Decoder = dec
-			// NF4 runs with the q/k/v and gate/up matmuls grouped (nf4_mma_n8g, the default) and one
-			// launch per projection, on the same loaded model (each generation records its own graph).
-			groupings := []bool{false}
-			if nf4 {
-				groupings = []bool{true, false}
-			}
-			for _, grouped := range groupings {
-				groupedMMA = grouped
-				quant := quant
-				if nf4 && !grouped {
-					quant += ", one launch per projection"
+				ad, err := lora.Attach(m, lora.Config{R: 8, Alpha: 16, TargetModules: lora.AllProjections, Seed: 3})
+				if err != nil {
+					t.Fatal(err)
 				}
-				checkDecoder(t, name, quant, m, gen, dec)
-			}
-			gen.Close()
-			m.Close()
+				rng := rand.New(rand.NewPCG(4, 4))
+				for _, a := range ad.List { // PEFT initializes B to zero: make the adapters matter
+					dims := a.B.Shape().Dimensions
+					vals := make([]float32, dims[0]*dims[1])
+					for i := range vals {
+						vals[i] = float32(rng.NormFloat64() * 0.05)
+					}
+					if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				dec, err := NewDecoder(m)
+				if err != nil {
+					t.Fatalf("%s %s: %v", name, quant, err)
+				}
+				gen, err := sample.NewGenerator(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gen.Decoder = dec
+				// NF4 runs with the q/k/v and gate/up matmuls grouped (nf4_mma_n8g, the default) and one
+				// launch per projection, on the same loaded model (each generation records its own graph).
+				groupings := []bool{false}
+				if nf4 {
+					groupings = []bool{true, false}
+				}
+				for _, grouped := range groupings {
+					groupedMMA = grouped
+					quant := quant
+					if nf4 && !grouped {
+						quant += ", one launch per projection"
+					}
+					checkDecoder(t, name, quant, m, gen, dec)
+				}
+				gen.Close()
+				m.Close()
+			})
 		}
 	}
 }
