@@ -1,0 +1,19 @@
+#!/bin/bash
+# Device call (twelfth session; issue 7): the one-pass fused norm (residual_rmsnorm_lora_bf16_e<E>)
+# and the SwiGLU + LoRA split over F (swiglu_lora_split_bf16), both new defaults, against the
+# previous kernels (GOMLXGRPO_NORM=chunked, GOMLXGRPO_SWIGLU=rows) as A/Bs in one process on the
+# Phi-4 and 8B batch-8 decode shapes; their GPU tests and the decoder against the GoMLX path on
+# three tiny checkpoints first; then the Phi-4 GRPO step if there is time.
+# Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz
+set -u
+source "$(dirname "$0")/gpu_common.sh"
+CK=/tmp/ck
+cuda_tests 150 'TestResidualRMSNormLoRA|TestSwiGLULoRA|TestDecoderMatchesGoMLX/(phi3_gqa_fused|llama3_gqa_rope_scaled|qwen2_gqa_tied_bias)/nf4$'
+echo "tests done at ${SECONDS}s"
+python3 bench/hf_foundation.py make $CK llama3.1-8b phi-4 2>&1 | grep --line-buffered '^{'
+OLD="GOMLXGRPO_NORM=chunked,GOMLXGRPO_SWIGLU=rows"
+run_logged b8-phi4-ab 100 "" grpo-cuda bench generate --load-in-4bit --model $CK/phi-4 --lora-r 16 --ab $OLD --repeat 3
+run_logged b8-8b-ab 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab $OLD --repeat 3
+echo "a/b done at ${SECONDS}s"
+[ $SECONDS -lt 320 ] && run_logged grpo-phi4 $((530 - SECONDS)) "" grpo-cuda bench grpo --model $CK/phi-4 --steps 3 --every 1
+echo "all done at ${SECONDS}s"
