@@ -151,7 +151,11 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 var splitAttention = os.Getenv("GOMLXGRPO_ATTN") == "split"
 
 // useSplitAttention reports whether AttentionDecode takes the split form for an s-position cache.
-func useSplitAttention(s int) bool { return splitAttention || s > MaxAttentionPositions }
+// It reads GOMLXGRPO_ATTN again at every launch, so that `grpo bench generate --ab
+// GOMLXGRPO_ATTN=split` compares the forms in one process.
+func useSplitAttention(s int) bool {
+	return splitAttention || os.Getenv("GOMLXGRPO_ATTN") == "split" || s > MaxAttentionPositions
+}
 
 const (
 	attentionSlice     = 64 // positions per round of the split kernels' 8 warps (THREADS/32 · UNROLL)
