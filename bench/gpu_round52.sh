@@ -5,6 +5,9 @@
 # Phi-4 and 8B batch-8 decode shapes; their GPU tests and the decoder against the GoMLX path on
 # two tiny checkpoints first; then the Phi-4 GRPO step if there is time, and the split attention
 # (GOMLXGRPO_ATTN=split, slower on the 1.5B shape in the seventh session) on the 8B shape.
+# Ran (bench/runs/2026-11-28n-round52): both slower together, so both are opt-in since
+# (GOMLXGRPO_NORM=regs, GOMLXGRPO_SWIGLU=split) and this script's OLD names no longer apply;
+# bench/gpu_round53.sh times each alone.
 # Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz
 set -u
 source "$(dirname "$0")/gpu_common.sh"

@@ -54,11 +54,13 @@ func ResidualRMSNormLoRA(x, y, w, xo, out cu.DevicePtr, rows, d int, eps float32
 // E·256 elements, each thread's E in registers).
 var normLoRAElems = []int{4, 8, 12, 16, 20, 24}
 
-// normLoRAKernel names the fused norm's kernel for rows of d elements: the smallest one-pass form
-// that holds the row, else the general one (two passes of LORA_CHUNK elements per thread at a
-// time), which GOMLXGRPO_NORM=chunked forces (an A/B in one process, read at every launch).
+// normLoRAKernel names the fused norm's kernel for rows of d elements: the general one (two passes
+// of LORA_CHUNK elements per thread at a time), or with GOMLXGRPO_NORM=regs (read at every launch,
+// for an A/B in one process) the smallest one-pass form that holds the row. Opt-in: with the
+// split SwiGLU below, the one-pass norm made the batch-8 decode step slower (H100, round 52: Phi-4
+// 11.45 vs 11.25 ms, 8B 6.96 vs 6.66 ms; which of the two cost what is not yet measured).
 func normLoRAKernel(d int) string {
-	if os.Getenv("GOMLXGRPO_NORM") != "chunked" {
+	if os.Getenv("GOMLXGRPO_NORM") == "regs" {
 		for _, e := range normLoRAElems {
 			if d <= 256*e {
 				return fmt.Sprintf("residual_rmsnorm_lora_bf16_e%d", e)
@@ -268,9 +270,9 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 }
 
 // SwiGLULoRA is SwiGLU with the down projection's LoRA down-projection on its output in the same
-// launch: ud [rows, r] float32 = act · aᵀ for a [r, f] float32. It takes swiglu_lora_split_bf16
-// (blocks over f, every row in each, a split-K finish) where swigluSplit allows, else
-// swiglu_lora_bf16 (blocks over rows and outputs).
+// launch: ud [rows, r] float32 = act · aᵀ for a [r, f] float32: swiglu_lora_bf16 (blocks over rows
+// and outputs), or swiglu_lora_split_bf16 (blocks over f, every row in each, a split-K finish)
+// where swigluSplit allows.
 func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr, r int) error {
 	if stride == 0 {
 		stride = f
@@ -292,14 +294,13 @@ func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr,
 }
 
 // swigluSplit sizes swiglu_lora_split_bf16 for rows × f and rank r: se columns per lane
-// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 32 (the finish's one partial per lane). It
-// serves the small decode batches (rows · r ≤ 256: the last block adds every output's partials);
-// GOMLXGRPO_SWIGLU=rows takes the row-split kernel instead (an A/B in one process, read at every
-// launch).
+// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 32 (the finish's one partial per lane), for
+// the small decode batches (rows · r ≤ 256: the last block adds every output's partials). Opt-in,
+// GOMLXGRPO_SWIGLU=split (read at every launch, for an A/B in one process): see normLoRAKernel.
 func swigluSplit(rows, f, r int) (se, blocks int, ok bool) {
 	const maxSE, maxBlocks = 24, 32
 	se = (f + 32*maxBlocks - 1) / (32 * maxBlocks)
-	if se > maxSE || rows*r > 256 || os.Getenv("GOMLXGRPO_SWIGLU") == "rows" {
+	if se > maxSE || rows*r > 256 || os.Getenv("GOMLXGRPO_SWIGLU") != "split" {
 		return 0, 0, false
 	}
 	se = max(se, 1)

@@ -443,8 +443,8 @@ func TestResidualRMSNorm(t *testing.T) {
 // TestResidualRMSNormLoRA: the norm with the adapters' down-projections fused writes
 // ResidualRMSNorm's bits to the other x buffer and the output (RMSNorm's without a residual), and
 // u equal to LoRADownN on that output within float32 rounding (another order of the same sum), for
-// 1 to 3 adapters over rows and block splits of the decode shapes; the one-pass form the decoder
-// takes and the general kernel (GOMLXGRPO_NORM=chunked) write the same bits.
+// 1 to 3 adapters over rows and block splits of the decode shapes; the general kernel and the
+// one-pass form (GOMLXGRPO_NORM=regs) write the same bits.
 func TestResidualRMSNormLoRA(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(11)
@@ -475,7 +475,7 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 			if err := ResidualRMSNormLoRA(pxa, py, pw, pxo, poa, rows, d, 1e-6, as, ua, c.r); err != nil {
 				t.Fatal(err)
 			}
-			// The general (two-pass) kernel must write the one-pass form's bits.
+			// The one-pass form must write the general (two-pass) kernel's bits.
 			xoc, pxoc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
 			oc, poc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
 			var uc []cu.DevicePtr
@@ -484,7 +484,7 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 				tc, puc := zerosOnDevice(t, be, dtypes.Float32, rows, c.r)
 				uc, uct = append(uc, puc), append(uct, tc)
 			}
-			t.Setenv("GOMLXGRPO_NORM", "chunked")
+			t.Setenv("GOMLXGRPO_NORM", "regs")
 			if err := ResidualRMSNormLoRA(pxa, py, pw, pxoc, poc, rows, d, 1e-6, as, uc, c.r); err != nil {
 				t.Fatal(err)
 			}
@@ -507,14 +507,14 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 				near(t, what+" x", readBF16(t, xo), readBF16(t, xb), func(int) float64 { return 0 })
 			}
 			near(t, what+" norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
-			near(t, what+" norm, general kernel", readBF16(t, oc), readBF16(t, oa), func(int) float64 { return 0 })
+			near(t, what+" norm, one-pass form", readBF16(t, oc), readBF16(t, oa), func(int) float64 { return 0 })
 			if residual {
-				near(t, what+" x, general kernel", readBF16(t, xoc), readBF16(t, xo), func(int) float64 { return 0 })
+				near(t, what+" x, one-pass form", readBF16(t, xoc), readBF16(t, xo), func(int) float64 { return 0 })
 			}
 			for m := range c.n {
 				want := readDevice[float32](ubt[m])
 				near(t, fmt.Sprintf("%s u[%d]", what, m), readDevice[float32](uat[m]), want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
-				near(t, fmt.Sprintf("%s u[%d], general kernel", what, m), readDevice[float32](uct[m]), readDevice[float32](uat[m]), func(int) float64 { return 0 })
+				near(t, fmt.Sprintf("%s u[%d], one-pass form", what, m), readDevice[float32](uct[m]), readDevice[float32](uat[m]), func(int) float64 { return 0 })
 			}
 		}
 	}
@@ -522,15 +522,16 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 
 // TestSwiGLULoRA: the activation with the down projection's LoRA down-projection fused writes
 // SwiGLU's bits and ud equal to LoRADown on that activation within float32 rounding, for gate and
-// up in separate buffers and as halves of Phi-3's gate_up rows; in both forms (split over f, the
-// default where swigluSplit allows, and GOMLXGRPO_SWIGLU=rows), the same bits when run again.
+// up in separate buffers and as halves of Phi-3's gate_up rows; in both forms (the row split, and
+// the split over f with GOMLXGRPO_SWIGLU=split where swigluSplit allows), the same bits when run
+// again.
 func TestSwiGLULoRA(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(12)
 	cases := []struct{ rows, f, r int }{{1, 64, 8}, {8, 8960, 16}, {8, 14336, 16}, {8, 17920, 16}, {4, 3000, 40}, {64, 8192, 16}}
 	for _, c := range cases {
 		for _, fused := range []bool{false, true} {
-			for _, form := range []string{"", "rows"} { // the default (split over f where swigluSplit allows) and the row split
+			for _, form := range []string{"", "split"} { // the row split, and the split over f where swigluSplit allows
 				t.Setenv("GOMLXGRPO_SWIGLU", form)
 				stride := c.f
 				if fused {
@@ -569,8 +570,8 @@ func TestSwiGLULoRA(t *testing.T) {
 			}
 		}
 	}
-	if _, _, ok := swigluSplit(8, 17920, 16); !ok {
-		t.Errorf("swigluSplit(8, 17920, 16): want the split form at Phi-4's batch-8 decode shape")
+	if _, _, ok := swigluSplit(8, 17920, 16); !ok { // GOMLXGRPO_SWIGLU is still "split" here
+		t.Errorf("swigluSplit(8, 17920, 16) with GOMLXGRPO_SWIGLU=split: want the split form at Phi-4's batch-8 decode shape")
 	}
 }
 
