@@ -2,8 +2,8 @@
 # Device call (written in the twelfth session after its device time ran out; not yet run): which of
 # round 52's two opt-in kernels cost the batch-8 decode step its 2–4%: the one-pass fused norm
 # (GOMLXGRPO_NORM=regs) and the SwiGLU + LoRA split over F (GOMLXGRPO_SWIGLU=split), each alone as
-# an A/B in one process on the Phi-4, 8B and 1.5B shapes, then the per-kernel profile of the 8B step
-# with each (kernels launched one by one, events around each: the norm's and SwiGLU's µs per call).
+# an A/B in one process on the Phi-4, 8B and 1.5B shapes (~430 s; bench/gpu_round54.sh has the
+# per-kernel times).
 # Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz
 set -u
 source "$(dirname "$0")/gpu_common.sh"
@@ -17,9 +17,4 @@ for v in GOMLXGRPO_NORM=regs GOMLXGRPO_SWIGLU=split; do
   run_logged b8-phi4-$l 100 "" grpo-cuda bench generate --load-in-4bit --model $CK/phi-4 --lora-r 16 --ab $v --repeat 3
 done
 echo "a/b done at ${SECONDS}s"
-for e in "" GOMLXGRPO_NORM=regs GOMLXGRPO_SWIGLU=split; do
-  l=${e#GOMLXGRPO_}; l=profile-8b${l:+-${l//=/-}}
-  [ $SECONDS -lt 500 ] && run_logged $l 60 "GOMLXGRPO_CUDA_PROFILE=1 $e" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --new 50
-  grep 'cuda profile' "$OUT/$l.log" | grep -E 'in kernels|rmsnorm|swiglu' | head -4
-done
 echo "all done at ${SECONDS}s"
