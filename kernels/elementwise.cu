@@ -97,14 +97,16 @@ extern "C" __global__ void __launch_bounds__(SWIGLU_THREADS) swiglu_lora_bf16(co
 //
 //   act[b,i] as swiglu_bf16;   ud[b, j] = Σ_c Σ_{i in slice c} act[b,i] · A[j,i]
 //
-// Grid (J), 256 threads. Block c takes the slice i = c·32·se … of se·32 columns for every row:
-// warp w takes rows w, w + 8, …; lane l the columns c·32·se + l + 32·e (e < se ≤ SPLIT_SE). For
-// each row it writes act (swiglu_bf16's bits) and, per 16 outputs j, the slice's partial sums
-// (lane terms in e order, then a butterfly over the lanes) to ws[(b·r + j)·J + c], so that the
-// finish reads each output's partials in one coalesced load. The launch's last
-// block (counter cnt, left at zero) adds each output's J ≤ 32 partials in a fixed order (lane l
-// takes block l's, then a butterfly), so the same bits on every run.
-#define SPLIT_SE 24
+// Grid (J ≤ 64), 256 threads. Block c takes the slice i = c·S … c·S + S − 1 (S = 32·se columns,
+// se ≤ SPLIT_SE) for every row. Per 16 outputs j it first stages A's 16 × S slice in shared memory
+// (its 8 warps then read it from there, not 8 times from L2: the first version read it from
+// global memory and lost, H100 round 52), then warp w takes rows w, w + 8, …, lane l the columns
+// c·S + l + 32·e: it writes act (swiglu_bf16's bits, on the first 16 outputs' pass) and the slice's
+// partial sums (lane terms in e order, then a butterfly over the lanes) to ws[(b·r + j)·J + c], so
+// that the finish reads each output's partials in coalesced loads. The launch's last block (counter
+// cnt, left at zero) adds each output's J partials in a fixed order (lane l takes blocks l and
+// l + 32, then a butterfly), so the same bits on every run.
+#define SPLIT_SE 12
 #define SPLIT_THREADS 256
 #define SPLIT_J 16  // outputs per pass over a row's act
 
@@ -112,35 +114,37 @@ extern "C" __global__ void __launch_bounds__(SPLIT_THREADS) swiglu_lora_split_bf
     const float* __restrict__ g, const float* __restrict__ u, unsigned short* __restrict__ act, int B, int F, int stride,
     const float* __restrict__ A, float* __restrict__ ud, int r, int se, float* __restrict__ ws, unsigned int* __restrict__ cnt) {
   pdl_start();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, c = blockIdx.x, J = gridDim.x;
-  const int i0 = c * 32 * se + lane;
-  for (int b = warp; b < B; b += SPLIT_THREADS / 32) {
-    float a[SPLIT_SE];
-#pragma unroll
-    for (int e = 0; e < SPLIT_SE; e++) {
-      const int i = i0 + 32 * e;
-      a[e] = 0.f;
-      if (e < se && i < F) {
-        const float gb = bf16_to_f32(f32_to_bf16(g[(long long)b * stride + i]));
-        const float silu = bf16_to_f32(f32_to_bf16(gb * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gb))))));
-        const unsigned short h = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[(long long)b * stride + i])));
-        act[(long long)b * F + i] = h;
-        a[e] = bf16_to_f32(h);
-      }
+  __shared__ float As[SPLIT_J][32 * SPLIT_SE];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, c = blockIdx.x, J = gridDim.x, S = 32 * se;
+  const int c0 = c * S;
+  for (int j0 = 0; j0 < r; j0 += SPLIT_J) {
+    __syncthreads();  // the previous pass's reads of As are done
+    for (int t = threadIdx.x; t < SPLIT_J * S; t += SPLIT_THREADS) {
+      const int k = t / S, col = t % S;
+      As[k][col] = j0 + k < r && c0 + col < F ? A[(long long)(j0 + k) * F + c0 + col] : 0.f;
     }
-    for (int j0 = 0; j0 < r; j0 += SPLIT_J) {
+    __syncthreads();
+    for (int b = warp; b < B; b += SPLIT_THREADS / 32) {
+      float a[SPLIT_SE];
+#pragma unroll
+      for (int e = 0; e < SPLIT_SE; e++) {
+        const int i = c0 + lane + 32 * e;
+        a[e] = 0.f;
+        if (e < se && i < F) {
+          const float gb = bf16_to_f32(f32_to_bf16(g[(long long)b * stride + i]));
+          const float silu = bf16_to_f32(f32_to_bf16(gb * bf16_to_f32(f32_to_bf16(1.f / (1.f + expf(-gb))))));
+          const unsigned short h = f32_to_bf16(silu * bf16_to_f32(f32_to_bf16(u[(long long)b * stride + i])));
+          if (j0 == 0) act[(long long)b * F + i] = h;
+          a[e] = bf16_to_f32(h);
+        }
+      }
       float acc[SPLIT_J];
 #pragma unroll
       for (int k = 0; k < SPLIT_J; k++) {
         acc[k] = 0.f;
-        if (j0 + k < r) {
-          const float* Aj = A + (long long)(j0 + k) * F;
 #pragma unroll
-          for (int e = 0; e < SPLIT_SE; e++) {
-            const int i = i0 + 32 * e;
-            if (e < se && i < F) acc[k] += a[e] * Aj[i];
-          }
-        }
+        for (int e = 0; e < SPLIT_SE; e++)
+          if (e < se) acc[k] += a[e] * As[k][lane + 32 * e];  // columns past F hold a = 0 and As = 0
       }
       float mine = 0.f;  // lane k keeps output j0 + k
 #pragma unroll
@@ -158,12 +162,16 @@ extern "C" __global__ void __launch_bounds__(SPLIT_THREADS) swiglu_lora_split_bf
   if (threadIdx.x == 0) last = atomic_add_acq_rel(cnt, 1u) == (unsigned int)(J - 1);
   __syncthreads();
   if (!last) return;
-  // Warp w takes outputs w·16 … w·16 + 15, then 128 on; lane l block l's partial of each (J ≤ 32,
-  // SwiGLULoRA's launcher), all 16 loads in flight at once.
+  // Warp w takes outputs w·16 … w·16 + 15, then 128 on; lane l blocks l and l + 32 of each (J ≤ 64,
+  // SwiGLULoRA's launcher), all 32 loads in flight at once.
   for (int t0 = warp * SPLIT_J; t0 < B * r; t0 += SPLIT_THREADS / 32 * SPLIT_J) {
     float v[SPLIT_J];
 #pragma unroll
-    for (int k = 0; k < SPLIT_J; k++) v[k] = lane < J && t0 + k < B * r ? ld_cg(ws + (long long)(t0 + k) * J + lane) : 0.f;
+    for (int k = 0; k < SPLIT_J; k++) {
+      const float* p = ws + (long long)(t0 + k) * J;
+      const bool in = t0 + k < B * r;
+      v[k] = (in && lane < J ? ld_cg(p + lane) : 0.f) + (in && lane + 32 < J ? ld_cg(p + lane + 32) : 0.f);
+    }
     float mine = 0.f;
 #pragma unroll
     for (int k = 0; k < SPLIT_J; k++) {

@@ -294,11 +294,11 @@ func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr,
 }
 
 // swigluSplit sizes swiglu_lora_split_bf16 for rows × f and rank r: se columns per lane
-// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 32 (the finish's one partial per lane), for
+// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 64 (the finish's two partials per lane), for
 // the small decode batches (rows · r ≤ 256: the last block adds every output's partials). Opt-in,
 // GOMLXGRPO_SWIGLU=split (read at every launch, for an A/B in one process): see normLoRAKernel.
 func swigluSplit(rows, f, r int) (se, blocks int, ok bool) {
-	const maxSE, maxBlocks = 24, 32
+	const maxSE, maxBlocks = 12, 64
 	se = (f + 32*maxBlocks - 1) / (32 * maxBlocks)
 	if se > maxSE || rows*r > 256 || os.Getenv("GOMLXGRPO_SWIGLU") != "split" {
 		return 0, 0, false

@@ -672,7 +672,7 @@ static void testSwiGLULoRA(int r, int per, bool fused) {
 // testSwiGLULoRASplit: the split over F gives swiglu_bf16's act bits and ud = act·Aᵀ within
 // float32 rounding of a double-precision sum, leaves its counter at zero, and writes no other
 // output: rows fewer and more than the 8 warps, ranks over one and two passes of 16 outputs, a
-// last block with a partial slice, Phi-3's halves of one row (stride 2F).
+// last block with a partial slice, more than 32 blocks, Phi-3's halves of one row (stride 2F).
 static void testSwiGLULoRASplit(int B, int F, int r, int se, bool fused) {
   const int stride = fused ? 2 * F : F, J = (F + 32 * se - 1) / (32 * se);
   std::vector<float> g(B * stride), u(B * stride), A(r * F), ud(B * r + 5, -7.f), ws(B * r * J, 0.f);
@@ -877,7 +877,8 @@ int main() {
   testSwiGLULoRASplit(3, 700, 16, 1, false);   // 22 blocks, the last with 28 columns
   testSwiGLULoRASplit(8, 1000, 20, 2, true);    // two passes of outputs, the second with 4
   testSwiGLULoRASplit(11, 2000, 5, 3, false);   // more rows than warps
-  testSwiGLULoRASplit(2, 17920 / 8, 16, 18, false);  // se = 18 (Phi-4's), 4 blocks
+  testSwiGLULoRASplit(2, 17920 / 4, 16, 9, false);  // se = 9 (Phi-4's), 16 blocks
+  testSwiGLULoRASplit(4, 4000, 16, 2, true);         // 63 blocks: the finish's second partial per lane
   testResidualRMSNormLoRA(3, 5, 4, true);   // 15 outputs over 4 blocks, the last with 3
   testResidualRMSNormLoRA(2, 8, 1, true);
   testResidualRMSNormLoRA(1, 16, 3, false);  // the first layer's input norm (no residual), Phi-3's one qkv adapter
