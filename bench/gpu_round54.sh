@@ -40,4 +40,12 @@ for k, v in sorted(t.items(), key=lambda kv: -sum(kv[1])):
     print(f"{k:40s} {len(v):4d} calls {sum(v)/len(v)/1000:8.2f} us/call")
 PY
 done
+# Issue 6: the 3B batch-64 step's attention (106 µs per layer in the ninth session, ~5× the time
+# its K and V bytes take at the card's copy rate): Nsight Compute's speed-of-light, occupancy and
+# warp-state sections on 4 of its launches.
+python3 bench/hf_foundation.py make $CK llama3.2-3b 2>&1 | grep --line-buffered '^{'
+[ $SECONDS -lt 500 ] && timeout 100 $NCU --clock-control none --section SpeedOfLight --section Occupancy --section WarpStateStats \
+  -k regex:attention_decode --launch-skip 60 --launch-count 4 --page details \
+  .gpu/grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --lora-r 16 --new 4 > "$OUT/ncu-3b-b64-attention.txt" 2>&1
+grep -E 'attention_decode|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Stall' "$OUT/ncu-3b-b64-attention.txt" | head -40
 echo "all done at ${SECONDS}s"
