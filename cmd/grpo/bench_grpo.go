@@ -35,6 +35,7 @@ func benchGRPO(args []string) error {
 	ckpt := fs.Bool("gradient-checkpointing", true, "recompute decoder layers in the backward pass (TRL's gradient_checkpointing)")
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
 	ga := fs.Int("gradient-accumulation", 1, "gradient_accumulation_steps: the G rows go through log-probs and backward this many micro-batches at a time (long completions)")
+	shared := fs.Bool("shared-prompt", true, "shared_prompt: the log-prob and training passes run the prompt once for its G completions (false: G copies, as TRL does)")
 	attnMiB := fs.Int("attention-block-mib", 1024, "bound on one attention block's float32 scores: long sequences take their queries in chunks under it")
 	_ = fs.Parse(args)
 	if err := resolveModel(ref, shape); err != nil {
@@ -62,7 +63,7 @@ func benchGRPO(args []string) error {
 	cfg := grpo.Defaults()
 	cfg.NumGenerations, cfg.PromptsPerStep, cfg.MaxCompletionLength, cfg.MaxSteps = *G, 1, *compLen, *steps
 	cfg.Beta, cfg.LearningRate, cfg.AdamBeta2, cfg.WeightDecay, cfg.LossType = *beta, 5e-6, 0.99, 0.1, "grpo"
-	cfg.GradientCheckpointing, cfg.GradientAccumulationSteps = *ckpt, *ga
+	cfg.GradientCheckpointing, cfg.GradientAccumulationSteps, cfg.SharedPrompt = *ckpt, *ga, *shared
 	random := reward.Reward{Name: "random", Fn: func(s []reward.Sample) []float64 {
 		out := make([]float64, len(s))
 		for i := range out {
@@ -98,7 +99,7 @@ func benchGRPO(args []string) error {
 	gen := v["generation_time"]
 	return printJSON(withAllocator(m.Backend, map[string]any{
 		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
-		"double_quant": *dq, "attention_block_mib": *attnMiB, "gradient_accumulation_steps": *ga, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
+		"double_quant": *dq, "attention_block_mib": *attnMiB, "gradient_accumulation_steps": *ga, "shared_prompt": *shared, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
 		"gen_s": round(gen, 2), "prefill_s": round(v["timing/prefill"], 3), "decode_s": round(v["timing/decode"], 3), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
 		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
 		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),

@@ -239,15 +239,16 @@ func rows[T any](x [][]T, a, b int) [][]T { return x[a:b] }
 // what lets long completions fit (a 4,096-token row's scores are 8× smaller alone than in a batch
 // of 8). It compiles once for the micro-batch's shape, as the training step's executable does.
 func (t *Trainer) logps(b *genBatch, ref bool) ([][]float32, error) {
-	e := t.logpExec
-	if ref {
-		e = t.refExec
-	}
 	N := len(b.IDs)
 	mb := N / t.Cfg.GradientAccumulationSteps
+	layout, shared := t.layout(b, mb)
+	e := t.logpExec[layout]
+	if ref {
+		e = t.refExec[layout]
+	}
 	res := make([][]float32, 0, N)
 	for a := 0; a < N; a += mb {
-		out, err := e.Call(rows(b.IDs, a, a+mb), rows(b.Posn, a, a+mb), rows(b.Valid, a, a+mb), rows(b.Targets, a, a+mb))
+		out, err := e.Call(append(b.inputs(a, mb, t.Cfg.NumGenerations, shared), rows(b.Targets, a, a+mb))...)
 		if err != nil {
 			return nil, err
 		}
@@ -257,6 +258,15 @@ func (t *Trainer) logps(b *genBatch, ref bool) ([][]float32, error) {
 		}
 	}
 	return res, nil
+}
+
+// layout picks the input layout of batch b's passes in micro-batches of mb rows: the shared-prompt
+// one (index 1, shared.go) when shared_prompt is on and the batch allows it, else the rows (0).
+func (t *Trainer) layout(b *genBatch, mb int) (int, bool) {
+	if t.Cfg.SharedPrompt && b.canShare(mb, t.Cfg.NumGenerations) {
+		return 1, true
+	}
+	return 0, false
 }
 
 // StepOnce runs one optimizer step and returns its metrics. On error no variable has been changed.
@@ -304,9 +314,10 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	}
 	sums := make([]float64, 7)
 	var lowSeq, highSeq []float32
+	layout, shared := t.layout(b, mb)
 	for a := 0; a < N; a += mb {
-		out, err := t.microExec.Call(rows(b.IDs, a, a+mb), rows(b.Posn, a, a+mb), rows(b.Valid, a, a+mb), rows(b.Targets, a, a+mb),
-			rows(b.Mask, a, a+mb), b.Adv[a:a+mb], rows(old, a, a+mb), rows(ref, a, a+mb), b.NumItems)
+		out, err := t.microExec[layout].Call(append(b.inputs(a, mb, cfg.NumGenerations, shared), rows(b.Targets, a, a+mb),
+			rows(b.Mask, a, a+mb), b.Adv[a:a+mb], rows(old, a, a+mb), rows(ref, a, a+mb), b.NumItems)...)
 		if err != nil {
 			t.zeroAccumulators()
 			return nil, fmt.Errorf("training step %d: %w", t.Step+1, err)

@@ -50,9 +50,11 @@ type Trainer struct {
 	Step   int    // optimizer steps done
 	Cursor Cursor // position in the dataset
 
-	gen               *sample.Generator
-	logpExec, refExec *gmodel.Exec
-	microExec         *gmodel.Exec
+	gen *sample.Generator
+	// The log-prob (adapters on, off) and training executables, in the rows layout ([0]) and the
+	// shared-prompt layout ([1], shared.go).
+	logpExec, refExec [2]*gmodel.Exec
+	microExec         [2]*gmodel.Exec
 	applyExec         *gmodel.Exec
 	accs              []*gmodel.Variable // gradient accumulators, one per trainable variable
 	trainable         []*gmodel.Variable
@@ -147,59 +149,10 @@ func (t *Trainer) build() error {
 		return err
 	}
 	cfg := &t.Cfg
-	// Log-probs of completion tokens: inputs ids, posn, valid [N, L], targets [N, C], then a flag
-	// baked in per executable (adapters on/off).
-	logp := func(noAdapters bool) func(scope *gmodel.Scope, in []*Node) *Node {
-		return func(scope *gmodel.Scope, in []*Node) *Node {
-			ids, posn, valid, targets := in[0], in[1], in[2], in[3]
-			h := m.Forward(&model.Inputs{IDs: ids, Positions: posn, KeyValid: valid, NoAdapters: noAdapters})
-			C := targets.Shape().Dimensions[1]
-			L := ids.Shape().Dimensions[1]
-			hc := SliceAxis(h, 1, AxisRange(L-C-1, L-1))
-			lp, _ := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, noAdapters)
-			return lp
+	for layout, shared := range []bool{false, true} {
+		if err := t.buildPasses(layout, shared); err != nil {
+			return err
 		}
-	}
-	if t.logpExec, err = gmodel.NewExec(m.Backend, store, logp(false)); err != nil {
-		return err
-	}
-	refExec, err := gmodel.NewExec(m.Backend, store, logp(true))
-	if err != nil {
-		return err
-	}
-	t.refExec = refExec
-	// Micro-batch: loss, gradients added into the accumulators, metric sums.
-	t.microExec, err = gmodel.NewExec(m.Backend, store, func(scope *gmodel.Scope, in []*Node) []*Node {
-		ids, posn, valid, targets, mask, adv, old, ref, items := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8]
-		t.Adapters.Training = true
-		defer func() { t.Adapters.Training = false }()
-		h := m.Forward(&model.Inputs{IDs: ids, Positions: posn, KeyValid: valid, Checkpoint: cfg.GradientCheckpointing})
-		C := targets.Shape().Dimensions[1]
-		L := ids.Shape().Dimensions[1]
-		hc := SliceAxis(h, 1, AxisRange(L-C-1, L-1))
-		lp, ent := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, false)
-		li := &LossInputs{LogPs: lp, Mask: mask, Advantages: adv, NumItemsInBatch: items}
-		if cfg.NumIterations > 1 {
-			li.OldLogPs = old
-		}
-		if cfg.Beta != 0 {
-			li.RefLogPs = ref
-		}
-		out := Loss(cfg, li)
-		g := ids.Graph()
-		nodes := make([]*Node, len(t.trainable))
-		for i, v := range t.trainable {
-			nodes[i] = v.NodeValue(g)
-		}
-		grads := Gradient(out.Loss, nodes...)
-		for i, acc := range t.accs {
-			acc.SetNodeValue(Add(acc.NodeValue(g), ConvertDType(grads[i], dtypes.Float32)))
-		}
-		entSum := ReduceAllSum(Mul(ent, mask))
-		return []*Node{out.Loss, out.KLSum, out.LowClipSum, out.HighClipSum, out.RegionClipSum, out.Tokens, entSum, out.LowClipSeq, out.HighClipSeq}
-	})
-	if err != nil {
-		return err
 	}
 	// Apply: global-norm clipping (torch's clip_grad_norm_: coef = min(1, max_norm/(‖g‖+1e-6))), AdamW, zero accumulators.
 	opt := optimizer.Adam().LearningRate(cfg.LearningRate).Betas(cfg.AdamBeta1, cfg.AdamBeta2).Epsilon(cfg.AdamEpsilon).
@@ -230,6 +183,58 @@ func (t *Trainer) build() error {
 			acc.SetNodeValue(ZerosLike(acc.NodeValue(g)))
 		}
 		return norm
+	})
+	return err
+}
+
+// buildPasses creates the log-prob and training executables of one input layout (shared.go):
+// model inputs first (modelInputs), then the pass's own.
+func (t *Trainer) buildPasses(layout int, shared bool) error {
+	m, store, cfg := t.Model, t.Model.Store, &t.Cfg
+	k := modelInputs(shared)
+	// Log-probs of completion tokens: the model inputs, targets [N, C]; a flag baked in per
+	// executable (adapters on/off).
+	logp := func(noAdapters bool) func(scope *gmodel.Scope, in []*Node) *Node {
+		return func(scope *gmodel.Scope, in []*Node) *Node {
+			targets := in[k]
+			hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], noAdapters, false)
+			lp, _ := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, noAdapters)
+			return lp
+		}
+	}
+	var err error
+	if t.logpExec[layout], err = gmodel.NewExec(m.Backend, store, logp(false)); err != nil {
+		return err
+	}
+	if t.refExec[layout], err = gmodel.NewExec(m.Backend, store, logp(true)); err != nil {
+		return err
+	}
+	// Micro-batch: loss, gradients added into the accumulators, metric sums.
+	t.microExec[layout], err = gmodel.NewExec(m.Backend, store, func(scope *gmodel.Scope, in []*Node) []*Node {
+		targets, mask, adv, old, ref, items := in[k], in[k+1], in[k+2], in[k+3], in[k+4], in[k+5]
+		t.Adapters.Training = true
+		defer func() { t.Adapters.Training = false }()
+		hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], false, cfg.GradientCheckpointing)
+		lp, ent := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, false)
+		li := &LossInputs{LogPs: lp, Mask: mask, Advantages: adv, NumItemsInBatch: items}
+		if cfg.NumIterations > 1 {
+			li.OldLogPs = old
+		}
+		if cfg.Beta != 0 {
+			li.RefLogPs = ref
+		}
+		out := Loss(cfg, li)
+		g := targets.Graph()
+		nodes := make([]*Node, len(t.trainable))
+		for i, v := range t.trainable {
+			nodes[i] = v.NodeValue(g)
+		}
+		grads := Gradient(out.Loss, nodes...)
+		for i, acc := range t.accs {
+			acc.SetNodeValue(Add(acc.NodeValue(g), ConvertDType(grads[i], dtypes.Float32)))
+		}
+		entSum := ReduceAllSum(Mul(ent, mask))
+		return []*Node{out.Loss, out.KLSum, out.LowClipSum, out.HighClipSum, out.RegionClipSum, out.Tokens, entSum, out.LowClipSeq, out.HighClipSeq}
 	})
 	return err
 }

@@ -46,19 +46,38 @@ func (m *Model) Forward(in *Inputs) *Node {
 		if in.Cache != nil {
 			kv = in.Cache[2*i : 2*i+2]
 		}
-		if in.Checkpoint {
-			x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
+		attend := func(q, k, v *Node) *Node { // q [B, T, N, H]; k, v [B, T, K, H]
+			k, v = TransposeAllDims(k, 0, 2, 1, 3), TransposeAllDims(v, 0, 2, 1, 3) // [B, K, T, H]
+			if kv != nil {
+				kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
+				kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
+				k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
+			}
+			return groupedAttention(q, k, v, mask, c.NumKVHeads) // [B, T, N·H]
 		}
-		// After the checkpoint, not before: GoMLX v0.28.6 clones a one-operand optimization barrier
-		// (Checkpoint's) as its operand and copies the barrier's attributes onto it, which would
-		// erase the custom gradient of a node right below it.
-		x = order.layerInput(x)
-		x = m.decoderLayer(l, x, cos, sin, mask, in, kv, order)
+		x = m.layer(l, x, cos, sin, attend, in, order)
 	}
+	return m.finish(x, in.Checkpoint)
+}
+
+// layer runs decoder layer l on x [B, T, D] under gradient checkpointing when in.Checkpoint.
+func (m *Model) layer(l *Layer, x, cos, sin *Node, attend func(q, k, v *Node) *Node, in *Inputs, order *gradOrder) *Node {
 	if in.Checkpoint {
+		x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
+	}
+	// After the checkpoint, not before: GoMLX v0.28.6 clones a one-operand optimization barrier
+	// (Checkpoint's) as its operand and copies the barrier's attributes onto it, which would
+	// erase the custom gradient of a node right below it.
+	x = order.layerInput(x)
+	return m.decoderLayer(l, x, cos, sin, attend, in, order)
+}
+
+// finish closes the last checkpoint and applies the final norm.
+func (m *Model) finish(x *Node, checkpoint bool) *Node {
+	if checkpoint {
 		x = x.StopCheckpoint()
 	}
-	return rmsNorm(x, m.FinalNorm.NodeValue(g), c.RMSNormEps)
+	return rmsNorm(x, m.FinalNorm.NodeValue(x.Graph()), m.Config.RMSNormEps)
 }
 
 // Logits projects hidden states [..., D] onto the vocabulary: [..., V] in float32.
@@ -66,8 +85,9 @@ func (m *Model) Logits(hidden *Node) *Node {
 	return ConvertDType(m.LMHead.Apply(hidden, true), dtypes.Float32)
 }
 
-// decoderLayer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)). kv (K and V caches) is nil without a cache.
-func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv []*Node, order *gradOrder) *Node {
+// decoderLayer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)). attend takes the rotated queries
+// [B, T, N, H] and keys and values [B, T, K, H] and returns the attention output [B, T, N·H].
+func (m *Model) decoderLayer(l *Layer, x, cos, sin *Node, attend func(q, k, v *Node) *Node, in *Inputs, order *gradOrder) *Node {
 	c := m.Config
 	g := x.Graph()
 	adapters, ck := !in.NoAdapters, in.Checkpoint
@@ -89,14 +109,7 @@ func (m *Model) decoderLayer(l *Layer, x, cos, sin, mask *Node, in *Inputs, kv [
 	v = Reshape(v, B, T, K, H)
 	rope := pos.NewRoPEWithCosSin(cos, sin) // non-interleaved halves: transformers' rotate_half
 	q, k = rope.Encode(q, 1), rope.Encode(k, 1)
-
-	k, v = TransposeAllDims(k, 0, 2, 1, 3), TransposeAllDims(v, 0, 2, 1, 3) // [B, K, T, H]
-	if kv != nil {
-		kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
-		kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
-		k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
-	}
-	attn := groupedAttention(q, k, v, mask, K) // [B, T, N·H]
+	attn := attend(q, k, v) // [B, T, N·H]
 	x = Add(x, l.O.apply(attn, adapters, ck, order))
 
 	h = rmsNorm(x, l.PostAttnNorm.NodeValue(g), c.RMSNormEps)
