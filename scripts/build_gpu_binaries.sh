@@ -2,7 +2,7 @@
 # Builds what the device scripts in bench/ carry to the GPU machine (which has no Go), into .gpu/:
 # grpo (default build), grpo-cuda and cuda.test (build tag cuda, needing CUDA headers and the
 # driver's link stub: ../shared/docs/gpu-and-build.md, e.g. Debian's nvidia-cuda-dev unpacked into
-# $CUDA_DEV), model.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
+# $CUDA_DEV), model.test, grpo.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
 # With the argument "old": adds grpo-cuda-old and cuda-old.test built from commit $OLD (default
 # HEAD, i.e. without uncommitted changes) in a temporary worktree, for A/B timings on one card.
 set -eu
@@ -29,6 +29,7 @@ fi
 mkdir -p .gpu && find .gpu -maxdepth 1 -type f -delete  # keeps .gpu/ptx-* (scripts/build_ptx_variant.sh)
 go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
 go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
+go test -ldflags="-s -w" -c -o .gpu/grpo.test ./gomlxgrpo/grpo
 go build -ldflags="-s -w" -tags cuda -o .gpu/grpo-cuda ./cmd/grpo
 go test -ldflags="-s -w" -tags cuda -c -o .gpu/cuda.test ./gomlxgrpo/cuda
 find .gpu -maxdepth 1 -type f ! -name '*.gz' -exec gzip -9 -f {} +

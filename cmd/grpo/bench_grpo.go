@@ -36,6 +36,7 @@ func benchGRPO(args []string) error {
 	every := fs.Int("every", 0, "also print a progress line (step time, GPU and host memory) every N steps: memory flatness over long runs")
 	ga := fs.Int("gradient-accumulation", 1, "gradient_accumulation_steps: the G rows go through log-probs and backward this many micro-batches at a time (long completions)")
 	shared := fs.Bool("shared-prompt", true, "shared_prompt: the log-prob and training passes run the prompt once for its G completions (false: G copies, as TRL does)")
+	thenRows := fs.Int("then-rows", 0, "after the steps, this many more with shared_prompt off (the first compiles), reported as a second line: the layouts compared in one process")
 	attnMiB := fs.Int("attention-block-mib", 1024, "bound on one attention block's float32 scores: long sequences take their queries in chunks under it")
 	_ = fs.Parse(args)
 	if err := resolveModel(ref, shape); err != nil {
@@ -95,16 +96,31 @@ func benchGRPO(args []string) error {
 			}
 		}
 	}
-	v := last.Values
-	gen := v["generation_time"]
-	return printJSON(withAllocator(m.Backend, map[string]any{
-		"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
-		"double_quant": *dq, "attention_block_mib": *attnMiB, "gradient_accumulation_steps": *ga, "shared_prompt": *shared, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
-		"gen_s": round(gen, 2), "prefill_s": round(v["timing/prefill"], 3), "decode_s": round(v["timing/decode"], 3), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
-		"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
-		"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
-		"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
-	}))
+	report := func(last *grpo.StepMetrics) error {
+		v := last.Values
+		gen := v["generation_time"]
+		return printJSON(withAllocator(m.Backend, map[string]any{
+			"kind": "grpo_step", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "backend": m.Backend.Name(), "dtype": m.DType.String(), "nf4": *load4,
+			"double_quant": *dq, "attention_block_mib": *attnMiB, "gradient_accumulation_steps": *ga, "shared_prompt": tr.Cfg.SharedPrompt, "params_bytes": m.Store.ByteSize(), "G": *G, "prompt": *promptLen, "completion": *compLen, "lora_rank": *rank, "beta": *beta, "load_s": round(loadS, 1),
+			"step": last.Step, "gen_s": round(gen, 2), "prefill_s": round(v["timing/prefill"], 3), "decode_s": round(v["timing/decode"], 3), "logprobs_s": round(v["timing/logprobs"], 2), "train_s": round(v["timing/train"], 2),
+			"backward_s": round(v["timing/backward"], 3), "optimizer_s": round(v["timing/optimizer"], 3),
+			"step_s": round(v["step_time"], 2), "gen_tok_per_s": round(float64(*G**compLen)/gen, 0),
+			"gpu_used_gib": round(peak, 2), "host_peak_rss_gib": round(peakRSSGiB(), 2),
+		}))
+	}
+	if err := report(last); err != nil || *thenRows <= 0 {
+		return err
+	}
+	// The same trainer with the prompt repeated per row: its executables compile in the first of
+	// these steps. (The allocator's peak figures then cover both layouts.)
+	tr.Cfg.SharedPrompt = false
+	for range *thenRows {
+		if last, err = tr.StepOnce(); err != nil {
+			return err
+		}
+		peak = max(peak, gpuUsedGiB())
+	}
+	return report(last)
 }
 
 // benchGenerate times batched generation on the GoMLX path: B copies of a random prompt, exactly
