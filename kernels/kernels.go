@@ -57,7 +57,6 @@ var All = map[string]string{
 	"residual_add_bf16":              elementwise,
 	"swiglu_bf16":                    elementwise,
 	"swiglu_lora_bf16":               elementwise,
-	"swiglu_lora_split_bf16":         elementwise,
 	"gemv_bf16_lora":                 gemvBF16,
 	"gemv_bf16_lora_b8":              gemvBF16,
 	"gemv_bf16_lora_b8r4":            gemvBF16,

@@ -271,8 +271,8 @@ func SwiGLU(g, u, act cu.DevicePtr, rows, f, stride int) error {
 
 // SwiGLULoRA is SwiGLU with the down projection's LoRA down-projection on its output in the same
 // launch: ud [rows, r] float32 = act · aᵀ for a [r, f] float32: swiglu_lora_bf16 (blocks over rows
-// and outputs), or swiglu_lora_split_bf16 (blocks over f, every row in each, a split-K finish)
-// where swigluSplit allows.
+// and outputs). (A split over f, g, u and A read once per launch, was slower on an H100: Phi-4's
+// batch-8 decode step 11.39 against 11.14 ms, bench/RESULTS.md, thirteenth session.)
 func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr, r int) error {
 	if stride == 0 {
 		stride = f
@@ -281,38 +281,9 @@ func SwiGLULoRA(g, u, act cu.DevicePtr, rows, f, stride int, a, ud cu.DevicePtr,
 		return fmt.Errorf("cuda: SwiGLULoRA needs an adapter rank ≥ 1, got %d", r)
 	}
 	f32, s32, r32 := int32(f), int32(stride), int32(r)
-	if se, blocks, ok := swigluSplit(rows, f, r); ok {
-		return splitK.with("SwiGLULoRA", rows*r*blocks, 1, func(ws, cnt cu.DevicePtr) error {
-			rows32, se32 := int32(rows), int32(se)
-			return launch("swiglu_lora_split_bf16", [3]int{blocks, 1, 1}, 256, 0, p(&g), p(&u), p(&act), p(&rows32), p(&f32), p(&s32),
-				p(&a), p(&ud), p(&r32), p(&se32), p(&ws), p(&cnt))
-		})
-	}
 	per, blocks := loraNormSplit(rows, r)
 	per32 := int32(per)
 	return launch("swiglu_lora_bf16", [3]int{rows, blocks, 1}, 512, 0, p(&g), p(&u), p(&act), p(&f32), p(&s32), p(&a), p(&ud), p(&r32), p(&per32))
-}
-
-// swigluSplit sizes swiglu_lora_split_bf16 for rows × f and rank r: se columns per lane
-// (SPLIT_SE at most) so that blocks = ⌈f / (32·se)⌉ ≤ 64 (the finish's two partials per lane), for
-// the small decode batches (rows · r ≤ 256: the last block adds every output's partials). Opt-in,
-// GOMLXGRPO_SWIGLU=split (read at every launch, for an A/B in one process): see normLoRAKernel.
-func swigluSplit(rows, f, r int) (se, blocks int, ok bool) {
-	const maxSE, maxBlocks = 12, 64
-	se = (f + 32*maxBlocks - 1) / (32 * maxBlocks)
-	if se > maxSE || rows*r > 256 || os.Getenv("GOMLXGRPO_SWIGLU") != "split" {
-		return 0, 0, false
-	}
-	se = max(se, 1)
-	return se, (f + 32*se - 1) / (32 * se), true
-}
-
-// reserveSwiGLU grows the split-K scratch for SwiGLULoRA's split form ahead of a stream capture.
-func reserveSwiGLU(rows, f, r int) error {
-	if _, blocks, ok := swigluSplit(rows, f, r); ok {
-		return splitK.reserve(rows*r*blocks, 1)
-	}
-	return nil
 }
 
 // GEMVBF16: y [rows, out] float32 = x [rows, in] · Wᵀ (+ bias) (+ LoRA) for bfloat16 W [out, in].

@@ -522,56 +522,47 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 
 // TestSwiGLULoRA: the activation with the down projection's LoRA down-projection fused writes
 // SwiGLU's bits and ud equal to LoRADown on that activation within float32 rounding, for gate and
-// up in separate buffers and as halves of Phi-3's gate_up rows; in both forms (the row split, and
-// the split over f with GOMLXGRPO_SWIGLU=split where swigluSplit allows), the same bits when run
-// again.
+// up in separate buffers and as halves of Phi-3's gate_up rows, and the same bits when run again.
 func TestSwiGLULoRA(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(12)
 	cases := []struct{ rows, f, r int }{{1, 64, 8}, {8, 8960, 16}, {8, 14336, 16}, {8, 17920, 16}, {4, 3000, 40}, {64, 8192, 16}}
 	for _, c := range cases {
 		for _, fused := range []bool{false, true} {
-			for _, form := range []string{"", "split"} { // the row split, and the split over f where swigluSplit allows
-				t.Setenv("GOMLXGRPO_SWIGLU", form)
-				stride := c.f
-				if fused {
-					stride = 2 * c.f
-				}
-				_, pg := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
-				_, pu := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
-				if fused {
-					pu = pg + cu.DevicePtr(4*c.f)
-				}
-				_, pa := onDevice(t, be, randF32(rng, c.r*c.f, 0.05), c.r*c.f)
-				aa, paa := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
-				ab, pab := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
-				ua, pua := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
-				ua2, pua2 := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
-				ub, pub := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
-				for _, u := range []cu.DevicePtr{pua, pua2} { // twice: the split's finish adds in a fixed order
-					if err := SwiGLULoRA(pg, pu, paa, c.rows, c.f, stride, pa, u, c.r); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := SwiGLU(pg, pu, pab, c.rows, c.f, stride); err != nil {
-					t.Fatal(err)
-				}
-				if err := LoRADown(pab, pa, pub, c.rows, c.f, c.r); err != nil {
-					t.Fatal(err)
-				}
-				syncT(t)
-				_, _, split := swigluSplit(c.rows, c.f, c.r)
-				what := fmt.Sprintf("%+v fused %v split %v", c, fused, split)
-				near(t, what+" act", readBF16(t, aa), readBF16(t, ab), func(int) float64 { return 0 })
-				want := readDevice[float32](ub)
-				got := readDevice[float32](ua)
-				near(t, what+" u", got, want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
-				near(t, what+" u, second run", readDevice[float32](ua2), got, func(int) float64 { return 0 })
+			stride := c.f
+			if fused {
+				stride = 2 * c.f
 			}
+			_, pg := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
+			_, pu := onDevice(t, be, randF32(rng, c.rows*stride, 2), c.rows*stride)
+			if fused {
+				pu = pg + cu.DevicePtr(4*c.f)
+			}
+			_, pa := onDevice(t, be, randF32(rng, c.r*c.f, 0.05), c.r*c.f)
+			aa, paa := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
+			ab, pab := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.f)
+			ua, pua := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			ua2, pua2 := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			ub, pub := zerosOnDevice(t, be, dtypes.Float32, c.rows, c.r)
+			for _, u := range []cu.DevicePtr{pua, pua2} {
+				if err := SwiGLULoRA(pg, pu, paa, c.rows, c.f, stride, pa, u, c.r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := SwiGLU(pg, pu, pab, c.rows, c.f, stride); err != nil {
+				t.Fatal(err)
+			}
+			if err := LoRADown(pab, pa, pub, c.rows, c.f, c.r); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			what := fmt.Sprintf("%+v fused %v", c, fused)
+			near(t, what+" act", readBF16(t, aa), readBF16(t, ab), func(int) float64 { return 0 })
+			want := readDevice[float32](ub)
+			got := readDevice[float32](ua)
+			near(t, what+" u", got, want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
+			near(t, what+" u, second run", readDevice[float32](ua2), got, func(int) float64 { return 0 })
 		}
-	}
-	if _, _, ok := swigluSplit(8, 17920, 16); !ok { // GOMLXGRPO_SWIGLU is still "split" here
-		t.Errorf("swigluSplit(8, 17920, 16) with GOMLXGRPO_SWIGLU=split: want the split form at Phi-4's batch-8 decode shape")
 	}
 }
 

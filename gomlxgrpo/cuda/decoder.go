@@ -300,11 +300,6 @@ func (d *Decoder) reserve() error {
 	if err := reserveSample(d.B); err != nil {
 		return err
 	}
-	if d.maxR > 0 {
-		if err := reserveSwiGLU(d.B, c.IntermediateSize, d.maxR); err != nil {
-			return err
-		}
-	}
 	for _, l := range d.layers {
 		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
 			if lin.out > 0 {
