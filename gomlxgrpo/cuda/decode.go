@@ -54,13 +54,13 @@ func ResidualRMSNormLoRA(x, y, w, xo, out cu.DevicePtr, rows, d int, eps float32
 // E·256 elements, each thread's E in registers).
 var normLoRAElems = []int{4, 8, 12, 16, 20, 24}
 
-// normLoRAKernel names the fused norm's kernel for rows of d elements: the general one (two passes
-// of LORA_CHUNK elements per thread at a time), or with GOMLXGRPO_NORM=regs (read at every launch,
-// for an A/B in one process) the smallest one-pass form that holds the row. Opt-in: with the
-// split SwiGLU below, the one-pass norm made the batch-8 decode step slower (H100, round 52: Phi-4
-// 11.45 vs 11.25 ms, 8B 6.96 vs 6.66 ms; which of the two cost what is not yet measured).
+// normLoRAKernel names the fused norm's kernel for rows of d elements: the smallest one-pass form
+// that holds the row (each thread's elements in registers: one load round trip instead of ~4), or
+// the general one (two passes of LORA_CHUNK elements per thread at a time) for longer rows and with
+// GOMLXGRPO_NORM=chunked (read at every launch, for an A/B in one process). Same bits. H100, round
+// 57, batch-8 decode step with LoRA r=16: 8B 6.37 against 6.58 ms, Phi-4 10.87 against 11.11 ms.
 func normLoRAKernel(d int) string {
-	if os.Getenv("GOMLXGRPO_NORM") == "regs" {
+	if os.Getenv("GOMLXGRPO_NORM") != "chunked" {
 		for _, e := range normLoRAElems {
 			if d <= 256*e {
 				return fmt.Sprintf("residual_rmsnorm_lora_bf16_e%d", e)

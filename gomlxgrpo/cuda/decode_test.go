@@ -443,8 +443,9 @@ func TestResidualRMSNorm(t *testing.T) {
 // TestResidualRMSNormLoRA: the norm with the adapters' down-projections fused writes
 // ResidualRMSNorm's bits to the other x buffer and the output (RMSNorm's without a residual), and
 // u equal to LoRADownN on that output within float32 rounding (another order of the same sum), for
-// 1 to 3 adapters over rows and block splits of the decode shapes; the general kernel and the
-// one-pass form (GOMLXGRPO_NORM=regs) write the same bits.
+// 1 to 3 adapters over rows and block splits of the decode shapes; the one-pass forms (the
+// default where a row fits, d ≤ 6,144) and the general kernel (GOMLXGRPO_NORM=chunked, and the
+// 8,192 case) write the same bits.
 func TestResidualRMSNormLoRA(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(11)
@@ -475,7 +476,7 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 			if err := ResidualRMSNormLoRA(pxa, py, pw, pxo, poa, rows, d, 1e-6, as, ua, c.r); err != nil {
 				t.Fatal(err)
 			}
-			// The one-pass form must write the general (two-pass) kernel's bits.
+			// The general (two-pass) kernel must write the one-pass form's bits.
 			xoc, pxoc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
 			oc, poc := zerosOnDevice(t, be, dtypes.BFloat16, rows, d)
 			var uc []cu.DevicePtr
@@ -484,7 +485,7 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 				tc, puc := zerosOnDevice(t, be, dtypes.Float32, rows, c.r)
 				uc, uct = append(uc, puc), append(uct, tc)
 			}
-			t.Setenv("GOMLXGRPO_NORM", "regs")
+			t.Setenv("GOMLXGRPO_NORM", "chunked")
 			if err := ResidualRMSNormLoRA(pxa, py, pw, pxoc, poc, rows, d, 1e-6, as, uc, c.r); err != nil {
 				t.Fatal(err)
 			}
@@ -507,14 +508,14 @@ func TestResidualRMSNormLoRA(t *testing.T) {
 				near(t, what+" x", readBF16(t, xo), readBF16(t, xb), func(int) float64 { return 0 })
 			}
 			near(t, what+" norm", readBF16(t, oa), readBF16(t, ob), func(int) float64 { return 0 })
-			near(t, what+" norm, one-pass form", readBF16(t, oc), readBF16(t, oa), func(int) float64 { return 0 })
+			near(t, what+" norm, general form", readBF16(t, oc), readBF16(t, oa), func(int) float64 { return 0 })
 			if residual {
-				near(t, what+" x, one-pass form", readBF16(t, xoc), readBF16(t, xo), func(int) float64 { return 0 })
+				near(t, what+" x, general form", readBF16(t, xoc), readBF16(t, xo), func(int) float64 { return 0 })
 			}
 			for m := range c.n {
 				want := readDevice[float32](ubt[m])
 				near(t, fmt.Sprintf("%s u[%d]", what, m), readDevice[float32](uat[m]), want, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(want[i]))) })
-				near(t, fmt.Sprintf("%s u[%d], one-pass form", what, m), readDevice[float32](uct[m]), readDevice[float32](uat[m]), func(int) float64 { return 0 })
+				near(t, fmt.Sprintf("%s u[%d], general form", what, m), readDevice[float32](uct[m]), readDevice[float32](uat[m]), func(int) float64 { return 0 })
 			}
 		}
 	}
