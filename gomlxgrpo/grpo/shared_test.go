@@ -12,11 +12,18 @@ import (
 // TestSharedPromptMatchesRows: the shared-prompt layout (each prompt once per micro-batch, its
 // G completions attending to it) gives the log-probs (adapters on and off), the loss and every
 // accumulated adapter gradient that the rows [prompt | completion] give, on micro-batches of two
-// prompts with different left padding.
+// prompts with different left padding, on three architectures (Qwen2 with biases, Phi-3's fused
+// projections, Llama 3's scaled RoPE).
 func TestSharedPromptMatchesRows(t *testing.T) {
+	for _, name := range []string{"qwen2_gqa_tied_bias", "phi3_gqa_fused", "llama3_gqa_rope_scaled"} {
+		t.Run(name, func(t *testing.T) { testSharedPromptMatchesRows(t, "../model/testdata/models/"+name) })
+	}
+}
+
+func testSharedPromptMatchesRows(t *testing.T, dir string) {
 	cfg := toyConfig()
 	cfg.Beta, cfg.NumIterations, cfg.GradientAccumulationSteps = 0.04, 2, 2
-	tr := toyTrainer(t, cfg)
+	tr := toyTrainerOf(t, dir, cfg)
 	// Adapters that change the model (B starts at zero): the reference differs from the policy and
 	// every adapter matrix, A included, gets a gradient.
 	rng := rand.New(rand.NewPCG(3, 4))

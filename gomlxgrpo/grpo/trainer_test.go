@@ -46,11 +46,17 @@ func toyData(n int) Examples {
 
 func toyTrainer(t *testing.T, cfg Config) *Trainer {
 	t.Helper()
+	return toyTrainerOf(t, toyModel, cfg)
+}
+
+// toyTrainerOf is toyTrainer on another of the model package's tiny checkpoints.
+func toyTrainerOf(t *testing.T, dir string, cfg Config) *Trainer {
+	t.Helper()
 	be, err := backend.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(toyModel, be, model.LoadOptions{DType: dtypes.Float32})
+	m, err := model.Load(dir, be, model.LoadOptions{DType: dtypes.Float32})
 	if err != nil {
 		t.Fatal(err)
 	}
