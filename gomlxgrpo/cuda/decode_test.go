@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -571,7 +572,28 @@ func TestSwiGLULoRA(t *testing.T) {
 // to the last) on the decode shapes of the benchmarks (Qwen2.5-1.5B at batch 8, Llama-3.2-3B at
 // batch 64) in each form. Reports µs per call and GB/s of the K and V caches read once.
 func BenchmarkAttentionDecode(b *testing.B) {
-	be := xlaBackend(b)
+	// GOMLXGRPO_CUDA_RAW=1: memory from cu.MemAlloc and no PJRT in the process, so that Nsight
+	// Compute can profile the launches (it crashed under PJRT: BenchmarkNF4Projections).
+	var be compute.Backend
+	if os.Getenv("GOMLXGRPO_CUDA_RAW") == "1" {
+		if err := Init(); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		be = xlaBackend(b)
+	}
+	put := func(flat any) cu.DevicePtr {
+		switch f := flat.(type) {
+		case []int32:
+			return benchBuffer(b, be, f)
+		case []uint8:
+			return benchBuffer(b, be, f)
+		case []bfloat16T:
+			return benchBuffer(b, be, f)
+		}
+		b.Fatalf("put: %T", flat)
+		return 0
+	}
 	rng := freshRNG(9)
 	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
 	const s = 456
@@ -586,12 +608,8 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		for i := range valid {
 			valid[i] = 1
 		}
-		_, pw := onDevice(b, be, []int32{s - 1}, 1)
-		_, pq := onDevice(b, be, qh, len(qh))
-		_, pk := onDevice(b, be, kch, len(kch))
-		_, pv := onDevice(b, be, vch, len(vch))
-		_, pm := onDevice(b, be, valid, len(valid))
-		_, po := zerosOnDevice(b, be, dtypes.BFloat16, c.rows, c.n*c.h)
+		pw, pq, pk, pv, pm := put([]int32{s - 1}), put(qh), put(kch), put(vch), put(valid)
+		po := put(make([]bfloat16T, c.rows*c.n*c.h))
 		for _, form := range []string{"split", "w8", "w16", "w16u16", "h2", "h3", "h4"} {
 			b.Run(c.name+"/"+form, func(b *testing.B) {
 				splitAttention, wideAttention, deepAttention, forceHeads = form == "split", form == "w16", form == "w16u16", 1
@@ -622,4 +640,14 @@ func BenchmarkAttentionDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchBuffer puts flat on the device: through PJRT (be), or with cu.MemAlloc when be is nil
+// (GOMLXGRPO_CUDA_RAW=1, for Nsight Compute).
+func benchBuffer[T uint8 | int32 | float32 | bfloat16T](b testing.TB, be compute.Backend, flat []T) cu.DevicePtr {
+	if be == nil {
+		return rawDevice(b, flat)
+	}
+	_, p := onDevice(b, be, flat, len(flat))
+	return p
 }

@@ -137,7 +137,7 @@ func BenchmarkNF4Projections(b *testing.B) {
 }
 
 // rawDevice copies flat to memory from cu.MemAlloc (freed when the benchmark ends).
-func rawDevice[T uint8 | float32](t testing.TB, flat []T) cu.DevicePtr {
+func rawDevice[T uint8 | int32 | float32 | bfloat16T](t testing.TB, flat []T) cu.DevicePtr {
 	t.Helper()
 	n := int64(len(flat)) * int64(unsafe.Sizeof(flat[0]))
 	p := rawZeros(t, int(n))
