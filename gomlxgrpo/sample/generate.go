@@ -86,7 +86,7 @@ var NewDecoder func(m *model.Model) (StepDecoder, error)
 
 // NewGenerator prepares generation for m.
 func NewGenerator(m *model.Model) (*Generator, error) {
-	e, err := m.NewStepExec()
+	e, err := m.NewPrefillExec()
 	if err != nil {
 		return nil, err
 	}
@@ -199,23 +199,18 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	for u, b := range uniq {
 		pIDs[u], pPos[u], pValid[u] = batch.IDs[b], batch.Positions[b], valid[b]
 	}
-	cache := make([]any, 2*len(m.Layers))
-	for i := range cache {
-		cache[i] = tensors.FromShape(m.CacheShape(len(uniq), S))
-	}
+	cache := make([]any, 2*len(m.Layers)) // the rows' caches, from the first token's execution on
 	defer func() { // free the caches now, also on errors, rather than when the collector gets to them
 		for _, c := range cache {
-			if t := c.(*tensors.Tensor); t.Ok() {
+			if t, ok := c.(*tensors.Tensor); ok && t.Ok() {
 				t.FinalizeAll()
 			}
 		}
 	}()
-	out, err := g.prefill.Call(append([]any{pIDs, pPos, pValid, int32(0)}, cache...)...)
+	// The prompts' caches start as zeros on the device (model.NewPrefillExec).
+	out, err := g.prefill.Call(pIDs, pPos, pValid)
 	if err != nil {
 		return nil, fmt.Errorf("prefill: %w", explainOOM(err, m, len(uniq), S))
-	}
-	for _, c := range cache {
-		c.(*tensors.Tensor).FinalizeAll()
 	}
 	rows := make([]int32, B)
 	for b := range B {
