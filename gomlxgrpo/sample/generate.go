@@ -199,8 +199,10 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	for u, b := range uniq {
 		pIDs[u], pPos[u], pValid[u] = batch.IDs[b], batch.Positions[b], valid[b]
 	}
-	cache := make([]any, 2*len(m.Layers)) // the rows' caches, from the first token's execution on
-	defer func() {                        // free the caches now, also on errors, rather than when the collector gets to them
+	// The rows' caches, from the first token's execution on; freed now, also on errors, rather than
+	// when the collector gets to them.
+	cache := make([]any, 2*len(m.Layers))
+	defer func() {
 		for _, c := range cache {
 			if t, ok := c.(*tensors.Tensor); ok && t.Ok() {
 				t.FinalizeAll()
