@@ -1,22 +1,19 @@
 #!/bin/bash
-# Device call (written in the thirteenth session after its device time ran out; not yet run):
-# (1) the Phi-4 GRPO step with the one-pass norm as default (round 58 re-measured 8B and 1.5B only);
-# (2) the one-pass norm's shared-helper refactor (bench/round59-norm-helpers.patch: the general and
-# one-pass norms share lora_rows, norm_emit and lora_store instead of repeating them; same bits by
-# construction, but ptxas gives the one-pass forms other SASS: e16 2,003 instructions against 2,131)
-# against the committed kernels as an A/B of PTX builds, 8B and Phi-4 decode steps. Keep the patch
-# only if it is not slower. Build:
-#   scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
-#   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh helpers bench/round59-norm-helpers.patch
+# Device call (written in the thirteenth session after its device time ran out; not yet run): the
+# one-launch flash attention (attention_decode_flash_q<QH>, opt-in GOMLXGRPO_ATTN=flash: blocks over
+# (row, query heads of one kv head, slice of positions), about two per SM, the slices combined by
+# the last block). Its GPU tests (TestAttentionDecode's flash form, TestDecoderMatchesGoMLX case 5
+# on two tiny checkpoints), the layer benchmark (raw, no PJRT), then A/Bs in one process of the
+# batch-8 decode steps (1.5B, 8B, Phi-4; 2×3 timed generations, medians). ~420 s.
+# Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-cuda_tests 60 'TestResidualRMSNormLoRA' helpers $(ptx_env helpers)
-python3 bench/hf_foundation.py make $CK llama3.1-8b phi-4 2>&1 | grep --line-buffered '^{'
-run_logged grpo-phi4 240 "" grpo-cuda bench grpo --model $CK/phi-4 --steps 3 --every 1
-echo "phi4 done at ${SECONDS}s"
-# --ab with a variable nothing reads: 2×3 timed generations in one process, after one untimed.
-for v in head helpers helpers head; do
-  [ $SECONDS -lt 500 ] && run_logged b8-8b-$v 80 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_NOTHING=1 --repeat 3
-done
+cuda_tests 120 'TestAttentionDecode|TestDecoderMatchesGoMLX/(phi3_gqa_fused|llama3_gqa_rope_scaled)/nf4$'
+echo "tests done at ${SECONDS}s"
+cuda_bench 60 'AttentionDecode' GOMLXGRPO_CUDA_RAW=1
+python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.1-8b phi-4 2>&1 | grep --line-buffered '^{'
+run_logged b8-1.5b-flash 60 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_ATTN=flash --repeat 3
+run_logged b8-8b-flash 80 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --ab GOMLXGRPO_ATTN=flash --repeat 3
+[ $SECONDS -lt 470 ] && run_logged b8-phi4-flash $((580 - SECONDS)) "" grpo-cuda bench generate --load-in-4bit --model $CK/phi-4 --lora-r 16 --ab GOMLXGRPO_ATTN=flash --repeat 3
 echo "all done at ${SECONDS}s"

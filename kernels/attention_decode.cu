@@ -437,3 +437,154 @@ extern "C" __global__ void __launch_bounds__(THREADS) attention_out_split_bf16(S
   }
   if (threadIdx.x == 0) cnt[bn] = 0;
 }
+
+// attention_decode_flash_q<QH> ("flash-decoding" in one launch): the QH query heads of a block
+// share one kv head, and the positions are split into P slices (grid (B, N/QH, P), 8 warps), so
+// that a batch-8 step has about two blocks per SM each streaming a slice of K and V once for its
+// heads, where the one-block-per-row forms give each SM a whole row's K and V (233 KB at 456
+// positions and H = 128: ~10 µs at an SM's share of the card's bandwidth). Block (b, y, p):
+//
+//   e_s = exp(score_s − m_p)     m_p = max of its slice's scores (score_s as the other forms)
+//   z_p = Σ_s e_s,   o_p = Σ_s e_s · v_s   (float32, positions of the slice)
+//
+// into ws [B, N, P, H + 2] (o_p, m_p, z_p); the last block of the (row, head group) to finish
+// (counter cnt[b·N/QH + y], left at 0) combines the slices in the order p = 0 … P−1:
+//
+//   out = bf16(Σ_p e^{m_p − M} o_p / Σ_p e^{m_p − M} z_p),   M = max_p m_p.
+//
+// Not the other forms' bits: they round each probability to bfloat16 after the whole row's
+// softmax, which needs every slice's scores first (the two-launch split form does that, and was
+// slower). The same result up to that rounding. H ≤ 128; dynamic shared memory QH·L floats.
+#define FLASH_ARGS ATTN_ARGS, float *__restrict__ ws, unsigned int *__restrict__ cnt, int L
+
+// slice_stats returns the max m of the n scores in row and their sum z of exp(row[s] − m), with
+// row[s] replaced by exp(row[s] − m); m = −∞ and z = 0 (row all zeros) when every position is
+// masked. Block reductions in a fixed order. Every thread of the block calls it.
+template <int W>
+__device__ __forceinline__ void slice_stats(float* row, int n, float* red, float& m, float& z) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  m = -INFINITY;
+  for (int s = threadIdx.x; s < n; s += 32 * W) m = fmaxf(m, row[s]);
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
+  if (lane == 0) red[warp] = m;
+  __syncthreads();
+  m = -INFINITY;
+  for (int i = 0; i < W; i++) m = fmaxf(m, red[i]);
+  __syncthreads();
+  z = 0.f;
+  for (int s = threadIdx.x; s < n; s += 32 * W) {
+    const float e = m == -INFINITY ? 0.f : expf(row[s] - m);
+    row[s] = e;
+    z += e;
+  }
+  for (int o = 16; o > 0; o >>= 1) z += __shfl_xor_sync(0xffffffff, z, o);
+  if (lane == 0) red[warp] = z;
+  __syncthreads();
+  z = 0.f;
+  for (int i = 0; i < W; i++) z += red[i];
+  __syncthreads();
+}
+
+template <int QH>
+__device__ __forceinline__ void attention_decode_flash(FLASH_ARGS) {
+  const int write_idx = *write_idx_p;
+  DYNAMIC_SHARED(float, sc);  // [QH][L]: the slice's scores, then e_s
+  __shared__ float red[WARPS];
+  __shared__ float part[WARPS][128];
+  __shared__ bool last;
+  const int b = blockIdx.x, y = blockIdx.y, p = blockIdx.z, P = gridDim.z, n0 = y * QH, kh = n0 / (N / K);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, i0 = 4 * lane;
+  const int begin = p * L, end = min(S, begin + L), n = max(0, end - begin);
+  float qv[QH][1][4];
+#pragma unroll
+  for (int h = 0; h < QH; h++) attn_load_q<1>(q + ((long long)b * N + n0 + h) * H, H, qv[h]);
+  const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
+  const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
+  attn_scores<WARPS, UNROLL, 1, QH>(qv, kb, valid + (long long)b * S, write_idx, H, begin, end, sc - begin, L);
+  __syncthreads();
+  float m[QH], z[QH];
+#pragma unroll
+  for (int h = 0; h < QH; h++) slice_stats<WARPS>(sc + h * L, n, red, m[h], z[h]);
+
+  float acc[QH][4];
+#pragma unroll
+  for (int h = 0; h < QH; h++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[h][k] = 0.f;
+  for (int s0 = 0; s0 < n; s0 += WARPS * UNROLL) {
+    bf16x4 vv[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      bool any = false;  // some head's e_s is not 0: read the row
+#pragma unroll
+      for (int h = 0; h < QH; h++) any = any || (s < n && sc[h * L + s] != 0.f);
+      vv[u] = any && i0 < H ? load4(vb + (long long)(begin + s) * H + i0) : bf16x4{0u, 0u};
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      const int s = s0 + warp + WARPS * u;
+      float f[4];
+      unpack4(vv[u], f);
+#pragma unroll
+      for (int h = 0; h < QH; h++) {
+        const float e = s < n ? sc[h * L + s] : 0.f;
+#pragma unroll
+        for (int k = 0; k < 4; k++) acc[h][k] += e * f[k];
+      }
+    }
+  }
+  // The slice's partial outputs and statistics, head by head (warps' sums in a fixed order).
+#pragma unroll
+  for (int h = 0; h < QH; h++) {
+    if (i0 < H)
+#pragma unroll
+      for (int k = 0; k < 4; k++) part[warp][i0 + k] = acc[h][k];
+    __syncthreads();
+    float* wrow = ws + (((long long)b * N + n0 + h) * P + p) * (H + 2);
+    for (int i = threadIdx.x; i < H; i += THREADS) {
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < WARPS; w++) v += part[w][i];
+      wrow[i] = v;
+    }
+    if (threadIdx.x == 0) wrow[H] = m[h], wrow[H + 1] = z[h];
+    __syncthreads();
+  }
+  __threadfence();  // this block's partials are visible before it is counted
+  __syncthreads();
+  const long long group = (long long)b * (N / QH) + y;
+  if (threadIdx.x == 0) last = atomicAdd(&cnt[group], 1u) == (unsigned int)(P - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+#pragma unroll
+  for (int h = 0; h < QH; h++) {
+    const float* hrow = ws + ((long long)b * N + n0 + h) * P * (H + 2);
+    float M = -INFINITY;
+    for (int j = 0; j < P; j++) M = fmaxf(M, ld_cg(&hrow[(long long)j * (H + 2) + H]));
+    for (int i = threadIdx.x; i < H; i += THREADS) {
+      float o = 0.f, Z = 0.f;
+      for (int j = 0; j < P; j++) {
+        const float* r = hrow + (long long)j * (H + 2);
+        const float mj = ld_cg(&r[H]);
+        const float c = mj == -INFINITY ? 0.f : expf(mj - M);
+        o += c * ld_cg(&r[i]);
+        Z += c * ld_cg(&r[H + 1]);
+      }
+      out[((long long)b * N + n0 + h) * H + i] = f32_to_bf16(o / Z);
+    }
+  }
+  if (threadIdx.x == 0) cnt[group] = 0;
+}
+
+#define ATTENTION_FLASH(QH)                                                                                   \
+  extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_flash_q##QH(FLASH_ARGS) {            \
+    pdl_start();                                                                                              \
+    attention_decode_flash<QH>(ATTN_CALL, ws, cnt, L);                                                        \
+  }
+ATTENTION_FLASH(1)
+ATTENTION_FLASH(2)
+ATTENTION_FLASH(3)
+ATTENTION_FLASH(4)
+ATTENTION_FLASH(6)

@@ -93,13 +93,14 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	}
 	var captured [][]int
 	var ref *sample.Result
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
-		// the GoMLX path as case 0 does.
-		graphs, pdl, mma8, attnHeads := "1", "0", "", ""
+		// the GoMLX path as case 0 does; so must case 5, the one-launch flash attention
+		// (GOMLXGRPO_ATTN=flash), whose probabilities are not rounded to bfloat16.
+		graphs, pdl, mma8, attnHeads, attn := "1", "0", "", "", ""
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -107,17 +108,20 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 			pdl = "1"
 		case 4:
 			mma8, attnHeads = "warps", heads
+		case 5:
+			attn = "flash"
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
+		t.Setenv("GOMLXGRPO_ATTN", attn)
 		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0, 4:
+		case 0, 4, 5:
 			if ci == 0 {
 				captured = res.Tokens
 				gen.Decoder = nil // the GoMLX path's greedy decode, token for token

@@ -75,6 +75,11 @@ void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigne
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
 void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
+void attention_decode_flash_q1(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
+void attention_decode_flash_q2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
+void attention_decode_flash_q3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
+void attention_decode_flash_q4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
+void attention_decode_flash_q6(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -501,6 +506,56 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
   printf("ok attention_decode%s (H=%d S=%d split=%d)\n", w16 ? "_w16" : split ? "_split" : "", H, S, split);
 }
 
+// testAttentionFlash: the one-launch split form with QH query heads per block
+// (attention_decode_flash_qQH, slices of L positions) against the double-precision reference of
+// testAttention (it does not round the probabilities to bfloat16, so within the same tolerance,
+// not the same bits): a last slice shorter than L, a slice entirely in row 1's left padding (its
+// max is −∞ and it must add nothing), a masked position inside row 0; the group counters must be
+// back at 0 and the scratch's NaNs must not reach the output.
+static void testAttentionFlash(int QH, int N, int K, int H, int S, int w, int L) {
+  const int B = 2, P = (S + L - 1) / L;
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H, 0);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  const int pad = std::min(L + 5, w - 1);
+  for (int s = 0; s < pad; s++) valid[S + s] = 0;  // row 1 left-padded past its first slice
+  valid[w - 1] = 0;                                // a masked position inside row 0
+  std::vector<float> ws(B * N * P * (H + 2), NAN);
+  std::vector<unsigned> cnt(B * N / QH, 0);
+  auto kern = QH == 1 ? attention_decode_flash_q1 : QH == 2 ? attention_decode_flash_q2 : QH == 3 ? attention_decode_flash_q3
+              : QH == 4 ? attention_decode_flash_q4 : attention_decode_flash_q6;
+  emuLaunch({unsigned(B), unsigned(N / QH), unsigned(P)}, 256, 4 * QH * L, [&] {
+    kern(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, ws.data(), cnt.data(), L);
+  });
+  for (unsigned c : cnt) CHECK(c == 0, "attention flash: a group counter left at %u", c);
+  for (int b = 0; b < B; b++)
+    for (int n = 0; n < N; n++) {
+      const int kh = n / (N / K);
+      std::vector<double> sc(S);
+      double m = -INFINITY;
+      for (int s = 0; s < S; s++) {
+        sc[s] = -INFINITY;
+        if ((valid[b * S + s] && s <= w) || s == w) {
+          float d = 0;
+          for (int i = 0; i < H; i++) d += fbf(q[(b * N + n) * H + i]) * fbf(kc[((b * K + kh) * S + s) * H + i]);
+          sc[s] = bf(d) / std::sqrt(double(H));
+          m = std::max(m, sc[s]);
+        }
+      }
+      double z = 0;
+      for (auto& v : sc) v = std::exp(v - m), z += v;
+      for (int i = 0; i < H; i++) {
+        double acc = 0;
+        for (int s = 0; s < S; s++) acc += sc[s] / z * fbf(vc[((b * K + kh) * S + s) * H + i]);
+        const float want = bf(acc), got = fbf(out[(b * N + n) * H + i]);
+        CHECK(std::fabs(got - want) <= 0.01 * std::fabs(want) + 0.005, "attention flash q%d [%d,%d,%d] %g want %g", QH, b, n, i, got, want);
+      }
+    }
+  printf("ok attention_decode_flash_q%d (N=%d K=%d H=%d S=%d L=%d slices=%d)\n", QH, N, K, H, S, L, P);
+}
+
 // AttnLaunch launches one decode attention form on (q, kc, vc, valid) into out.
 typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*)> AttnLaunch;
 
@@ -861,6 +916,12 @@ int main() {
   testAttention(256, 70, 20, false, 64);    // a slice entirely past w: its partial is 0
   testAttention(8, 9, 8, false, 64);
   testAttention(128, 300, 299, false, 128); // two rounds of the 8 warps per slice
+  testAttentionFlash(1, 2, 2, 16, 48, 30, 16);      // 3 slices, one head per block
+  testAttentionFlash(2, 4, 2, 128, 150, 149, 40);   // the last slice of 30 positions
+  testAttentionFlash(3, 6, 2, 64, 100, 77, 32);     // slices past w: they add nothing
+  testAttentionFlash(4, 8, 2, 128, 456, 300, 64);   // 8B's group, 8 slices
+  testAttentionFlash(6, 12, 2, 128, 456, 455, 27);  // 1.5B's group, 17 slices
+  testAttentionFlash(2, 4, 1, 128, 70, 69, 70);     // one slice
   testAttentionDeep(128, 600, 599);  // more positions than one round (256) of the 16 × 16
   testAttentionDeep(64, 70, 40);
   testAttentionDeep(16, 9, 8);       // fewer positions than warps
