@@ -456,6 +456,39 @@ static void testRope(bool fused) {
   printf("ok rope_cache (%s)\n", fused ? "fused qkv" : "separate");
 }
 
+// attentionRef is the double-precision reference of the decode attention of row b, query head n
+// (B rows, N heads, K kv heads, S positions, new position w): out[i] for i < H, the probabilities
+// rounded to bfloat16 before the sum when roundP (as model.groupedAttention and the one-launch
+// forms), unrounded otherwise (the flash form).
+static std::vector<float> attentionRef(const std::vector<u16>& q, const std::vector<u16>& kc, const std::vector<u16>& vc,
+                                       const std::vector<unsigned char>& valid, int b, int n, int N, int K, int H, int S, int w,
+                                       bool roundP) {
+  const int kh = n / (N / K);
+  std::vector<double> sc(S);
+  double m = -INFINITY;
+  for (int s = 0; s < S; s++) {
+    sc[s] = -INFINITY;
+    if ((valid[b * S + s] && s <= w) || s == w) {
+      float d = 0;
+      for (int i = 0; i < H; i++) d += fbf(q[(b * N + n) * H + i]) * fbf(kc[((b * K + kh) * S + s) * H + i]);
+      sc[s] = bf(d) / std::sqrt(double(H));
+      m = std::max(m, sc[s]);
+    }
+  }
+  double z = 0;
+  for (auto& v : sc) v = std::exp(v - m), z += v;
+  std::vector<float> out(H);
+  for (int i = 0; i < H; i++) {
+    double acc = 0;
+    for (int s = 0; s < S; s++) {
+      const double p = roundP ? double(bf(float(sc[s] / z))) : sc[s] / z;
+      acc += p * fbf(vc[((b * K + kh) * S + s) * H + i]);
+    }
+    out[i] = bf(acc);
+  }
+  return out;
+}
+
 // testAttention checks a decode attention form against a double-precision reference: the 8-warp
 // per-head kernel, the 16-warp one (w16), or with split > 0 the split pair over slices of split
 // positions (the per-row counters must be back at 0 afterwards).
@@ -482,34 +515,19 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
     emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
-      int kh = n / (N / K);
-      std::vector<double> sc(S);
-      double m = -INFINITY;
-      for (int s = 0; s < S; s++) {
-        sc[s] = -INFINITY;
-        if ((valid[b * S + s] && s <= w) || s == w) {
-          float d = 0;
-          for (int i = 0; i < H; i++) d += fbf(q[(b * N + n) * H + i]) * fbf(kc[((b * K + kh) * S + s) * H + i]);
-          sc[s] = bf(d) / std::sqrt(double(H));
-          m = std::max(m, sc[s]);
-        }
-      }
-      double z = 0;
-      for (auto& v : sc) v = std::exp(v - m), z += v;
+      const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w, true);
       for (int i = 0; i < H; i++) {
-        double acc = 0;
-        for (int s = 0; s < S; s++) acc += bf(float(sc[s] / z)) * fbf(vc[((b * K + kh) * S + s) * H + i]);
-        float want = bf(acc), got = fbf(out[(b * N + n) * H + i]);
-        CHECK(std::fabs(got - want) <= 0.02 * std::fabs(want) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want);
+        const float got = fbf(out[(b * N + n) * H + i]);
+        CHECK(std::fabs(got - want[i]) <= 0.02 * std::fabs(want[i]) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want[i]);
       }
     }
   printf("ok attention_decode%s (H=%d S=%d split=%d)\n", w16 ? "_w16" : split ? "_split" : "", H, S, split);
 }
 
 // testAttentionFlash: the one-launch split form with QH query heads per block
-// (attention_decode_flash_qQH, slices of L positions) against the double-precision reference of
-// testAttention (it does not round the probabilities to bfloat16, so within the same tolerance,
-// not the same bits): a last slice shorter than L, a slice entirely in row 1's left padding (its
+// (attention_decode_flash_qQH, slices of L positions) against attentionRef without the bfloat16
+// rounding of the probabilities (the form does not round them; so within a tolerance, not the
+// other forms' bits): a last slice shorter than L, a slice entirely in row 1's left padding (its
 // max is −∞ and it must add nothing), a masked position inside row 0; the group counters must be
 // back at 0 and the scratch's NaNs must not reach the output.
 static void testAttentionFlash(int QH, int N, int K, int H, int S, int w, int L) {
@@ -532,25 +550,10 @@ static void testAttentionFlash(int QH, int N, int K, int H, int S, int w, int L)
   for (unsigned c : cnt) CHECK(c == 0, "attention flash: a group counter left at %u", c);
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
-      const int kh = n / (N / K);
-      std::vector<double> sc(S);
-      double m = -INFINITY;
-      for (int s = 0; s < S; s++) {
-        sc[s] = -INFINITY;
-        if ((valid[b * S + s] && s <= w) || s == w) {
-          float d = 0;
-          for (int i = 0; i < H; i++) d += fbf(q[(b * N + n) * H + i]) * fbf(kc[((b * K + kh) * S + s) * H + i]);
-          sc[s] = bf(d) / std::sqrt(double(H));
-          m = std::max(m, sc[s]);
-        }
-      }
-      double z = 0;
-      for (auto& v : sc) v = std::exp(v - m), z += v;
+      const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w, false);
       for (int i = 0; i < H; i++) {
-        double acc = 0;
-        for (int s = 0; s < S; s++) acc += sc[s] / z * fbf(vc[((b * K + kh) * S + s) * H + i]);
-        const float want = bf(acc), got = fbf(out[(b * N + n) * H + i]);
-        CHECK(std::fabs(got - want) <= 0.01 * std::fabs(want) + 0.005, "attention flash q%d [%d,%d,%d] %g want %g", QH, b, n, i, got, want);
+        const float got = fbf(out[(b * N + n) * H + i]);
+        CHECK(std::fabs(got - want[i]) <= 0.01 * std::fabs(want[i]) + 0.005, "attention flash q%d [%d,%d,%d] %g want %g", QH, b, n, i, got, want[i]);
       }
     }
   printf("ok attention_decode_flash_q%d (N=%d K=%d H=%d S=%d L=%d slices=%d)\n", QH, N, K, H, S, L, P);
