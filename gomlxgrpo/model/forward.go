@@ -36,45 +36,37 @@ func (m *Model) Forward(in *Inputs) *Node {
 	g := in.IDs.Graph()
 	x := Gather(m.Embed.NodeValue(g), ExpandAxes(in.IDs, -1)) // [B, T, D]
 	cos, sin := m.rotary(in.Positions)
-	mask := attentionMask(in) // [B, T, S]
+	mask := attentionMask(in)                                           // [B, T, S]
+	return m.layers(x, cos, sin, in, func(i int, q, k, v *Node) *Node { // q [B, T, N, H]; k, v [B, T, K, H]
+		k, v = TransposeAllDims(k, 0, 2, 1, 3), TransposeAllDims(v, 0, 2, 1, 3) // [B, K, T, H]
+		if in.Cache != nil {
+			kv := in.Cache[2*i : 2*i+2]
+			kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
+			kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
+			k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
+		}
+		return groupedAttention(q, k, v, mask, c.NumKVHeads) // [B, T, N·H]
+	})
+}
+
+// layers runs the decoder layers on x [B, T, D], each under gradient checkpointing when
+// in.Checkpoint, and the final norm. attend(i, q, k, v) is layer i's attention (decoderLayer).
+func (m *Model) layers(x, cos, sin *Node, in *Inputs, attend func(i int, q, k, v *Node) *Node) *Node {
 	var order *gradOrder
 	if in.Checkpoint && !in.NoAdapters {
 		order = &gradOrder{}
 	}
 	for i, l := range m.Layers {
-		var kv []*Node
-		if in.Cache != nil {
-			kv = in.Cache[2*i : 2*i+2]
+		if in.Checkpoint {
+			x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
 		}
-		attend := func(q, k, v *Node) *Node { // q [B, T, N, H]; k, v [B, T, K, H]
-			k, v = TransposeAllDims(k, 0, 2, 1, 3), TransposeAllDims(v, 0, 2, 1, 3) // [B, K, T, H]
-			if kv != nil {
-				kv[0] = m.writeCache(kv[0], k, in.WriteIdx)
-				kv[1] = m.writeCache(kv[1], v, in.WriteIdx)
-				k, v = ConvertDType(kv[0], q.DType()), ConvertDType(kv[1], q.DType())
-			}
-			return groupedAttention(q, k, v, mask, c.NumKVHeads) // [B, T, N·H]
-		}
-		x = m.layer(l, x, cos, sin, attend, in, order)
+		// After the checkpoint, not before: GoMLX v0.28.6 clones a one-operand optimization barrier
+		// (Checkpoint's) as its operand and copies the barrier's attributes onto it, which would
+		// erase the custom gradient of a node right below it.
+		x = order.layerInput(x)
+		x = m.decoderLayer(l, x, cos, sin, func(q, k, v *Node) *Node { return attend(i, q, k, v) }, in, order)
 	}
-	return m.finish(x, in.Checkpoint)
-}
-
-// layer runs decoder layer l on x [B, T, D] under gradient checkpointing when in.Checkpoint.
-func (m *Model) layer(l *Layer, x, cos, sin *Node, attend func(q, k, v *Node) *Node, in *Inputs, order *gradOrder) *Node {
 	if in.Checkpoint {
-		x = x.Checkpoint() // the layer's activations are recomputed in the backward pass
-	}
-	// After the checkpoint, not before: GoMLX v0.28.6 clones a one-operand optimization barrier
-	// (Checkpoint's) as its operand and copies the barrier's attributes onto it, which would
-	// erase the custom gradient of a node right below it.
-	x = order.layerInput(x)
-	return m.decoderLayer(l, x, cos, sin, attend, in, order)
-}
-
-// finish closes the last checkpoint and applies the final norm.
-func (m *Model) finish(x *Node, checkpoint bool) *Node {
-	if checkpoint {
 		x = x.StopCheckpoint()
 	}
 	return rmsNorm(x, m.FinalNorm.NodeValue(x.Graph()), m.Config.RMSNormEps)

@@ -58,11 +58,7 @@ func (m *Model) ForwardShared(in *Inputs, prompt *SharedPrompt) (hp, hc *Node) {
 	// A completion query sees its prompt's valid keys, then its completion's (Forward's rule).
 	promptKeys := BroadcastToDims(ExpandAxes(groupRows(prompt.KeyValid, G), 1), B, C, P) // [B, C, P]
 	maskC := Concatenate([]*Node{promptKeys, attentionMask(in)}, 2)                      // [B, C, P+C]
-	var order *gradOrder
-	if in.Checkpoint && !in.NoAdapters {
-		order = &gradOrder{}
-	}
-	attend := func(q, k, v *Node) *Node { // q [1, Tt, N, H]; k, v [1, Tt, K, H] → [1, Tt, N·H]
+	x = m.layers(x, cos, sin, in, func(_ int, q, k, v *Node) *Node {                     // q [1, Tt, N, H]; k, v [1, Tt, K, H] → [1, Tt, N·H]
 		qp, qc := split(q)
 		kp, kc := split(k)
 		vp, vc := split(v)
@@ -73,11 +69,7 @@ func (m *Model) ForwardShared(in *Inputs, prompt *SharedPrompt) (hp, hc *Node) {
 		values := Concatenate([]*Node{groupRows(vp, G), vc}, 2)
 		oc := groupedAttention(qc, keys, values, maskC, K) // [B, C, N·H]
 		return flat(op, oc)
-	}
-	for _, l := range m.Layers {
-		x = m.layer(l, x, cos, sin, attend, in, order)
-	}
-	x = m.finish(x, in.Checkpoint) // [1, Tt, D]
+	}) // [1, Tt, D], after the final norm
 	return split(x)
 }
 
