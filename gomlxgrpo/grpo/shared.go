@@ -58,10 +58,11 @@ func modelInputs(shared bool) int {
 	return 3
 }
 
-// completionHidden runs the forward pass over the model inputs in (see inputs) and returns the
-// hidden states that predict the C completion tokens: positions P−1 … P+C−2 of each row, [n, C, D].
-func completionHidden(m *model.Model, in []*Node, C int, noAdapters, checkpoint bool) *Node {
-	if len(in) == 6 {
+// completionHidden runs the forward pass over the model inputs in (see inputs; shared: their
+// layout) and returns the hidden states that predict the C completion tokens: positions P−1 …
+// P+C−2 of each row, [n, C, D].
+func completionHidden(m *model.Model, in []*Node, C int, shared, noAdapters, checkpoint bool) *Node {
+	if shared {
 		hp, hc := m.ForwardShared(&model.Inputs{IDs: in[3], Positions: in[4], KeyValid: in[5], NoAdapters: noAdapters, Checkpoint: checkpoint},
 			&model.SharedPrompt{IDs: in[0], Positions: in[1], KeyValid: in[2]})
 		return model.SharedCompletionHidden(hp, hc)

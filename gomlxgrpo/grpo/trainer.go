@@ -197,7 +197,7 @@ func (t *Trainer) buildPasses(layout int, shared bool) error {
 	logp := func(noAdapters bool) func(scope *gmodel.Scope, in []*Node) *Node {
 		return func(scope *gmodel.Scope, in []*Node) *Node {
 			targets := in[k]
-			hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], noAdapters, false)
+			hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], shared, noAdapters, false)
 			lp, _ := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, noAdapters)
 			return lp
 		}
@@ -214,7 +214,7 @@ func (t *Trainer) buildPasses(layout int, shared bool) error {
 		targets, mask, adv, old, ref, items := in[k], in[k+1], in[k+2], in[k+3], in[k+4], in[k+5]
 		t.Adapters.Training = true
 		defer func() { t.Adapters.Training = false }()
-		hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], false, cfg.GradientCheckpointing)
+		hc := completionHidden(m, in[:k], targets.Shape().Dimensions[1], shared, false, cfg.GradientCheckpointing)
 		lp, ent := TokenLogPs(m, hc, targets, cfg.Temperature, cfg.LogitsChunk, false)
 		li := &LossInputs{LogPs: lp, Mask: mask, Advantages: adv, NumItemsInBatch: items}
 		if cfg.NumIterations > 1 {

@@ -115,10 +115,7 @@ func (m *Model) NewPrefillExec() (*gmodel.Exec, error) {
 			cache[i] = Zeros(g, m.CacheShape(B, S))
 		}
 		in := &Inputs{IDs: inputs[0], Positions: inputs[1], KeyValid: inputs[2], WriteIdx: ScalarZero(g, dtypes.Int32), Cache: cache}
-		hidden := m.Forward(in)
-		T := hidden.Shape().Dimensions[1]
-		last := Squeeze(SliceAxis(hidden, 1, AxisRange(T-1, T)), 1) // [B, D]
-		return append([]*Node{m.Logits(last)}, in.Cache...)
+		return append([]*Node{m.lastLogits(in)}, in.Cache...)
 	})
 }
 
@@ -129,9 +126,14 @@ func (m *Model) NewStepExecHead(nExtra int, head func(logits *Node, extra []*Nod
 	return gmodel.NewExec(m.Backend, m.Store, func(scope *gmodel.Scope, inputs []*Node) []*Node {
 		cache := append([]*Node(nil), inputs[4+nExtra:]...)
 		in := &Inputs{IDs: inputs[0], Positions: inputs[1], KeyValid: inputs[2], WriteIdx: inputs[3], Cache: cache}
-		hidden := m.Forward(in)
-		T := hidden.Shape().Dimensions[1]
-		last := Squeeze(SliceAxis(hidden, 1, AxisRange(T-1, T)), 1) // [B, D]
-		return append(head(m.Logits(last), inputs[4:4+nExtra]), in.Cache...)
+		return append(head(m.lastLogits(in), inputs[4:4+nExtra]), in.Cache...)
 	})
+}
+
+// lastLogits runs Forward over in (updating in.Cache) and returns the logits of each row's last
+// position, [B, V] float32.
+func (m *Model) lastLogits(in *Inputs) *Node {
+	hidden := m.Forward(in)
+	T := hidden.Shape().Dimensions[1]
+	return m.Logits(Squeeze(SliceAxis(hidden, 1, AxisRange(T-1, T)), 1)) // [B, D] → [B, V]
 }
