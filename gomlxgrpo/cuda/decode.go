@@ -116,7 +116,7 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
 	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
 	if qh, slice, slices, ok := flashAttention(rows, n, kv, h, s); ok {
-		floats, counters := flashScratch(rows, n, kv, h, s)
+		floats, counters := flashScratch(rows, n, qh, h, slices)
 		return splitK.with("AttentionDecode", floats, counters, func(ws, cnt cu.DevicePtr) error {
 			l32 := int32(slice)
 			args := append(args, p(&ws), p(&cnt), p(&l32))
@@ -189,8 +189,8 @@ func attentionScratch(rows, n, h, s int) (floats, counters int) {
 // reserveAttention grows the split-K scratch for AttentionDecode's split and flash forms ahead of
 // a stream capture, as reserveMatmul does for the matmuls.
 func reserveAttention(rows, n, kv, h, s int) error {
-	if _, _, _, ok := flashAttention(rows, n, kv, h, s); ok {
-		return splitK.reserve(flashScratch(rows, n, kv, h, s))
+	if qh, _, slices, ok := flashAttention(rows, n, kv, h, s); ok {
+		return splitK.reserve(flashScratch(rows, n, qh, h, slices))
 	}
 	if !useSplitAttention(s) {
 		return nil
@@ -230,8 +230,7 @@ const (
 
 // flashScratch is the flash form's scratch: per (row, head, slice) H partial sums, the slice's max
 // and sum (float32); one counter per (row, head group).
-func flashScratch(rows, n, kv, h, s int) (floats, counters int) {
-	qh, _, slices, _ := flashAttention(rows, n, kv, h, s)
+func flashScratch(rows, n, qh, h, slices int) (floats, counters int) {
 	return rows * n * slices * (h + 2), rows * n / qh
 }
 

@@ -588,18 +588,6 @@ func BenchmarkAttentionDecode(b *testing.B) {
 	} else {
 		be = xlaBackend(b)
 	}
-	put := func(flat any) cu.DevicePtr {
-		switch f := flat.(type) {
-		case []int32:
-			return benchBuffer(b, be, f)
-		case []uint8:
-			return benchBuffer(b, be, f)
-		case []bfloat16T:
-			return benchBuffer(b, be, f)
-		}
-		b.Fatalf("put: %T", flat)
-		return 0
-	}
 	rng := freshRNG(9)
 	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
 	const s = 456
@@ -614,8 +602,9 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		for i := range valid {
 			valid[i] = 1
 		}
-		pw, pq, pk, pv, pm := put([]int32{s - 1}), put(qh), put(kch), put(vch), put(valid)
-		po := put(make([]bfloat16T, c.rows*c.n*c.h))
+		pw, pm := benchBuffer(b, be, []int32{s - 1}), benchBuffer(b, be, valid)
+		pq, pk, pv := benchBuffer(b, be, qh), benchBuffer(b, be, kch), benchBuffer(b, be, vch)
+		po := benchBuffer(b, be, make([]bfloat16T, c.rows*c.n*c.h))
 		for _, form := range []string{"split", "w8", "w16", "w16u16", "h2", "h3", "h4", "flash"} {
 			b.Run(c.name+"/"+form, func(b *testing.B) {
 				splitAttention, wideAttention, deepAttention, forceHeads = form == "split", form == "w16", form == "w16u16", 1
