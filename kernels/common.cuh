@@ -56,6 +56,9 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
   }
 }
 __device__ __forceinline__ void cp_async_wait_all() {}
+__device__ __forceinline__ void cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void cp_async_wait_group() {}
 #else
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"((unsigned int)__cvta_generic_to_shared(dst)), "l"(src),
@@ -63,6 +66,12 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
                : "memory");
 }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+// cp_async_commit closes the thread's copies issued since the last commit into a group;
+// cp_async_wait_group<N> waits until at most N of its groups are still in flight (the oldest land
+// first): a ring of stages, each one group.
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait_group() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
 #endif
 
 // atomic_add_acq_rel is atomicAdd with acquire-release semantics at GPU scope.

@@ -24,6 +24,8 @@ var All = map[string]string{
 	"nf4_mma_n64":  nf4MMA,
 	"nf4_mma_n64w": nf4MMA,
 	"nf4_mma_w64":  nf4MMA,
+	"nf4_mma_s64":  nf4MMA,
+	"nf4_mma_s64g": nf4MMA,
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
 	"gemm_bf16_mma_n64": gemmBF16MMA,

@@ -281,22 +281,36 @@ struct NF4Mat {
 // single launch. Why: in the decode step each of these matmuls is short (a Qwen2.5-1.5B k or v
 // projection is 16 tiles), so its launch, ramp-up and split-K tail cost more than its weights take
 // to read; one launch per group pays them once.
-template <bool WT>
+// NF4_FORM_* pick nf4_mma_group's tile function: nf4_mma_n8_tile without and with warp tiles, and
+// nf4_mma_s64_tile (below).
+#define NF4_FORM_N8 0
+#define NF4_FORM_N8W 1
+#define NF4_FORM_S64 2
+
+__device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX);
+
+template <int FORM>
 __device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
                                               const unsigned short* __restrict__ x, int B, int in, float* ws, unsigned int* cnt) {
   const NF4Mat m0 = NF4MAT(0), m1 = NF4MAT(1), m2 = NF4MAT(2);
   const int t = blockIdx.x, i = t < m0.tiles ? 0 : t < m0.tiles + m1.tiles ? 1 : 2;
+  const int tileX = t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles);
 #define PICK(f) (i == 0 ? m0.f : i == 1 ? m1.f : m2.f)
-  nf4_mma_n8_tile<WT>(PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in,
-                      PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt,
-                      t - (i == 0 ? 0 : i == 1 ? m0.tiles : m0.tiles + m1.tiles));
+#define PICKED PICK(packed), PICK(absmax), PICK(absmax_q), PICK(code2), PICK(absmax2), PICK(offset), x, PICK(y), B, in, \
+               PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt, tileX
+  if constexpr (FORM == NF4_FORM_S64) {
+    nf4_mma_s64_tile(PICKED);
+  } else {
+    nf4_mma_n8_tile<FORM == NF4_FORM_N8W>(PICKED);
+  }
+#undef PICKED
 #undef PICK
 }
 
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
                                                            const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                            unsigned int* cnt) {
-  nf4_mma_group<false>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
+  nf4_mma_group<NF4_FORM_N8>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
 // nf4_mma_n8gw: nf4_mma_n8g with a tile per warp (nf4_mma_n8w); a matrix's tiles field then counts
@@ -304,7 +318,7 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8g(NF4MAT_PARAMS(0), 
 extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8gw(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
                                                             const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                             unsigned int* cnt) {
-  nf4_mma_group<true>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
+  nf4_mma_group<NF4_FORM_N8W>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
 // nf4_mma_tiles: a block of MMA_WARPS warps and 8·NT rows of x. WARP_TILES false (nf4_mma_n64):
@@ -468,4 +482,120 @@ extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
   }
   const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * W64_WARPS + warp;
   mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+}
+
+// nf4_mma_s64 is the 64-row form with x staged in shared memory through a ring of cp.async stages
+// (opt-in until timed on a GPU: GOMLXGRPO_MMA64=staged). Why: nf4_mma_n64 gives each block one
+// tile of 16 output rows and every block reads all of x's 64 rows from L2, 16 bytes of x per byte
+// of codes (~800 MB per Llama-3.2-3B layer at 64 rows, against 50 MB of codes), waiting for each
+// chunk's loads before its multiplies; the opt-in forms that shared x within a block (n64w through
+// L1, w64 through registers and one staging buffer ahead) still waited on L2 once per chunk.
+// Here a block of 4 warps covers 64 output rows (a warp: 16) for 64 rows of x, so x crosses L2
+// once per 64 output rows (4 bytes per byte of codes), and S64_STAGES−1 chunks of x are in flight
+// while the warps multiply the current one; each warp keeps NF4_DEPTH chunks of its codes in
+// flight in registers. Split-K (gridDim.z, the launcher's sizing) fills the card with blocks;
+// each warp finishes its own tile (mma_finish_warp). Shared memory: S64_STAGES × 64 rows of
+// S64_STRIDE bf16 (static, 36 KiB) and the NF4 table.
+//
+// The inputs a lane feeds are nf4_mma_n64's: row g and g+8 codes of inputs k0+16t … k0+16t+15
+// (8 bytes each) against x[8k+g][k0+16t … k0+16t+15], read from the stage as two 16-byte words
+// (steps 0–1 and 2–3).
+#define S64_STAGES 4
+#define S64_STRIDE 72  // bf16 per staged row: 64 + 8 of padding, so a quarter-warp's 16-byte reads (rows g, g+1; t = 0…3) hit 32 distinct banks
+
+__device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
+  pdl_trigger();
+  NF4_PAIRS;
+  __shared__ uint4 xs[S64_STAGES][64][S64_STRIDE / 8];  // 8 bf16 per uint4
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const NF4Col col = nf4_col(pairs, lane);
+  const int o0 = (tileX * MMA_WARPS + warp) * 16, b0 = blockIdx.y * 64;
+  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
+  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
+  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
+  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
+  int begin, end;
+  mma_chunks(in / 64, begin, end);
+  const int n = max(0, end - begin);  // the block's chunks (the last blocks of a split may have none)
+  auto load_codes = [&](NF4Codes& w, int chunk) {
+    w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
+    w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
+    w.sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + chunk);
+    w.sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + chunk);
+  };
+  // stage copies chunk begin+j of x's rows b0 … b0+63 into slot j % S64_STAGES (zeros past B):
+  // thread i copies 16-byte pieces i, i+128, i+256, i+384 (row p/8, inputs 8·(p%8) … +7).
+  auto stage = [&](int j) {
+    const int slot = j % S64_STAGES;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+      const int p = threadIdx.x + 128 * k, row = p >> 3, v = p & 7;
+      const bool ok = b0 + row < B;
+      cp_async16(&xs[slot][row][v], ok ? x + (long long)(b0 + row) * in + 64 * (begin + j) + 8 * v : x, ok);
+    }
+  };
+
+  NF4Codes w[NF4_DEPTH];
+#pragma unroll
+  for (int d = 0; d < NF4_DEPTH; d++)
+    if (d < n) load_codes(w[d], begin + d);
+  pdl_wait();  // x is the previous kernel's
+#pragma unroll
+  for (int j = 0; j < S64_STAGES - 1; j++) {
+    if (j < n) stage(j);
+    cp_async_commit();  // one group per stage, empty past the block's chunks: the count stays exact
+  }
+  load_nf4_pairs(pairs);
+
+  float c[8][4];
+#pragma unroll
+  for (int k = 0; k < 8; k++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) c[k][i] = 0.f;
+  for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
+#pragma unroll
+    for (int d = 0; d < NF4_DEPTH; d++) {
+      const int j = j0 + d;
+      if (j >= n) break;  // n is the block's: every thread leaves together
+      // S64_STAGES−1 + j groups committed so far; at most S64_STAGES−2 in flight: chunk j's landed.
+      cp_async_wait_group<S64_STAGES - 2>();
+      __syncthreads();  // everyone's copies of chunk j (and the table); everyone done with chunk j−1's slot
+      if (j + S64_STAGES - 1 < n) stage(j + S64_STAGES - 1);  // into chunk j−1's slot
+      cp_async_commit();
+      const int slot = j % S64_STAGES;
+#pragma unroll
+      for (int p = 0; p < 2; p++) {  // word p of the lane's codes per row: steps 2p and 2p+1
+        uint4 xv[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++) xv[k] = xs[slot][8 * k + g][2 * t + p];  // inputs 16t+8p … +7 of row 8k+g
+        const unsigned int wA = p ? w[d].a.y : w[d].a.x, wB = p ? w[d].b.y : w[d].b.x;
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+          // Bytes 2q and 2q+1 of word p hold the lane's inputs 16t+8p+4q … +3, as do words 2q and
+          // 2q+1 of xv[k].
+          const int sh = 16 * q;
+          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
+                                     pair_bf16(col, wA, sh + 8, w[d].sa), pair_bf16(col, wB, sh + 8, w[d].sb)};
+#pragma unroll
+          for (int k = 0; k < 8; k++) {
+            const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};
+            mma_bf16_16816(c[k], a, b);
+          }
+        }
+      }
+      if (j + NF4_DEPTH < n) load_codes(w[d], begin + j + NF4_DEPTH);
+    }
+  }
+  const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
+  mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64(NF4_MMA_ARGS) { nf4_mma_s64_tile(NF4_MMA_CALL, blockIdx.x); }
+
+// nf4_mma_s64g: nf4_mma_s64 over up to 3 matrices that read the same x (nf4_mma_n8g's grouping; a
+// matrix's tiles field counts its blocks of 64 output rows).
+extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64g(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
+                                                               const unsigned short* __restrict__ x, int B, int in, float* ws,
+                                                               unsigned int* cnt) {
+  nf4_mma_group<NF4_FORM_S64>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }

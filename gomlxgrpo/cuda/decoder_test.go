@@ -81,7 +81,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 // checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
 // greedy again with the kernels launched one by one, with dependent launches, and with the forms
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
-// several query heads per attention block).
+// several query heads per attention block, the staged matmul of more than 8 rows).
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -93,14 +93,20 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	}
 	var captured [][]int
 	var ref *sample.Result
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	var nine [][]int // case 6's batch: the prompts three times over (rows decode independently)
+	for range 3 {
+		nine = append(nine, prompts...)
+	}
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
 		// the GoMLX path as case 0 does; so must case 5, the one-launch flash attention
-		// (GOMLXGRPO_ATTN=flash), whose probabilities are not rounded to bfloat16.
-		graphs, pdl, mma8, attnHeads, attn := "1", "0", "", "", ""
+		// (GOMLXGRPO_ATTN=flash), whose probabilities are not rounded to bfloat16, and case 6,
+		// nine rows through the staged NF4 matmul (GOMLXGRPO_MMA64=staged, grouped q/k/v and
+		// gate/up), each row against its prompt's row of the reference.
+		graphs, pdl, mma8, attnHeads, attn, mma64, ps := "1", "0", "", "", "", "", prompts
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -110,18 +116,21 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 			mma8, attnHeads = "warps", heads
 		case 5:
 			attn = "flash"
+		case 6:
+			mma64, ps = "staged", nine
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
 		t.Setenv("GOMLXGRPO_ATTN", attn)
-		res, err := gen.Generate(&sample.Request{Prompts: prompts, MaxNewTokens: 12, Params: p, Seed: 9})
+		t.Setenv("GOMLXGRPO_MMA64", mma64)
+		res, err := gen.Generate(&sample.Request{Prompts: ps, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0, 4, 5:
+		case 0, 4, 5, 6:
 			if ci == 0 {
 				captured = res.Tokens
 				gen.Decoder = nil // the GoMLX path's greedy decode, token for token
@@ -131,23 +140,24 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 					t.Fatal(err)
 				}
 			}
-			for i, pr := range prompts {
-				j := firstDiff(res.Tokens[i], ref.Tokens[i])
+			for i, pr := range ps {
+				want := ref.Tokens[i%len(prompts)]
+				j := firstDiff(res.Tokens[i], want)
 				if j < 0 {
 					continue
 				}
 				// Random tiny models have near-flat logits: a bfloat16 rounding (one step is
 				// 1/64 for logits in [2, 4)) may flip a near-tie, nothing more. Allowed only
 				// when GoMLX scores both tokens within two such steps.
-				full := append(append([]int(nil), pr...), ref.Tokens[i][:j]...)
-				both := [][]int{append(append([]int(nil), full...), res.Tokens[i][j]), append(append([]int(nil), full...), ref.Tokens[i][j])}
+				full := append(append([]int(nil), pr...), want[:j]...)
+				both := [][]int{append(append([]int(nil), full...), res.Tokens[i][j]), append(append([]int(nil), full...), want[j])}
 				lp, err := m.NextTokenLogProbs(both, false)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if gap := math.Abs(float64(lp[0][len(full)-1] - lp[1][len(full)-1])); gap > 2.0/64 {
 					t.Errorf("%s %s case %d row %d: greedy token %d is %d on the CUDA path, %d on the GoMLX path (log-prob gap %.4f)",
-						name, quant, ci, i, j, res.Tokens[i][j], ref.Tokens[i][j], gap)
+						name, quant, ci, i, j, res.Tokens[i][j], want[j], gap)
 				}
 			}
 		case 2, 3:
@@ -158,15 +168,15 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 				}
 			}
 		}
-		fulls := make([][]int, len(prompts)) // one forward pass (one compilation) for every row
-		for i, pr := range prompts {
+		fulls := make([][]int, len(ps)) // one forward pass for every row
+		for i, pr := range ps {
 			fulls[i] = append(append([]int(nil), pr...), res.Tokens[i]...)
 		}
 		lp, err := m.NextTokenLogProbs(fulls, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, pr := range prompts {
+		for i, pr := range ps {
 			for j, got := range res.LogProbs[i] {
 				want := float64(lp[i][len(pr)-1+j])
 				if math.Abs(got-want) > 0.05+0.02*math.Abs(want) {

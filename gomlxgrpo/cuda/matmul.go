@@ -164,15 +164,31 @@ func envInt(name string, def, lo, hi int) int {
 	return n
 }
 
-// wide64 selects nf4_mma_w64 for NF4 matmuls of more than 8 rows: GOMLXGRPO_MMA64=wide. It passes
-// the kernel emulator and is tested on the GPU by TestNF4GEMV; off by default until timed there.
-var wide64 = os.Getenv("GOMLXGRPO_MMA64") == "wide"
+// form64 is the NF4 tensor-core form for matmuls of more than 8 rows, GOMLXGRPO_MMA64, read at
+// each launch so that `grpo bench generate --ab` compares forms in one process:
+//   - "" (the default): nf4_mma_n64, unsplit;
+//   - "staged": nf4_mma_s64 (x staged in shared memory through a ring of cp.async stages, 64
+//     output rows per block, split-K to fill the card; grouped launches for q/k/v and gate/up),
+//     opt-in until timed on a GPU;
+//   - "wide": nf4_mma_w64 and "warps": nf4_mma_n64w, slower than the default on an H100 (round 28).
+//
+// All of them pass the kernel emulator and TestNF4GEMV on the GPU.
+func form64() string {
+	switch f := os.Getenv("GOMLXGRPO_MMA64"); f {
+	case "", "staged", "wide", "warps":
+		return f
+	default:
+		panic(fmt.Sprintf("cuda: GOMLXGRPO_MMA64=%q: want staged, wide, warps or nothing", f))
+	}
+}
 
-// warps64 selects nf4_mma_n64w for NF4 matmuls of more than 8 rows: one tile of 16 output rows per
-// warp, the block's 4 warps reading the same chunks of x (mostly from L1), split 4 ways
-// (GOMLXGRPO_MMA_SPLITS overrides): GOMLXGRPO_MMA64=warps. Off by default until timed on a GPU
-// (bench/gpu_round28.sh); TestNF4GEMV runs it.
-var warps64 = os.Getenv("GOMLXGRPO_MMA64") == "warps"
+// s64PerSM is the resident blocks per SM that nf4_mma_s64's split-K sizing aims to fill (4: its
+// 128 registers and 40 KiB of shared memory per block of 128 threads allow 4); GOMLXGRPO_S64_BLOCKS
+// overrides it for sweeps, read at each launch. s64MinChunks: the fewest chunks of 64 inputs a
+// split leaves a block (its ring of stages needs a few to overlap the copies with the multiplies).
+func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 4, 1, 32) }
+
+const s64MinChunks = 4
 
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
 // its grid (16 output rows per block along x — 128 for the wide form —, 8 or 64 rows of x along y,
@@ -182,9 +198,10 @@ var warps64 = os.Getenv("GOMLXGRPO_MMA64") == "warps"
 // Up to 8 rows on NF4 weights (the decode case) the streaming form nf4_mma_n8 covers the matrix in
 // about one wave of resident blocks: each warp owns ⌈tiles·chunks / (4·wave)⌉ chunks of 128
 // inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
-// stages its slice of x in shared memory. With wide64, NF4 matmuls of more than 8 rows use
-// nf4_mma_w64, split so that about w64PerSM blocks per SM are busy; with warps64, nf4_mma_n64w
-// (64 output rows per block), split 4 ways; otherwise nf4_mma_n64, unsplit. The other forms (64 inputs per
+// stages its slice of x in shared memory. NF4 matmuls of more than 8 rows take form64's form:
+// nf4_mma_s64 split so that about s64PerSM blocks per SM are busy (at least s64MinChunks chunks
+// each); nf4_mma_w64 split so that about w64PerSM are; nf4_mma_n64w (64 output rows per block)
+// split 4 ways; by default nf4_mma_n64, unsplit. The other forms (64 inputs per
 // chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
 func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	return mmaKernelForm(base, rows, in, out, nf4, n8WarpTiles(in, out))
@@ -199,14 +216,27 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 	}
 	grid = [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 	tiles := grid[0] * grid[1]
+	form := ""
+	if nf4 && rows > 8 {
+		form = form64()
+	}
 	switch {
-	case nf4 && rows > 8 && wide64:
+	case form == "staged":
+		name = base + "_s64"
+		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
+		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
+		chunks, blocks, wave := in/64, grid[0]*grid[1], s64PerSM()*multiprocessors()
+		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/s64MinChunks))
+		if mmaSplits > 0 {
+			grid[2] = max(1, min(mmaSplits, chunks))
+		}
+	case form == "wide":
 		name, threads = base+"_w64", 32*w64Warps
 		grid[0] = (out + 16*w64Warps - 1) / (16 * w64Warps)
 		tiles = grid[0] * w64Warps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks, blocks, wave := in/64, grid[0]*grid[1], w64PerSM*multiprocessors()
 		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/w64MinChunks))
-	case nf4 && rows > 8 && warps64:
+	case form == "warps":
 		name = base + "_n64w"
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles

@@ -69,14 +69,13 @@ func BenchmarkNF4Projections(b *testing.B) {
 		}
 		forms := []string{"default", "lora16"}
 		if l.wideForms {
-			forms = append(forms, "wide", "warps")
+			forms = append(forms, "wide", "warps", "staged", "staged-lora16")
 		}
 		for _, form := range forms {
 			b.Run(l.name+"/"+form, func(b *testing.B) {
-				defer func(w, ws bool) { wide64, warps64 = w, ws }(wide64, warps64)
-				wide64, warps64 = form == "wide", form == "warps"
+				b.Setenv("GOMLXGRPO_MMA64", map[string]string{"wide": "wide", "warps": "warps", "staged": "staged", "staged-lora16": "staged"}[form])
 				lora := func(j int) *LoRA {
-					if strings.HasPrefix(form, "lora16") {
+					if strings.HasSuffix(form, "lora16") {
 						return loras[j]
 					}
 					return nil

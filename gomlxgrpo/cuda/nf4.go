@@ -74,11 +74,18 @@ func (m *nf4Mat) params() []unsafe.Pointer {
 var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") != "0"
 
 // groupable reports whether NF4GEMVGroup runs rows × in in one launch: the streaming tensor-core
-// form (decode batches of at most 8 rows, in a multiple of 64).
-func groupable(rows, in int) bool { return groupedMMA && tensorCores && rows <= 8 && in%64 == 0 }
+// form (decode batches of at most 8 rows) or, for more rows, the staged form (form64), with in a
+// multiple of 64.
+func groupable(rows, in int) bool {
+	return groupedMMA && tensorCores && in%64 == 0 && (rows <= 8 || form64() == "staged")
+}
+
+// groupWarpTiles reports whether a group's grid numbers blocks of 4 tiles of 16 output rows (the
+// warp-tile forms nf4_mma_n8gw and nf4_mma_s64g) rather than single tiles (nf4_mma_n8g).
+func groupWarpTiles(rows, in int, outs []int) bool { return rows > 8 || n8WarpTiles(in, sum(outs)) }
 
 // NF4GEMVGroup is NF4GEMV for 1 to 3 matrices that read the same x [rows, in]: one launch
-// (nf4_mma_n8g) where groupable, else one NF4GEMV each.
+// (nf4_mma_n8g, nf4_mma_n8gw or nf4_mma_s64g) where groupable, else one NF4GEMV each.
 func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	if len(ms) < 1 || len(ms) > 3 {
 		return fmt.Errorf("cuda: NF4GEMVGroup takes 1 to 3 matrices, got %d", len(ms))
@@ -95,7 +102,7 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	for i, m := range ms {
 		outs[i] = m.Out
 	}
-	wt := n8WarpTiles(in, sum(outs))
+	wt := groupWarpTiles(rows, in, outs)
 	tiles, total := groupTiles(outs, wt)
 	var args [3]nf4Mat
 	for i, m := range ms {
@@ -104,7 +111,7 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
 	name, grid, threads, shared, floats, counters := mmaKernelForm("nf4_mma", rows, in, groupRows(total, wt), true, wt) // the n8 form's grid over all tiles
-	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw"}[name]
+	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw", "nf4_mma_s64": "nf4_mma_s64g"}[name]
 	rows32, in32 := int32(rows), int32(in)
 	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)
@@ -113,7 +120,7 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 }
 
 // groupTiles returns each matrix's tiles in nf4_mma_n8g's grid (matrices of outs rows, at most 3)
-// and their total: tiles of 16 output rows, or with warp tiles (nf4_mma_n8gw) blocks of 4 of them,
+// and their total: tiles of 16 output rows, or with warp tiles (nf4_mma_n8gw, nf4_mma_s64g) blocks of 4 of them,
 // so that no block spans two matrices.
 func groupTiles(outs []int, warpTiles bool) (tiles [3]int32, total int) {
 	rows := 16
@@ -148,7 +155,7 @@ func reserveGroup(rows, in int, outs []int) error {
 	if !tensorCores || in%64 != 0 {
 		return nil
 	}
-	wt := n8WarpTiles(in, sum(outs))
+	wt := groupWarpTiles(rows, in, outs)
 	_, total := groupTiles(outs, wt)
 	_, _, _, _, floats, counters := mmaKernelForm("", rows, in, groupRows(total, wt), true, wt)
 	return splitK.reserve(floats, counters)

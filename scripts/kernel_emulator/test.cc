@@ -28,6 +28,7 @@ extern "C" {
 #define NF4MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float*, const u16*, const float*, const float*, float, int, int, int, float
 void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_n8gw(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
+void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
@@ -45,6 +46,7 @@ void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const floa
 void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n64w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
@@ -295,11 +297,13 @@ static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3
   c.check(wf, dq ? "nf4 mma n8w (double quant)" : "nf4 mma n8w");
 }
 
-// testMMAGroup: nf4_mma_n8g (wt: nf4_mma_n8gw, a tile per warp), up to three NF4 matrices of
-// different heights on the same x in one launch (the decoder's q/k/v and gate/up groups): each
-// output equals its own reference, some matrices with double-quantized scales, some without an
-// adapter or a bias, the split-K counters of the whole grid back at zero.
+// testMMAGroup: nf4_mma_n8g (wt: nf4_mma_n8gw, a tile per warp; more than 8 rows: nf4_mma_s64g),
+// up to three NF4 matrices of different heights on the same x in one launch (the decoder's q/k/v
+// and gate/up groups): each output equals its own reference, some matrices with double-quantized
+// scales, some without an adapter or a bias, the split-K counters of the whole grid back at zero.
 static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
+  const bool s64 = rows > 8;
+  wt = wt || s64;
   const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
   std::vector<NF4W> qs;
@@ -316,8 +320,8 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     cs[m].xb = cs[0].xb;
     tiles += (outs[m] + tileRows - 1) / tileRows;
   }
-  const int warpTiles = wt ? 4 * tiles : tiles;
-  std::vector<float> ws((size_t)warpTiles * splits * 32 * 4, 0.f);  // the launcher's sizes
+  const int rowBlocks = s64 ? (rows + 63) / 64 : (rows + 7) / 8, warpTiles = (wt ? 4 * tiles : tiles) * rowBlocks;
+  std::vector<float> ws((size_t)warpTiles * splits * 32 * 4 * (s64 ? 8 : 1), 0.f);  // the launcher's sizes
   std::vector<unsigned> cnt(warpTiles, 0);
   NF4Mat ms[3] = {};
   for (int m = 0; m < n; m++) {
@@ -328,11 +332,11 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     if (m != 0) std::fill(cs[m].bias.begin(), cs[m].bias.end(), 0);  // the reference's bias: none
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
-  const size_t shared = 8 * (16 * per + 1) * 16;
-  emuLaunch(dim3{unsigned(tiles), unsigned((rows + 7) / 8), unsigned(splits)}, 128, shared,
-            [&] { (wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  const size_t shared = s64 ? 0 : 8 * (16 * per + 1) * 16;
+  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, 128, shared,
+            [&] { (s64 ? nf4_mma_s64g : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
-  const std::string form = wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
+  const std::string form = s64 ? "nf4 mma group (s64)" : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
   for (int m = 0; m < n; m++) cs[m].check(wfs[m], (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
@@ -355,6 +359,7 @@ static void testMMAWarpTiles(NF4MMAKernel k, const char* name, unsigned warps, b
 }
 static void testMMAWide(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_w64, "nf4 mma w64", 8, dq, rows, out, in, splits, r); }
 static void testMMAWarps(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_n64w, "nf4 mma n64w", 4, dq, rows, out, in, splits, r); }
+static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_s64, "nf4 mma s64", 4, dq, rows, out, in, splits, r); }
 
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
 static void testMMABF16(int rows, int out, int in, int splits = 1) {
@@ -887,6 +892,13 @@ int main() {
   testMMAWarps(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWarps(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
   testMMAWarps(false, 64, 130, 384, 2, 16);
+  testMMAStaged(false, 37, 40, 640, 1);   // 10 chunks: the stage ring (4) and the code ring (4) wrap; 40 of 64 rows, 37 of 64
+  testMMAStaged(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks (4, 4, 2); two row blocks, the second ragged
+  testMMAStaged(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
+  testMMAStaged(false, 64, 130, 1472, 2, 16);  // 23 chunks over 2 blocks (12, 11), rank 16
+  testMMAGroup(64, {72, 16, 24}, 640, 2);      // s64g: q/k/v-like, ragged blocks of 64 rows, split-K
+  testMMAGroup(37, {130, 64}, 384, 1, 16);     // s64g: gate/up-like, unsplit, rank 16
+  testMMAGroup(70, {40, 24, 8}, 192, 3);       // s64g: two x-row blocks, 3 chunks over 3 blocks
   testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
   testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
   testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
