@@ -18,9 +18,9 @@
 // the whole matrix is covered by about one wave of resident blocks, each warp owning at most
 // NF4_MAX_WARP_CHUNKS chunks, all of whose loads it issues before the first multiply.
 //
-// nf4_mma_n64 (up to 64 rows: 8 n-tiles) keeps x in registers: chunks of 64 inputs, a lane
-// reading 8 bytes of codes per row (inputs k0+16t … k0+16t+15) and the matching 16 inputs of each
-// of its 8 rows of x. nf4_mma_w64 (below, opt-in) is its replacement in waiting.
+// nf4_mma_s64 (more than 8 rows, up to 64 per block along y: 8 n-tiles) stages x in shared
+// memory, chunks of 64 inputs, a lane reading 8 bytes of codes per row (inputs k0+16t … k0+16t+15)
+// and the matching 16 inputs of each of its 8 rows of x (below).
 //
 // Dequantization: a code byte holds two weights (high nibble first, bnb's order); two lookups in
 // a shared table of the 16 NF4 values laid out so that a warp's lookups never share a bank
@@ -321,185 +321,29 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8gw(NF4MAT_PARAMS(0),
   nf4_mma_group<NF4_FORM_N8W>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
-// nf4_mma_tiles: a block of MMA_WARPS warps and 8·NT rows of x. WARP_TILES false (nf4_mma_n64):
-// one tile of 16 output rows, the warps taking turns over its chunks, their sums added in shared
-// memory. WARP_TILES true (nf4_mma_n64w): MMA_WARPS consecutive tiles, one per warp, each warp
-// over all of the block's chunks: the warps read the same chunks of x at about the same time, so
-// most of those loads are served by L1 instead of each tile fetching x from L2 again (ncu: x, not
-// the weights, bounded the 64-row form, 16 bytes of x per byte of codes), and no warp waits on
-// another at the end.
-template <int NT, bool WARP_TILES>
-__device__ __forceinline__ void nf4_mma_tiles(NF4_MMA_ARGS) {
-  pdl_trigger();
-  NF4_PAIRS;
-  __shared__ float part[WARP_TILES ? 1 : MMA_WARPS - 1][32][NT * 4];
-  load_nf4_pairs(pairs);
-  __syncthreads();
-  pdl_wait();  // the table is set up while the previous kernel finishes
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
-  const int o0 = (WARP_TILES ? blockIdx.x * MMA_WARPS + warp : blockIdx.x) * 16, b0 = blockIdx.y * 8 * NT;
-  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
-  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
-  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
-  float c[NT][4];
-#pragma unroll
-  for (int n = 0; n < NT; n++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) c[n][i] = 0.f;
-
-  int begin, end;
-  mma_chunks(in / 64, begin, end);
-  const int first = WARP_TILES ? begin : begin + warp, step = WARP_TILES ? 1 : MMA_WARPS;
-  for (int k0 = first * 64; k0 < end * 64; k0 += step * 64) {
-    const uint2 wa = *reinterpret_cast<const uint2*>(pa + k0 / 2);  // row g: inputs k0+16t … k0+16t+15
-    const uint2 wb = *reinterpret_cast<const uint2*>(pb + k0 / 2);  // row g+8
-    const float sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)rowA * in + k0) / 64);
-    const float sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, ((long long)rowB * in + k0) / 64);
-    uint4 xv[NT][2];
-    mma_load_x<NT>(xv, x, b0, B, in, k0, g, t);
-#pragma unroll
-    for (int s = 0; s < 4; s++) {
-      // Bytes 2s and 2s+1 of each row's 8 hold inputs 16t+4s … 16t+4s+3.
-      const unsigned int wA = s < 2 ? wa.x : wa.y, wB = s < 2 ? wb.x : wb.y;
-      const int sh = 16 * (s & 1);
-      const unsigned int a[4] = {pair_bf16(col, wA, sh, sa), pair_bf16(col, wB, sh, sb),
-                                 pair_bf16(col, wA, sh + 8, sa),
-                                 pair_bf16(col, wB, sh + 8, sb)};
-      mma_tiles<NT>(c, a, xv, s);
-    }
-  }
-  if (WARP_TILES) {
-    const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + warp;
-    mma_finish_warp<NT>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
-  } else {
-    mma_finish<NT>(c, &part[0][0][0], warp, lane, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64(NF4_MMA_ARGS) { nf4_mma_tiles<8, false>(NF4_MMA_CALL); }
-
-// nf4_mma_n64w: the 64-row form with one tile of 16 output rows per warp (64 per block), opt-in:
-// GOMLXGRPO_MMA64=warps.
-extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_n64w(NF4_MMA_ARGS) { nf4_mma_tiles<8, true>(NF4_MMA_CALL); }
-
-// nf4_mma_w64 is the 64-row form for larger decode batches (opt-in until timed on a GPU:
-// GOMLXGRPO_MMA64=wide). nf4_mma_n64 reads every 64-input slice of x from L2 once per 16 output
-// rows (16 bytes of activations per byte of weights) and waits for each load before its multiply.
-// Here a block of 8 warps covers 128 output rows (a warp: 16, over all of the block's inputs) for
-// 64 rows of x: each 64-input chunk of x is staged once in shared memory (double-buffered, the next
-// chunk's loads in flight during the multiplies) and read by all 8 warps, and each warp keeps its
-// next NF4_DEPTH−1 chunks of codes in flight. Dynamic shared memory: none (static 2 × 64 × 68 bf16).
-#define W64_WARPS 8
-#define W64_STRIDE 68  // bf16 per staged row of x: 64 + 4 of padding, so a half-warp's 8-byte reads hit 32 distinct banks
-
 struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a) and g+8 (b), and their scales
   uint2 a, b;
   float sa, sb;
 };
 
-extern "C" __global__ void __launch_bounds__(256) nf4_mma_w64(NF4_MMA_ARGS) {
-  pdl_start();
-  NF4_PAIRS;
-  __shared__ uint2 xs[2][64][W64_STRIDE / 4];  // 4 bf16 per uint2
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
-  const int o0 = blockIdx.x * 16 * W64_WARPS + 16 * warp, b0 = blockIdx.y * 64;
-  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
-  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
-  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
-  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
-  int begin, end;
-  mma_chunks(in / 64, begin, end);
-  const int n = end - begin;
-  auto load_codes = [&](NF4Codes& w, int chunk) {
-    w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
-    w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
-    w.sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + chunk);
-    w.sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + chunk);
-  };
-  // Thread i stages 16-byte pieces i and i+256 of a chunk of x: row p/8, inputs 8·(p%8) … +7.
-  auto load_x = [&](uint4 (&v)[2], int chunk) {
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-      const int p = threadIdx.x + 256 * j, row = b0 + p / 8;
-      v[j] = row < B ? *reinterpret_cast<const uint4*>(x + (long long)row * in + 64 * chunk + 8 * (p % 8)) : uint4{0u, 0u, 0u, 0u};
-    }
-  };
-  auto store_x = [&](const uint4 (&v)[2], int buf) {
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-      const int p = threadIdx.x + 256 * j;
-      xs[buf][p / 8][2 * (p % 8)] = uint2{v[j].x, v[j].y};
-      xs[buf][p / 8][2 * (p % 8) + 1] = uint2{v[j].z, v[j].w};
-    }
-  };
-
-  NF4Codes w[NF4_DEPTH];
-#pragma unroll
-  for (int d = 0; d < NF4_DEPTH; d++)
-    if (d < n) load_codes(w[d], begin + d);
-  if (n > 0) {
-    uint4 v[2];
-    load_x(v, begin);
-    store_x(v, 0);
-  }
-  load_nf4_pairs(pairs);
-  __syncthreads();
-
-  float c[8][4];
-#pragma unroll
-  for (int k = 0; k < 8; k++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) c[k][i] = 0.f;
-  for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
-#pragma unroll
-    for (int d = 0; d < NF4_DEPTH; d++) {
-      const int j = j0 + d;
-      if (j >= n) break;  // n is the block's: every thread leaves together
-      const int buf = j & 1;
-      uint4 v[2];
-      if (j + 1 < n) load_x(v, begin + j + 1);
-#pragma unroll
-      for (int s = 0; s < 4; s++) {
-        // Bytes 2s and 2s+1 of a row's 8 hold the lane's inputs 16t+4s … 16t+4s+3.
-        const unsigned int wA = s < 2 ? w[d].a.x : w[d].a.y, wB = s < 2 ? w[d].b.x : w[d].b.y;
-        const int sh = 16 * (s & 1);
-        const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
-                                   pair_bf16(col, wA, sh + 8, w[d].sa),
-                                   pair_bf16(col, wB, sh + 8, w[d].sb)};
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-          const uint2 xv = xs[buf][8 * k + g][4 * t + s];  // inputs 16t+4s … 16t+4s+3 of row 8k+g
-          const unsigned int b[2] = {xv.x, xv.y};
-          mma_bf16_16816(c[k], a, b);
-        }
-      }
-      if (j + NF4_DEPTH < n) load_codes(w[d], begin + j + NF4_DEPTH);
-      if (j + 1 < n) store_x(v, buf ^ 1);
-      __syncthreads();  // the next chunk staged; this one's reads done before it is overwritten
-    }
-  }
-  const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * W64_WARPS + warp;
-  mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
-}
-
-// nf4_mma_s64 is the 64-row form with x staged in shared memory through a ring of cp.async stages
-// (opt-in until timed on a GPU: GOMLXGRPO_MMA64=staged). Why: nf4_mma_n64 gives each block one
-// tile of 16 output rows and every block reads all of x's 64 rows from L2, 16 bytes of x per byte
-// of codes (~800 MB per Llama-3.2-3B layer at 64 rows, against 50 MB of codes), waiting for each
-// chunk's loads before its multiplies; the opt-in forms that shared x within a block (n64w through
-// L1, w64 through registers and one staging buffer ahead) still waited on L2 once per chunk.
-// Here a block of 4 warps covers 64 output rows (a warp: 16) for 64 rows of x, so x crosses L2
-// once per 64 output rows (4 bytes per byte of codes), and S64_STAGES−1 chunks of x are in flight
-// while the warps multiply the current one; each warp keeps NF4_DEPTH chunks of its codes in
-// flight in registers. Split-K (gridDim.z, the launcher's sizing) fills the card with blocks;
-// each warp finishes its own tile (mma_finish_warp). Shared memory: S64_STAGES × 64 rows of
-// S64_STRIDE bf16 (static, 36 KiB) and the NF4 table.
+// nf4_mma_s64 is the NF4 matmul for more than 8 rows of x, staged through a ring of cp.async
+// stages in shared memory. A block of 4 warps covers 64 output rows (a warp: 16) for 64 rows of
+// x, so x crosses L2 once per 64 output rows (4 bytes per byte of codes), and S64_STAGES−1 chunks
+// of x are in flight while the warps multiply the current one; each warp keeps NF4_DEPTH chunks
+// of its codes in flight in registers. Split-K (gridDim.z, the launcher's sizing) fills the card
+// with blocks; each warp finishes its own tile (mma_finish_warp). Shared memory: S64_STAGES × 64
+// rows of S64_STRIDE bf16 (static, 36 KiB) and the NF4 table.
 //
-// The inputs a lane feeds are nf4_mma_n64's: row g and g+8 codes of inputs k0+16t … k0+16t+15
-// (8 bytes each) against x[8k+g][k0+16t … k0+16t+15], read from the stage as two 16-byte words
-// (steps 0–1 and 2–3).
+// Why: the form it replaced (nf4_mma_n64: one tile of 16 output rows per block, x loaded from L2
+// into registers by every block, 16 bytes of x per byte of codes, each chunk's loads waited for
+// before its multiplies) took 203 µs for one Llama-3.2-3B layer's projections at 64 rows on an
+// H200, this form 147 (bench/RESULTS.md, round 63); two other forms that shared x within a block
+// (through L1, n64w; through registers and one staging buffer, w64) were slower than n64 on an
+// H100 and are gone too.
+//
+// The inputs a lane feeds: row g and g+8 codes of inputs k0+16t … k0+16t+15 (8 bytes each)
+// against x[8k+g][k0+16t … k0+16t+15], read from the stage as two 16-byte words (steps 0–1 and
+// 2–3).
 #define S64_STAGES 4
 #define S64_STRIDE 72  // bf16 per staged row: 64 + 8 of padding, so a quarter-warp's 16-byte reads (rows g, g+1; t = 0…3) hit 32 distinct banks
 

@@ -173,19 +173,15 @@ func TestNF4GEMV(t *testing.T) {
 	be := xlaBackend(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	defer func(v bool, s int) { tensorCores, mmaSplits = v, s }(tensorCores, mmaSplits)
-	// The 64-row forms (GOMLXGRPO_MMA64): n64 and n64w unsplit (their default) and split 3 ways, the
-	// wide and staged forms split by their rules, staged also split 3 ways; the batch-8 form with a
-	// tile per warp (GOMLXGRPO_MMA8=warps) in one of them.
+	// The tensor-core forms by their split rules and split 3 ways (the 64-row form nf4_mma_s64;
+	// the batch-8 ones), the batch-8 form with a tile per warp (GOMLXGRPO_MMA8=warps) in the last.
 	for _, form := range []struct {
 		mma    bool
-		form64 string
 		splits int
 		mma8   string
-	}{{false, "", 0, ""}, {true, "", 0, ""}, {true, "", 3, ""}, {true, "wide", 0, ""}, {true, "warps", 0, ""}, {true, "warps", 3, "warps"},
-		{true, "staged", 0, ""}, {true, "staged", 3, ""}} {
+	}{{false, 0, ""}, {true, 0, ""}, {true, 3, ""}, {true, 3, "warps"}} {
 		tensorCores, mmaSplits = form.mma, form.splits
 		t.Setenv("GOMLXGRPO_MMA8", form.mma8)
-		t.Setenv("GOMLXGRPO_MMA64", form.form64)
 		testNF4GEMV(t, be, rng, form.mma)
 	}
 }
@@ -265,12 +261,11 @@ func TestNF4GEMVGroup(t *testing.T) {
 	for _, c := range []struct {
 		rows, in int
 		outs     []int
-		mma8     string // GOMLXGRPO_MMA8: "warps" for nf4_mma_n8gw; more than 8 rows: nf4_mma_s64g
+		mma8     string // GOMLXGRPO_MMA8: "warps" for nf4_mma_n8gw (more than 8 rows: nf4_mma_s64g)
 	}{{8, 1536, []int{1536, 256, 256}, ""}, {8, 1536, []int{8960, 8960}, ""}, {3, 192, []int{40, 24, 8}, ""},
 		{8, 1536, []int{1536, 256, 256}, "warps"}, {8, 4096, []int{14336, 14336}, "warps"}, {3, 192, []int{40, 24, 8}, "warps"},
 		{64, 3072, []int{3072, 1024, 1024}, ""}, {64, 3072, []int{8192, 8192}, ""}, {37, 192, []int{40, 24, 8}, ""}, {70, 1536, []int{130, 64}, ""}} {
 		t.Setenv("GOMLXGRPO_MMA8", c.mma8)
-		t.Setenv("GOMLXGRPO_MMA64", map[bool]string{true: "staged"}[c.rows > 8])
 		if !groupable(c.rows, c.in) {
 			t.Fatalf("%+v: not groupable", c)
 		}
@@ -367,14 +362,10 @@ func BenchmarkNF4GEMV(b *testing.B) {
 		bytes = float64(len(q.Packed) + 4*len(q.Absmax))
 	}
 	defer func(v bool) { tensorCores = v }(tensorCores)
-	for _, form := range []string{"gemv", "mma", "mma-wide", "mma-staged"} {
+	for _, form := range []string{"gemv", "mma"} {
 		for _, rows := range []int{8, 64} {
-			if (form == "mma-wide" || form == "mma-staged") && rows == 8 {
-				continue // the wide and staged forms are for more than 8 rows
-			}
 			b.Run(fmt.Sprintf("rows=%d/%s", rows, form), func(b *testing.B) {
 				tensorCores = form != "gemv"
-				b.Setenv("GOMLXGRPO_MMA64", map[string]string{"mma-wide": "wide", "mma-staged": "staged"}[form])
 				_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, in)
 				_, py := zerosOnDevice(b, be, dtypes.Float32, rows, out)
 				_ = Synchronize()

@@ -115,14 +115,6 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	}
 	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
 	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
-	if qh, slice, slices, ok := flashAttention(rows, n, kv, h, s); ok {
-		floats, counters := flashScratch(rows, n, qh, h, slices)
-		return splitK.with("AttentionDecode", floats, counters, func(ws, cnt cu.DevicePtr) error {
-			l32 := int32(slice)
-			args := append(args, p(&ws), p(&cnt), p(&l32))
-			return launch(fmt.Sprintf("attention_decode_flash_q%d", qh), [3]int{rows, n / qh, slices}, 256, 4*qh*slice, args...)
-		})
-	}
 	if useSplitAttention(s) {
 		slice, slices := attentionSlices(s)
 		floats, counters := attentionScratch(rows, n, h, s)
@@ -186,52 +178,13 @@ func attentionScratch(rows, n, h, s int) (floats, counters int) {
 	return rows*n*s + rows*n*slices*h, rows * n
 }
 
-// reserveAttention grows the split-K scratch for AttentionDecode's split and flash forms ahead of
-// a stream capture, as reserveMatmul does for the matmuls.
-func reserveAttention(rows, n, kv, h, s int) error {
-	if qh, _, slices, ok := flashAttention(rows, n, kv, h, s); ok {
-		return splitK.reserve(flashScratch(rows, n, qh, h, slices))
-	}
+// reserveAttention grows the split-K scratch for AttentionDecode's split form ahead of a stream
+// capture, as reserveMatmul does for the matmuls.
+func reserveAttention(rows, n, h, s int) error {
 	if !useSplitAttention(s) {
 		return nil
 	}
 	return splitK.reserve(attentionScratch(rows, n, h, s))
-}
-
-// flashAttention selects attention_decode_flash_q<QH> (kernels/attention_decode.cu: one launch,
-// blocks over (row, group of QH query heads sharing a kv head, slice of positions), the slices'
-// softmax statistics combined by the group's last block) with GOMLXGRPO_ATTN=flash (read at every
-// launch, for an A/B in one process), for head dims ≤ 128. QH is the largest of 6, 4, 3, 2 and 1
-// that divides the group; the slices are sized for about two blocks per SM, each of at least
-// flashMinSlice positions and at most flashMaxSlice (its scores in shared
-// memory). Opt-in until timed on a GPU; it does not give the other forms' bits (the probabilities
-// are not rounded to bfloat16).
-func flashAttention(rows, n, kv, h, s int) (qh, slice, slices int, ok bool) {
-	if h > 128 || os.Getenv("GOMLXGRPO_ATTN") != "flash" {
-		return 0, 0, 0, false
-	}
-	for _, q := range []int{6, 4, 3, 2, 1} {
-		if (n/kv)%q == 0 {
-			qh = q
-			break
-		}
-	}
-	groups := rows * n / qh
-	slices = min(max(1, (2*sms+groups-1)/groups), max(1, s/flashMinSlice)) // about two blocks per SM
-	slices = max(slices, (s+flashMaxSlice-1)/flashMaxSlice)
-	slice = (s + slices - 1) / slices
-	return qh, slice, (s + slice - 1) / slice, true
-}
-
-const (
-	flashMinSlice = 32
-	flashMaxSlice = 1024 // 6 heads' scores: 24 KiB of shared memory
-)
-
-// flashScratch is the flash form's scratch: per (row, head, slice) H partial sums, the slice's max
-// and sum (float32); one counter per (row, head group).
-func flashScratch(rows, n, qh, h, slices int) (floats, counters int) {
-	return rows * n * slices * (h + 2), rows * n / qh
 }
 
 // wideAttention selects attention_decode_bf16_w16 (16 warps per (row, head) block: twice the cache

@@ -172,16 +172,12 @@ func TestAttentionDecode(t *testing.T) {
 	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
 	// The split form, the per-head kernel with 8 and 16 warps (and 16 positions per warp in
 	// flight), then 2, 3 and 4 query heads per block where the group divides (the per-head w16u16
-	// kernel elsewhere), then the one-launch flash form (GOMLXGRPO_ATTN=flash).
+	// kernel elsewhere).
 	for _, form := range []struct {
-		split, w16, deep, flash bool
-		heads                   int
-	}{{true, false, false, false, 1}, {false, false, false, false, 1}, {false, true, false, false, 1}, {false, false, true, false, 1},
-		{false, false, true, false, 2}, {false, false, true, false, 3}, {false, false, true, false, 4}, {false, false, false, true, 1}} {
+		split, w16, deep bool
+		heads            int
+	}{{true, false, false, 1}, {false, false, false, 1}, {false, true, false, 1}, {false, false, true, 1}, {false, false, true, 2}, {false, false, true, 3}, {false, false, true, 4}} {
 		splitAttention, wideAttention, deepAttention, forceHeads = form.split, form.w16, form.deep, form.heads
-		if form.flash {
-			t.Setenv("GOMLXGRPO_ATTN", "flash")
-		}
 		testAttentionDecode(t)
 	}
 }
@@ -247,9 +243,7 @@ func testAttentionDecode(t *testing.T) {
 				}
 			}
 		}
-		fqh, _, slices, flash := flashAttention(c.rows, c.n, c.kv, c.h, c.s)
-		near(t, fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d flash %v (%d heads, %d slices)", c, splitAttention, wideAttention, deepAttention,
-			attentionHeads(c.rows, c.n, c.kv, c.h, c.s), flash, fqh, slices), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+		near(t, fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s)), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
 	}
 }
 
@@ -605,12 +599,9 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		pw, pm := benchBuffer(b, be, []int32{s - 1}), benchBuffer(b, be, valid)
 		pq, pk, pv := benchBuffer(b, be, qh), benchBuffer(b, be, kch), benchBuffer(b, be, vch)
 		po := benchBuffer(b, be, make([]bfloat16T, c.rows*c.n*c.h))
-		for _, form := range []string{"split", "w8", "w16", "w16u16", "h2", "h3", "h4", "flash"} {
+		for _, form := range []string{"split", "w8", "w16", "w16u16", "h2", "h3", "h4"} {
 			b.Run(c.name+"/"+form, func(b *testing.B) {
 				splitAttention, wideAttention, deepAttention, forceHeads = form == "split", form == "w16", form == "w16u16", 1
-				if form == "flash" {
-					b.Setenv("GOMLXGRPO_ATTN", "flash")
-				}
 				if (form == "w16" || form == "w16u16") && c.rows*c.n > wideAttentionBlocks {
 					b.Skip("w16 is for steps of at most wideAttentionBlocks blocks")
 				}

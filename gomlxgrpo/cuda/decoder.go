@@ -294,7 +294,7 @@ func (d *Decoder) reserve() error {
 	if err := reserveMatmul(d.B, c.HiddenSize, c.VocabSize, false); err != nil { // LM head
 		return err
 	}
-	if err := reserveAttention(d.B, c.NumHeads, c.NumKVHeads, c.HeadDim, d.S); err != nil {
+	if err := reserveAttention(d.B, c.NumHeads, c.HeadDim, d.S); err != nil {
 		return err
 	}
 	if err := reserveSample(d.B); err != nil {

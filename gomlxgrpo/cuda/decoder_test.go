@@ -81,7 +81,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 // checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
 // greedy again with the kernels launched one by one, with dependent launches, and with the forms
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
-// several query heads per attention block, the staged matmul of more than 8 rows).
+// several query heads per attention block, the matmul of more than 8 rows).
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -93,20 +93,19 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	}
 	var captured [][]int
 	var ref *sample.Result
-	var nine [][]int // case 6's batch: the prompts three times over (rows decode independently)
+	var nine [][]int // case 5's batch: the prompts three times over (rows decode independently)
 	for range 3 {
 		nine = append(nine, prompts...)
 	}
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
-		// the GoMLX path as case 0 does; so must case 5, the one-launch flash attention
-		// (GOMLXGRPO_ATTN=flash), whose probabilities are not rounded to bfloat16, and case 6,
-		// nine rows through the staged NF4 matmul (GOMLXGRPO_MMA64=staged, grouped q/k/v and
-		// gate/up), each row against its prompt's row of the reference.
-		graphs, pdl, mma8, attnHeads, attn, mma64, ps := "1", "0", "", "", "", "", prompts
+		// the GoMLX path as case 0 does; so must case 5, nine rows through the NF4 matmul of more
+		// than 8 rows (nf4_mma_s64, grouped q/k/v and gate/up), each row against its prompt's row
+		// of the reference.
+		graphs, pdl, mma8, attnHeads, ps := "1", "0", "", "", prompts
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -115,22 +114,18 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		case 4:
 			mma8, attnHeads = "warps", heads
 		case 5:
-			attn = "flash"
-		case 6:
-			mma64, ps = "staged", nine
+			ps = nine
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
-		t.Setenv("GOMLXGRPO_ATTN", attn)
-		t.Setenv("GOMLXGRPO_MMA64", mma64)
 		res, err := gen.Generate(&sample.Request{Prompts: ps, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0, 4, 5, 6:
+		case 0, 4, 5:
 			if ci == 0 {
 				captured = res.Tokens
 				gen.Decoder = nil // the GoMLX path's greedy decode, token for token

@@ -91,18 +91,13 @@ func reserveMatmul(rows, in, out int, nf4 bool) error {
 // split its input chunks between them, so that every SM gets blocks and each warp's loads are all
 // in flight at once; the last block of a tile adds the partial sums.
 const (
-	mmaWarps        = 4    // warps per block of the n8, n64 and n64w forms (MMA_WARPS)
+	mmaWarps        = 4    // warps per block of the n8 and s64 forms (MMA_WARPS)
 	mmaNoSplitTiles = 4096 // ≥ 31 tiles per SM: enough blocks without splitting (e.g. the LM head)
 	mmaManyTiles    = 512  // ~4 tiles per SM: no split for the register-tiled forms
 	mmaMaxSplits    = 64
 	// n8MaxWarpChunks: the most chunks of 128 inputs a warp of the streaming NF4 form
 	// (nf4_mma_n8) owns (NF4_MAX_WARP_CHUNKS: its slice of x then fits 40 KiB of shared memory).
 	n8MaxWarpChunks = 5
-	// The wide 64-row NF4 form (nf4_mma_w64): 8 warps of 16 output rows, 2 resident blocks per SM
-	// (128 registers); split-K gives each block at least w64MinChunks chunks of 64 inputs.
-	w64Warps     = 8
-	w64PerSM     = 2
-	w64MinChunks = 4
 )
 
 // n8BlocksPerSM is the blocks per SM that the streaming NF4 form's split-K sizing aims to fill, and
@@ -164,45 +159,30 @@ func envInt(name string, def, lo, hi int) int {
 	return n
 }
 
-// form64 is the NF4 tensor-core form for matmuls of more than 8 rows, GOMLXGRPO_MMA64, read at
-// each launch so that `grpo bench generate --ab` compares forms in one process:
-//   - "" (the default): nf4_mma_n64, unsplit;
-//   - "staged": nf4_mma_s64 (x staged in shared memory through a ring of cp.async stages, 64
-//     output rows per block, split-K to fill the card; grouped launches for q/k/v and gate/up),
-//     opt-in until timed on a GPU;
-//   - "wide": nf4_mma_w64 and "warps": nf4_mma_n64w, slower than the default on an H100 (round 28).
-//
-// All of them pass the kernel emulator and TestNF4GEMV on the GPU.
-func form64() string {
-	switch f := os.Getenv("GOMLXGRPO_MMA64"); f {
-	case "", "staged", "wide", "warps":
-		return f
-	default:
-		panic(fmt.Sprintf("cuda: GOMLXGRPO_MMA64=%q: want staged, wide, warps or nothing", f))
-	}
-}
-
-// s64PerSM is the resident blocks per SM that nf4_mma_s64's split-K sizing aims to fill (4: its
-// 128 registers and 40 KiB of shared memory per block of 128 threads allow 4); GOMLXGRPO_S64_BLOCKS
-// overrides it for sweeps, read at each launch. s64MinChunks: the fewest chunks of 64 inputs a
-// split leaves a block (its ring of stages needs a few to overlap the copies with the multiplies).
-func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 4, 1, 32) }
+// s64PerSM is the blocks per SM that nf4_mma_s64's split-K sizing aims to fill: 2, though 4 fit
+// (128 registers and 40 KiB of shared memory per block of 128 threads), since fewer splits cost
+// less in the finish (each tile's last warp reads its splits' partials one after the other). On
+// an H200: one Llama-3.2-3B layer's projections with LoRA at 64 rows 207.6 / 213.1 / 241.8 µs
+// aiming at 2 / 4 / 8 (round 63); the 3B batch-64 decode step 8.10 vs 8.43 ms with 2 against 4
+// (round 64, A/B in one process). GOMLXGRPO_S64_BLOCKS overrides it for sweeps, read at each
+// launch. s64MinChunks: the fewest chunks of 64 inputs a split leaves a block (its ring of stages
+// needs a few to overlap the copies with the multiplies).
+func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 2, 1, 32) }
 
 const s64MinChunks = 4
 
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
-// its grid (16 output rows per block along x — 128 for the wide form —, 8 or 64 rows of x along y,
-// split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
+// its grid (output rows along x: 16 per block, 64 for the warp-tile forms; 8 or 64 rows of x along
+// y; split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
 // needs (float32 partials, tile counters).
 //
 // Up to 8 rows on NF4 weights (the decode case) the streaming form nf4_mma_n8 covers the matrix in
 // about one wave of resident blocks: each warp owns ⌈tiles·chunks / (4·wave)⌉ chunks of 128
 // inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
-// stages its slice of x in shared memory. NF4 matmuls of more than 8 rows take form64's form:
-// nf4_mma_s64 split so that about s64PerSM blocks per SM are busy (at least s64MinChunks chunks
-// each); nf4_mma_w64 split so that about w64PerSM are; nf4_mma_n64w (64 output rows per block)
-// split 4 ways; by default nf4_mma_n64, unsplit. The other forms (64 inputs per
-// chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
+// stages its slice of x in shared memory. NF4 matmuls of more than 8 rows take nf4_mma_s64, split
+// so that about s64PerSM blocks per SM are busy (at least s64MinChunks chunks each). The bfloat16
+// forms (64 inputs per chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles,
+// two chunks per warp.
 func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	return mmaKernelForm(base, rows, in, out, nf4, n8WarpTiles(in, out))
 }
@@ -216,12 +196,8 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 	}
 	grid = [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 	tiles := grid[0] * grid[1]
-	form := ""
-	if nf4 && rows > 8 {
-		form = form64()
-	}
 	switch {
-	case form == "staged":
+	case nf4 && rows > 8:
 		name = base + "_s64"
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
@@ -229,22 +205,6 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/s64MinChunks))
 		if mmaSplits > 0 {
 			grid[2] = max(1, min(mmaSplits, chunks))
-		}
-	case form == "wide":
-		name, threads = base+"_w64", 32*w64Warps
-		grid[0] = (out + 16*w64Warps - 1) / (16 * w64Warps)
-		tiles = grid[0] * w64Warps * grid[1] // warp tiles: each warp finishes its own split-K
-		chunks, blocks, wave := in/64, grid[0]*grid[1], w64PerSM*multiprocessors()
-		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/w64MinChunks))
-	case form == "warps":
-		name = base + "_n64w"
-		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
-		tiles = grid[0] * mmaWarps * grid[1] // warp tiles
-		// Split 4 ways by default (as many warps per 16 output rows as nf4_mma_n64 has), at least 4
-		// chunks per block; GOMLXGRPO_MMA_SPLITS overrides it.
-		grid[2] = max(1, min(4, in/64/4))
-		if mmaSplits > 0 {
-			grid[2] = max(1, min(mmaSplits, in/64))
 		}
 	case nf4 && rows <= 8 && warpTiles:
 		name = base + "_n8w"
@@ -264,11 +224,6 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 		shared = 8 * (16*blockChunks + 1) * 16
 	case mmaSplits > 0:
 		grid[2] = min(mmaSplits, max(1, in/64))
-	case nf4 && rows > 8:
-		// nf4_mma_n64 unsplit: each warp's chunks are long enough to keep its loads going, and a
-		// split's finish costs more than it hides (H100, eighth session, bench/gpu_round27.sh: one
-		// Llama-3.2-3B layer at 64 rows 199.7 µs unsplit, 240.9 / 257.2 split 2 / 4 ways, 288.6 with
-		// the tile-count rule; batch-64 decode step 10.95 vs 13.63 ms).
 	case tiles < mmaManyTiles:
 		grid[2] = min(mmaMaxSplits, max(1, (in/64+7)/8))
 	}

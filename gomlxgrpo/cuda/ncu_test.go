@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -18,7 +17,7 @@ import (
 // (q/k/v and gate/up grouped where the form allows it, o and down alone), launched directly, on
 // memory from cu.MemAlloc: no PJRT in the process, so Nsight Compute can profile it (it crashed
 // under PJRT in an earlier session: bench/gpu_ncu.sh). Shapes: Qwen2.5-1.5B at 8 rows and
-// Llama-3.2-3B at 64 rows (the three 64-row forms), Llama-3.1-8B and Phi-4 at 8 rows (where the
+// Llama-3.2-3B at 64 rows, Llama-3.1-8B and Phi-4 at 8 rows (where the
 // warp-tile form runs; Phi-4's gate and up are two matrices here, one fused matrix in the model).
 // GOMLXGRPO_NCU_LAYER=NAME runs one shape. 8 copies of each matrix are used in turn so that the
 // reads come from memory. Runs only with GOMLXGRPO_CUDA_RAW=1 (a GPU machine).
@@ -30,15 +29,14 @@ func BenchmarkNF4Projections(b *testing.B) {
 		b.Fatal(err)
 	}
 	type layer struct {
-		name      string
-		rows      int
-		q, kv, h  int // q/o width, k and v width, hidden = in of q/k/v/o/gate/up
-		inter     int
-		wideForms bool
+		name     string
+		rows     int
+		q, kv, h int // q/o width, k and v width, hidden = in of q/k/v/o/gate/up
+		inter    int
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	layers := []layer{{"qwen1.5b-b8", 8, 1536, 256, 1536, 8960, false}, {"llama3b-b64", 64, 3072, 1024, 3072, 8192, true},
-		{"llama8b-b8", 8, 4096, 1024, 4096, 14336, false}, {"phi4-b8", 8, 5120, 1280, 5120, 17920, false}}
+	layers := []layer{{"qwen1.5b-b8", 8, 1536, 256, 1536, 8960}, {"llama3b-b64", 64, 3072, 1024, 3072, 8192},
+		{"llama8b-b8", 8, 4096, 1024, 4096, 14336}, {"phi4-b8", 8, 5120, 1280, 5120, 17920}}
 	for _, l := range layers {
 		if only := os.Getenv("GOMLXGRPO_NCU_LAYER"); only != "" && only != l.name {
 			continue // uploading every shape's 8 copies takes a while: GOMLXGRPO_NCU_LAYER picks one
@@ -68,14 +66,10 @@ func BenchmarkNF4Projections(b *testing.B) {
 			loras[j] = &LoRA{U: u, B: rawDevice(b, randF32(rng, sh[0]*rank, 0.1)), R: rank, Scale: 2}
 		}
 		forms := []string{"default", "lora16"}
-		if l.wideForms {
-			forms = append(forms, "wide", "warps", "staged", "staged-lora16")
-		}
 		for _, form := range forms {
 			b.Run(l.name+"/"+form, func(b *testing.B) {
-				b.Setenv("GOMLXGRPO_MMA64", map[string]string{"wide": "wide", "warps": "warps", "staged": "staged", "staged-lora16": "staged"}[form])
 				lora := func(j int) *LoRA {
-					if strings.HasSuffix(form, "lora16") {
+					if form == "lora16" {
 						return loras[j]
 					}
 					return nil

@@ -73,12 +73,9 @@ func (m *nf4Mat) params() []unsafe.Pointer {
 // 0.99 s; bench/RESULTS.md, seventh session); GOMLXGRPO_MMA_GROUP=0 turns it off.
 var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") != "0"
 
-// groupable reports whether NF4GEMVGroup runs rows × in in one launch: the streaming tensor-core
-// form (decode batches of at most 8 rows) or, for more rows, the staged form (form64), with in a
-// multiple of 64.
-func groupable(rows, in int) bool {
-	return groupedMMA && tensorCores && in%64 == 0 && (rows <= 8 || form64() == "staged")
-}
+// groupable reports whether NF4GEMVGroup runs rows × in in one launch: the tensor-core forms
+// (nf4_mma_n8g and n8gw up to 8 rows, nf4_mma_s64g beyond), with in a multiple of 64.
+func groupable(rows, in int) bool { return groupedMMA && tensorCores && in%64 == 0 }
 
 // groupWarpTiles reports whether a group's grid numbers blocks of 4 tiles of 16 output rows (the
 // warp-tile forms nf4_mma_n8gw and nf4_mma_s64g) rather than single tiles (nf4_mma_n8g).

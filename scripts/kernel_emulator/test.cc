@@ -43,9 +43,6 @@ void lora_down(const u16*, const float*, float*, int, int, int);
 void lora_down3(const u16*, const float*, const float*, const float*, float*, float*, float*, int, int, int);
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void nf4_mma_n64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void nf4_mma_n64w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void nf4_mma_w64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
@@ -77,11 +74,6 @@ void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigne
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
 void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
-void attention_decode_flash_q1(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
-void attention_decode_flash_q2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
-void attention_decode_flash_q3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
-void attention_decode_flash_q4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
-void attention_decode_flash_q6(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -265,18 +257,35 @@ struct MMACase {
   }
 };
 
-// testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
-// the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes.
-static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 3) {
+// testMMAStaged: nf4_mma_s64, the NF4 matmul of more than 8 rows: 4 warps each owning a 16-row
+// output tile (64 per block), 64 rows of x per block, split-K per warp tile.
+static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3) {
   auto q = randomNF4(out, in);
   auto d = doubleQuantize(q, dq);
   std::vector<float> wf((size_t)out * in);
   for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
   MMACase c(rows, out, in, splits, r);
-  auto k = c.n64() ? nf4_mma_n64 : nf4_mma_n8;
+  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
+  c.cnt.assign(tiles, 0);
+  emuLaunch(grid, 128, 0, [&] { nf4_mma_s64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
+}
+
+// testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
+// the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes. More
+// than 8 rows: nf4_mma_s64 (testMMAStaged).
+static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 3) {
+  if (rows > 8) return testMMAStaged(dq, rows, out, in, splits, r);
+  auto q = randomNF4(out, in);
+  auto d = doubleQuantize(q, dq);
+  std::vector<float> wf((size_t)out * in);
+  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMACase c(rows, out, in, splits, r);
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
-  const size_t shared = c.n64() ? 0 : 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
-  emuLaunch(c.grid(), 128, shared, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  const size_t shared = 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
+  emuLaunch(c.grid(), 128, shared, [&] { nf4_mma_n8((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma (double quant)" : "nf4 mma");
 }
 
@@ -340,26 +349,6 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   for (int m = 0; m < n; m++) cs[m].check(wfs[m], (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
-// testMMAWarpTiles: the 64-row NF4 forms whose warps each own a 16-row output tile, split-K per
-// warp tile: nf4_mma_w64 (8 warps, 128 output rows per block, x staged in shared memory) and
-// nf4_mma_n64w (4 warps, 64 output rows per block).
-using NF4MMAKernel = void (*)(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-static void testMMAWarpTiles(NF4MMAKernel k, const char* name, unsigned warps, bool dq, int rows, int out, int in, int splits, int r = 3) {
-  auto q = randomNF4(out, in);
-  auto d = doubleQuantize(q, dq);
-  std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
-  MMACase c(rows, out, in, splits, r);
-  const dim3 grid{unsigned((out + 16 * warps - 1) / (16 * warps)), unsigned((rows + 63) / 64), unsigned(splits)};
-  const size_t tiles = (size_t)grid.x * warps * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
-  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
-  c.cnt.assign(tiles, 0);
-  emuLaunch(grid, 32 * warps, 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, (std::string(name) + (dq ? " (double quant)" : "")).c_str());
-}
-static void testMMAWide(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_w64, "nf4 mma w64", 8, dq, rows, out, in, splits, r); }
-static void testMMAWarps(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_n64w, "nf4 mma n64w", 4, dq, rows, out, in, splits, r); }
-static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3) { testMMAWarpTiles(nf4_mma_s64, "nf4 mma s64", 4, dq, rows, out, in, splits, r); }
 
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu).
 static void testMMABF16(int rows, int out, int in, int splits = 1) {
@@ -463,11 +452,9 @@ static void testRope(bool fused) {
 
 // attentionRef is the double-precision reference of the decode attention of row b, query head n
 // (B rows, N heads, K kv heads, S positions, new position w): out[i] for i < H, the probabilities
-// rounded to bfloat16 before the sum when roundP (as model.groupedAttention and the one-launch
-// forms), unrounded otherwise (the flash form).
+// rounded to bfloat16 before the sum (as model.groupedAttention and the kernels do).
 static std::vector<float> attentionRef(const std::vector<u16>& q, const std::vector<u16>& kc, const std::vector<u16>& vc,
-                                       const std::vector<unsigned char>& valid, int b, int n, int N, int K, int H, int S, int w,
-                                       bool roundP) {
+                                       const std::vector<unsigned char>& valid, int b, int n, int N, int K, int H, int S, int w) {
   const int kh = n / (N / K);
   std::vector<double> sc(S);
   double m = -INFINITY;
@@ -486,7 +473,7 @@ static std::vector<float> attentionRef(const std::vector<u16>& q, const std::vec
   for (int i = 0; i < H; i++) {
     double acc = 0;
     for (int s = 0; s < S; s++) {
-      const double p = roundP ? double(bf(float(sc[s] / z))) : sc[s] / z;
+      const double p = bf(float(sc[s] / z));
       acc += p * fbf(vc[((b * K + kh) * S + s) * H + i]);
     }
     out[i] = bf(acc);
@@ -520,48 +507,13 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
     emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
-      const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w, true);
+      const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w);
       for (int i = 0; i < H; i++) {
         const float got = fbf(out[(b * N + n) * H + i]);
         CHECK(std::fabs(got - want[i]) <= 0.02 * std::fabs(want[i]) + 0.01, "attention [%d,%d,%d] %g want %g", b, n, i, got, want[i]);
       }
     }
   printf("ok attention_decode%s (H=%d S=%d split=%d)\n", w16 ? "_w16" : split ? "_split" : "", H, S, split);
-}
-
-// testAttentionFlash: the one-launch split form with QH query heads per block
-// (attention_decode_flash_qQH, slices of L positions) against attentionRef without the bfloat16
-// rounding of the probabilities (the form does not round them; so within a tolerance, not the
-// other forms' bits): a last slice shorter than L, a slice entirely in row 1's left padding (its
-// max is −∞ and it must add nothing), a masked position inside row 0; the group counters must be
-// back at 0 and the scratch's NaNs must not reach the output.
-static void testAttentionFlash(int QH, int N, int K, int H, int S, int w, int L) {
-  const int B = 2, P = (S + L - 1) / L;
-  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H, 0);
-  for (auto& x : q) x = tobf(gauss(1));
-  for (auto& x : kc) x = tobf(gauss(1));
-  for (auto& x : vc) x = tobf(gauss(1));
-  std::vector<unsigned char> valid(B * S, 1);
-  const int pad = std::min(L + 5, w - 1);
-  for (int s = 0; s < pad; s++) valid[S + s] = 0;  // row 1 left-padded past its first slice
-  valid[w - 1] = 0;                                // a masked position inside row 0
-  std::vector<float> ws(B * N * P * (H + 2), NAN);
-  std::vector<unsigned> cnt(B * N / QH, 0);
-  auto kern = QH == 1 ? attention_decode_flash_q1 : QH == 2 ? attention_decode_flash_q2 : QH == 3 ? attention_decode_flash_q3
-              : QH == 4 ? attention_decode_flash_q4 : attention_decode_flash_q6;
-  emuLaunch({unsigned(B), unsigned(N / QH), unsigned(P)}, 256, 4 * QH * L, [&] {
-    kern(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, ws.data(), cnt.data(), L);
-  });
-  for (unsigned c : cnt) CHECK(c == 0, "attention flash: a group counter left at %u", c);
-  for (int b = 0; b < B; b++)
-    for (int n = 0; n < N; n++) {
-      const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w, false);
-      for (int i = 0; i < H; i++) {
-        const float got = fbf(out[(b * N + n) * H + i]);
-        CHECK(std::fabs(got - want[i]) <= 0.01 * std::fabs(want[i]) + 0.005, "attention flash q%d [%d,%d,%d] %g want %g", QH, b, n, i, got, want[i]);
-      }
-    }
-  printf("ok attention_decode_flash_q%d (N=%d K=%d H=%d S=%d L=%d slices=%d)\n", QH, N, K, H, S, L, P);
 }
 
 // AttnLaunch launches one decode attention form on (q, kc, vc, valid) into out.
@@ -888,10 +840,6 @@ int main() {
   testMMA(false, 6, 24, 2304, 9, 16);        // 9 splits (18 chunks: 2 per block, warps 2 and 3 idle)
   testMMAGroup(5, {40, 16, 24}, 320, 1, 3, true);    // every matrix within one block of 64 rows
   testMMAGroup(8, {130, 64}, 1344, 3, 16, true);     // a ragged block, split-K with a tail
-  testMMAWarps(false, 37, 40, 320, 1);   // 40 of 64 output rows: warps 2 and 3 past the end
-  testMMAWarps(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
-  testMMAWarps(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
-  testMMAWarps(false, 64, 130, 384, 2, 16);
   testMMAStaged(false, 37, 40, 640, 1);   // 10 chunks: the stage ring (4) and the code ring (4) wrap; 40 of 64 rows, 37 of 64
   testMMAStaged(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks (4, 4, 2); two row blocks, the second ragged
   testMMAStaged(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
@@ -899,12 +847,8 @@ int main() {
   testMMAGroup(64, {72, 16, 24}, 640, 2);      // s64g: q/k/v-like, ragged blocks of 64 rows, split-K
   testMMAGroup(37, {130, 64}, 384, 1, 16);     // s64g: gate/up-like, unsplit, rank 16
   testMMAGroup(70, {40, 24, 8}, 192, 3);       // s64g: two x-row blocks, 3 chunks over 3 blocks
-  testMMAWide(false, 37, 40, 320, 1);   // 5 chunks: the load ring wraps; 40 of 128 rows, 37 of 64
-  testMMAWide(true, 64, 150, 640, 3);   // 10 chunks over 3 blocks; two row blocks, the second ragged
-  testMMAWide(false, 70, 16, 128, 4);   // two x-row blocks; 2 chunks over 4 blocks: two have none
   testMMA(false, 8, 40, 640, 2, 16);      // rank 16: the LoRA term 4 at a time
   testMMA(true, 37, 24, 256, 1, 8);
-  testMMAWide(false, 64, 130, 384, 2, 16);
   testMMABF16(3, 40, 320);
   testMMABF16(64, 17, 192);
   testMMABF16(3, 40, 640, 3);
@@ -931,12 +875,6 @@ int main() {
   testAttention(256, 70, 20, false, 64);    // a slice entirely past w: its partial is 0
   testAttention(8, 9, 8, false, 64);
   testAttention(128, 300, 299, false, 128); // two rounds of the 8 warps per slice
-  testAttentionFlash(1, 2, 2, 16, 48, 30, 16);      // 3 slices, one head per block
-  testAttentionFlash(2, 4, 2, 128, 150, 149, 40);   // the last slice of 30 positions
-  testAttentionFlash(3, 6, 2, 64, 100, 77, 32);     // slices past w: they add nothing
-  testAttentionFlash(4, 8, 2, 128, 456, 300, 64);   // 8B's group, 8 slices
-  testAttentionFlash(6, 12, 2, 128, 456, 455, 27);  // 1.5B's group, 17 slices
-  testAttentionFlash(2, 4, 1, 128, 70, 69, 70);     // one slice
   testAttentionDeep(128, 600, 599);  // more positions than one round (256) of the 16 × 16
   testAttentionDeep(64, 70, 40);
   testAttentionDeep(16, 9, 8);       // fewer positions than warps
