@@ -101,6 +101,17 @@ __device__ __forceinline__ unsigned int pair_bf16(NF4Col col, unsigned int w, in
   return bf16x2(nf4_at(col, w, sh + 4) * s, nf4_at(col, w, sh) * s);
 }
 
+// nf4_a fills a, mma's A fragment for one step, from a lane's code words of rows g (wA, scale sa)
+// and g+8 (wB, sb): the code bytes at bits sh and sh+8 of each (the step's inputs 2t, 2t+1 and
+// 2t+8, 2t+9 in its permutation), in mma m16n8k16's register order (a0 row g, a1 row g+8, …).
+__device__ __forceinline__ void nf4_a(NF4Col col, unsigned int wA, unsigned int wB, int sh, float sa, float sb,
+                                      unsigned int (&a)[4]) {
+  a[0] = pair_bf16(col, wA, sh, sa);
+  a[1] = pair_bf16(col, wB, sh, sb);
+  a[2] = pair_bf16(col, wA, sh + 8, sa);
+  a[3] = pair_bf16(col, wB, sh + 8, sb);
+}
+
 __device__ __forceinline__ unsigned int word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
 
 // NF4Rows is a lane's share of one chunk of nf4_mma_n8: 16 code bytes of rows g (a) and g+8 (b)
@@ -216,9 +227,8 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
           // Bytes 2q and 2q+1 of word p hold the lane's inputs 8p+4q … 8p+4q+3, as do words 2q and
           // 2q+1 of x's vector p.
           const int sh = 16 * q;
-          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
-                                     pair_bf16(col, wA, sh + 8, w[d].sa),
-                                     pair_bf16(col, wB, sh + 8, w[d].sb)};
+          unsigned int a[4];
+          nf4_a(col, wA, wB, sh, w[d].sa, w[d].sb, a);
           const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
           mma_bf16_16816(c[0], a, b);
         }
@@ -418,8 +428,8 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
           // Bytes 2q and 2q+1 of word p hold the lane's inputs 16t+8p+4q … +3, as do words 2q and
           // 2q+1 of xv[k].
           const int sh = 16 * q;
-          const unsigned int a[4] = {pair_bf16(col, wA, sh, w[d].sa), pair_bf16(col, wB, sh, w[d].sb),
-                                     pair_bf16(col, wA, sh + 8, w[d].sa), pair_bf16(col, wB, sh + 8, w[d].sb)};
+          unsigned int a[4];
+          nf4_a(col, wA, wB, sh, w[d].sa, w[d].sb, a);
 #pragma unroll
           for (int k = 0; k < 8; k++) {
             const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};

@@ -261,7 +261,7 @@ func TestNF4GEMVGroup(t *testing.T) {
 	for _, c := range []struct {
 		rows, in int
 		outs     []int
-		mma8     string // GOMLXGRPO_MMA8: "warps" for nf4_mma_n8gw (more than 8 rows: nf4_mma_s64g)
+		mma8     string // GOMLXGRPO_MMA8: "warps" for nf4_mma_n8gw (up to 8 rows; more take nf4_mma_s64g)
 	}{{8, 1536, []int{1536, 256, 256}, ""}, {8, 1536, []int{8960, 8960}, ""}, {3, 192, []int{40, 24, 8}, ""},
 		{8, 1536, []int{1536, 256, 256}, "warps"}, {8, 4096, []int{14336, 14336}, "warps"}, {3, 192, []int{40, 24, 8}, "warps"},
 		{64, 3072, []int{3072, 1024, 1024}, ""}, {64, 3072, []int{8192, 8192}, ""}, {37, 192, []int{40, 24, 8}, ""}, {70, 1536, []int{130, 64}, ""}} {
