@@ -146,6 +146,64 @@ __device__ __forceinline__ void attn_scores(const float (&qv)[QH][GM][4], const 
   }
 }
 
+// attn_scores_mma is attn_scores for QH ≤ 8 query heads and H = 16·KS (KS = 4 or 8) on tensor
+// cores: per tile of 16 positions, S[pos][head] = K_tile · Qᵀ in KS mma m16n8k16 steps (heads
+// padded to 8 with zeros), instead of a 5-step shuffle reduction per (position, head). Lane
+// (g, t) supplies the dims 4t·KS/2… of its slice: A = K rows p0+g and p0+g+8, B = Q row g, each
+// as H/4 contiguous dims (H/8 words, 16-byte loads); step kk takes words 2kk (k = 2t, 2t+1) and
+// 2kk+1 (k = 2t+8, 2t+9) of both, a permutation of the dims taken the same way for A and B, so
+// the dot products are the same sums in another order (the bf16 rounding of d may then differ by
+// one step from attn_scores'). Each warp takes tiles warp, warp+W, …, TU tiles' loads at once.
+template <int W, int QH, int KS, int TU = 2>
+__device__ __forceinline__ void attn_scores_mma(const unsigned short* __restrict__ qrows, const unsigned short* __restrict__ kb,
+                                                const unsigned char* __restrict__ vrow, int write_idx, int S, float* out) {
+  constexpr int H = 16 * KS, WORDS = KS * 2;  // a lane's 32-bit words of one row: H/4 dims
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const float scale = 1.f / sqrtf((float)H);
+  unsigned int qw[WORDS];
+#pragma unroll
+  for (int i = 0; i < WORDS / 4; i++) {
+    const uint4 v = g < QH ? *reinterpret_cast<const uint4*>(qrows + g * H + t * (H / 4) + 8 * i) : uint4{0u, 0u, 0u, 0u};
+    qw[4 * i] = v.x, qw[4 * i + 1] = v.y, qw[4 * i + 2] = v.z, qw[4 * i + 3] = v.w;
+  }
+  const int tiles = (S + 15) / 16;
+  for (int j0 = warp; j0 < tiles; j0 += W * TU) {
+    unsigned int kw[TU][2][WORDS];
+#pragma unroll
+    for (int u = 0; u < TU; u++)
+#pragma unroll
+      for (int r = 0; r < 2; r++) {
+        const int s = 16 * (j0 + W * u) + g + 8 * r;
+        const bool on = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
+#pragma unroll
+        for (int i = 0; i < WORDS / 4; i++) {
+          const uint4 v = on ? *reinterpret_cast<const uint4*>(kb + (long long)s * H + t * (H / 4) + 8 * i) : uint4{0u, 0u, 0u, 0u};
+          kw[u][r][4 * i] = v.x, kw[u][r][4 * i + 1] = v.y, kw[u][r][4 * i + 2] = v.z, kw[u][r][4 * i + 3] = v.w;
+        }
+      }
+#pragma unroll
+    for (int u = 0; u < TU; u++) {
+      const int p0 = 16 * (j0 + W * u);
+      if (p0 >= S) break;
+      float c[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int kk = 0; kk < KS; kk++) {
+        const unsigned int a[4] = {kw[u][0][2 * kk], kw[u][1][2 * kk], kw[u][0][2 * kk + 1], kw[u][1][2 * kk + 1]};
+        const unsigned int b[2] = {qw[2 * kk], qw[2 * kk + 1]};
+        mma_bf16_16816(c, a, b);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int s = p0 + g + (i >= 2 ? 8 : 0), h = 2 * t + (i & 1);
+        if (h < QH && s < S) {
+          const bool on = (vrow[s] && s <= write_idx) || s == write_idx;
+          out[h * S + s] = on ? bf16_to_f32(f32_to_bf16(c[i])) * scale : -INFINITY;
+        }
+      }
+    }
+  }
+}
+
 // attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads), U
 // positions per warp in flight, and head dims up to 128·GM (GM = 1 frees the registers of a
 // second group of 128 dimensions for more positions in flight).
@@ -163,7 +221,13 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   attn_load_q<GM>(q + ((long long)b * N + n) * H, H, qv[0]);
   const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
-  attn_scores<W, U, GM>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc);
+  if (H == 128) {  // tensor cores, one query head of the 8 an mma step takes (attn_scores_mma)
+    attn_scores_mma<W, 1, 8>(q + ((long long)b * N + n) * H, kb, valid + (long long)b * S, write_idx, S, sc);
+  } else if (H == 64) {
+    attn_scores_mma<W, 1, 4>(q + ((long long)b * N + n) * H, kb, valid + (long long)b * S, write_idx, S, sc);
+  } else {
+    attn_scores<W, U, GM>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc);
+  }
   __syncthreads();
   softmax_bf16_w<W>(sc, S, red);
 
@@ -257,7 +321,13 @@ __device__ __forceinline__ void attention_decode_heads(ATTN_ARGS) {
   for (int h = 0; h < QH; h++) attn_load_q<1>(q + ((long long)b * N + n0 + h) * H, H, qv[h]);
   const unsigned short* kb = kcache + ((long long)b * K + kh) * S * H;
   const unsigned short* vb = vcache + ((long long)b * K + kh) * S * H;
-  attn_scores<W, U, 1, QH>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc, S);
+  if (H == 128) {
+    attn_scores_mma<W, QH, 8>(q + ((long long)b * N + n0) * H, kb, valid + (long long)b * S, write_idx, S, sc);
+  } else if (H == 64) {
+    attn_scores_mma<W, QH, 4>(q + ((long long)b * N + n0) * H, kb, valid + (long long)b * S, write_idx, S, sc);
+  } else {
+    attn_scores<W, U, 1, QH>(qv, kb, valid + (long long)b * S, write_idx, H, 0, S, sc, S);
+  }
   __syncthreads();
 #pragma unroll
   for (int h = 0; h < QH; h++) softmax_bf16_w<W>(sc + h * S, S, red);  // head by head, as the per-head kernel
