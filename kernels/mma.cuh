@@ -133,7 +133,7 @@ __device__ __forceinline__ void mma_finish_warp(float (&c)[NT][4], int lane, lon
     // instead issued one L2 round trip per accumulator per 4 splits (the compiler's unroll), 4 to
     // 16 in a row at the end of every batch-8 launch (ncu, tenth session: ~20% of the 8B gate/up
     // launch's stall samples were in this finish). Now ⌈Z/ZU⌉.
-    constexpr int ZU = NT == 1 ? 8 : 1;
+    constexpr int ZU = NT == 1 ? 8 : 2;
     float v[NT][4];
 #pragma unroll
     for (int n = 0; n < NT; n++)
