@@ -187,7 +187,8 @@ func testAttentionDecode(t *testing.T) {
 	rng := freshRNG(6)
 	// The last two: a long cache (slices of 5 rounds for the split form) and one longer than the
 	// one-launch forms take (split form only).
-	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}, {64, 24, 8, 128, 456}, {64, 32, 8, 128, 300}, {2, 4, 2, 128, 4400}, {1, 2, 1, 64, 12000}} {
+	// H = 64 and 128 run on tensor cores in the one-launch forms.
+	for _, c := range []struct{ rows, n, kv, h, s int }{{1, 2, 1, 8, 32}, {8, 12, 2, 128, 480}, {3, 32, 8, 128, 256}, {64, 24, 8, 128, 456}, {64, 32, 8, 128, 300}, {4, 8, 2, 64, 200}, {2, 4, 2, 128, 4400}, {1, 2, 1, 64, 12000}} {
 		if c.s > MaxAttentionPositions && !splitAttention {
 			continue
 		}
@@ -200,6 +201,22 @@ func testAttentionDecode(t *testing.T) {
 			pad := rng.IntN(w / 2)
 			for s := pad; s < c.s; s++ {
 				valid[b*c.s+s] = 1
+			}
+		}
+		// Masked rows of the caches hold NaN: no form may read them (0·NaN is NaN); a cache's
+		// unwritten positions may hold anything.
+		nan := bfloat16From(float32(math.NaN()))
+		for b := range c.rows {
+			for s := range c.s {
+				if (valid[b*c.s+s] == 1 && s <= w) || s == w {
+					continue
+				}
+				for kh := range c.kv {
+					for i := range c.h {
+						at := ((b*c.kv+kh)*c.s+s)*c.h + i
+						kc[at], kch[at], vc[at], vch[at] = float32(math.NaN()), nan, float32(math.NaN()), nan
+					}
+				}
 			}
 		}
 		_, pw := onDevice(t, be, []int32{int32(w)}, 1)
@@ -237,7 +254,9 @@ func testAttentionDecode(t *testing.T) {
 				for i := range c.h {
 					acc := 0.0
 					for s := range sc {
-						acc += float64(bf(float32(sc[s]/z))) * float64(vc[((b*c.kv+kh)*c.s+s)*c.h+i])
+						if p := float64(bf(float32(sc[s] / z))); p != 0 { // masked rows hold NaN
+							acc += p * float64(vc[((b*c.kv+kh)*c.s+s)*c.h+i])
+						}
 					}
 					want = append(want, bf(float32(acc)))
 				}

@@ -474,7 +474,7 @@ static std::vector<float> attentionRef(const std::vector<u16>& q, const std::vec
     double acc = 0;
     for (int s = 0; s < S; s++) {
       const double p = bf(float(sc[s] / z));
-      acc += p * fbf(vc[((b * K + kh) * S + s) * H + i]);
+      if (p != 0) acc += p * fbf(vc[((b * K + kh) * S + s) * H + i]);  // masked rows may hold NaN
     }
     out[i] = bf(acc);
   }
@@ -493,6 +493,13 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 7; s++) valid[S + s] = 0;  // row 1 left-padded
   valid[w - 1] = 0;                              // a masked position inside row 0
+  // Masked rows of the caches hold NaN: a form must not read them (0·NaN is NaN), as the caches'
+  // unwritten positions may hold anything.
+  for (int b = 0; b < B; b++)
+    for (int s = 0; s < S; s++)
+      if (!((valid[b * S + s] && s <= w) || s == w))
+        for (int kh = 0; kh < K; kh++)
+          for (int i = 0; i < H; i++) kc[((b * K + kh) * S + s) * H + i] = vc[((b * K + kh) * S + s) * H + i] = 0x7fc0;
   if (split > 0) {
     const int P = (S + split - 1) / split;
     std::vector<float> sc(B * N * S, NAN), part(B * N * P * H, NAN);
@@ -867,6 +874,8 @@ int main() {
   testAttention(128, 150, 149);
   testAttention(256, 70, 20);
   testAttention(8, 9, 8);
+  testAttention(64, 70, 40);  // H = 64 on tensor cores (attn_scores_mma, attn_out_mma)
+  testAttention(64, 70, 40, true);
   testAttention(16, 48, 30, true);
   testAttention(128, 300, 299, true);  // more positions than the 16 warps' first UNROLL sweep (128)
   testAttention(256, 70, 20, true);
