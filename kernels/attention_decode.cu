@@ -204,6 +204,92 @@ __device__ __forceinline__ void attn_scores_mma(const unsigned short* __restrict
   }
 }
 
+// attn_out_mma is the output pass for QH ≤ 8 query heads and H = 16·KS (KS = 4 or 8) on tensor
+// cores: per tile of 16 positions, C[dim][head] += Vᵀ_tile · P_tileᵀ in KS mma m16n8k16 steps
+// (heads padded to 8 with zeros), instead of 4 FMAs per lane, position and head. Lane (g, t) loads
+// dims (H/8)·g … (H/8)·g + H/8 − 1 (16-byte loads) of the tile's positions 2t, 2t+1, 2t+8 and
+// 2t+9, zeros where masked (a masked row may hold anything) or past S; step i takes A rows g and
+// g+8 as dims (H/8)·g + i and (H/8)·g + H/16 + i, packed from those rows' halves by prmt, and B =
+// head g's probabilities p (bf16 values: exact as bf16). Each warp takes tiles warp, warp+W, …, TU
+// tiles' loads at once, and keeps c: C rows g and g+8 (dims as above) of step i, columns (heads)
+// 2t and 2t+1 (attn_out_mma_store sums the warps). The same products as the CUDA-core pass, added
+// in another order.
+template <int W, int QH, int KS, int TU = 1>
+__device__ __forceinline__ void attn_out_mma(const float* p, const unsigned short* __restrict__ vb,
+                                             const unsigned char* __restrict__ vrow, int write_idx, int S, float (&c)[KS][4]) {
+  constexpr int H = 16 * KS;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int i = 0; i < KS; i++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) c[i][k] = 0.f;
+  const int tiles = (S + 15) / 16;
+  for (int j0 = warp; j0 < tiles; j0 += W * TU) {
+    unsigned int vw[TU][4][KS];  // rows 2t, 2t+1, 2t+8, 2t+9 of each tile: the lane's H/8 dims
+#pragma unroll
+    for (int u = 0; u < TU; u++)
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        const int s = 16 * (j0 + W * u) + 2 * t + (r & 1) + 8 * (r >> 1);
+        const bool on = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
+#pragma unroll
+        for (int i = 0; i < KS / 4; i++) {
+          const uint4 v = on ? *reinterpret_cast<const uint4*>(vb + (long long)s * H + g * (H / 8) + 8 * i) : uint4{0u, 0u, 0u, 0u};
+          vw[u][r][4 * i] = v.x, vw[u][r][4 * i + 1] = v.y, vw[u][r][4 * i + 2] = v.z, vw[u][r][4 * i + 3] = v.w;
+        }
+      }
+#pragma unroll
+    for (int u = 0; u < TU; u++) {
+      const int p0 = 16 * (j0 + W * u);
+      if (p0 >= S) break;
+      float pr[4];
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        const int s = p0 + 2 * t + (r & 1) + 8 * (r >> 1);
+        pr[r] = g < QH && s < S ? p[g * S + s] : 0.f;
+      }
+      const unsigned int b[2] = {bf16x2(pr[0], pr[1]), bf16x2(pr[2], pr[3])};
+#pragma unroll
+      for (int i = 0; i < KS; i++) {
+        const int lo = i / 2, hi = KS / 2 + i / 2;
+        const unsigned int sel = (i & 1) ? 0x7632u : 0x5410u;
+        const unsigned int a[4] = {prmt(vw[u][0][lo], vw[u][1][lo], sel), prmt(vw[u][0][hi], vw[u][1][hi], sel),
+                                   prmt(vw[u][2][lo], vw[u][3][lo], sel), prmt(vw[u][2][hi], vw[u][3][hi], sel)};
+        mma_bf16_16816(c[i], a, b);
+      }
+    }
+  }
+}
+
+// attn_out_mma_store writes out[h·H + i] = bf16(Σ_w c_w), the W warps' attn_out_mma sums added in
+// the order w = 0 … W−1 through part [W][stride] (shared), head by head, for heads h < QH. Every
+// thread of the block calls it; it ends with a barrier.
+template <int W, int QH, int KS>
+__device__ __forceinline__ void attn_out_mma_store(const float (&c)[KS][4], float* part, int stride,
+                                                   unsigned short* __restrict__ out) {
+  constexpr int H = 16 * KS;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int h = 0; h < QH; h++) {
+    if (t == h / 2) {
+      const int e = h & 1;
+#pragma unroll
+      for (int i = 0; i < KS; i++) {
+        part[warp * stride + (H / 8) * g + i] = c[i][e];
+        part[warp * stride + (H / 8) * g + H / 16 + i] = c[i][2 + e];
+      }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < H; i += 32 * W) {
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < W; w++) v += part[w * stride + i];
+      out[h * H + i] = f32_to_bf16(v);
+    }
+    __syncthreads();
+  }
+}
+
 // attention_decode_w is the per-head kernel's body for blocks of W warps (W·32 threads), U
 // positions per warp in flight, and head dims up to 128·GM (GM = 1 frees the registers of a
 // second group of 128 dimensions for more positions in flight).
@@ -230,6 +316,19 @@ __device__ __forceinline__ void attention_decode_w(ATTN_ARGS) {
   }
   __syncthreads();
   softmax_bf16_w<W>(sc, S, red);
+  if (H == 128 || H == 64) {  // the output on tensor cores too (attn_out_mma)
+    unsigned short* o = out + ((long long)b * N + n) * H;
+    if (H == 128) {
+      float c[8][4];
+      attn_out_mma<W, 1, 8>(sc, vb, valid + (long long)b * S, write_idx, S, c);
+      attn_out_mma_store<W, 1, 8>(c, &part[0][0], HMAX, o);
+    } else {
+      float c[4][4];
+      attn_out_mma<W, 1, 4>(sc, vb, valid + (long long)b * S, write_idx, S, c);
+      attn_out_mma_store<W, 1, 4>(c, &part[0][0], HMAX, o);
+    }
+    return;
+  }
 
   // Output: warp-partial Σ_s p_s·v_s over the warp's positions, then summed across warps.
   float acc[GM][4];
@@ -331,6 +430,19 @@ __device__ __forceinline__ void attention_decode_heads(ATTN_ARGS) {
   __syncthreads();
 #pragma unroll
   for (int h = 0; h < QH; h++) softmax_bf16_w<W>(sc + h * S, S, red);  // head by head, as the per-head kernel
+  if (H == 128 || H == 64) {  // the output on tensor cores too (attn_out_mma)
+    unsigned short* o = out + ((long long)b * N + n0) * H;
+    if (H == 128) {
+      float c[8][4];
+      attn_out_mma<W, QH, 8>(sc, vb, valid + (long long)b * S, write_idx, S, c);
+      attn_out_mma_store<W, QH, 8>(c, &part[0][0], 128, o);
+    } else {
+      float c[4][4];
+      attn_out_mma<W, QH, 4>(sc, vb, valid + (long long)b * S, write_idx, S, c);
+      attn_out_mma_store<W, QH, 4>(c, &part[0][0], 128, o);
+    }
+    return;
+  }
 
   float acc[QH][4];
 #pragma unroll
@@ -394,15 +506,15 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
 // bits they give: the warps' positions and the cross-warp sums follow the warp count), for steps
 // with more blocks than the card holds at once, as that kernel is: the 16-warp blocks take 128
 // registers a thread, one block per SM.
-extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h2w8(ATTN_ARGS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h2w8(ATTN_ARGS) {
   pdl_start();
   attention_decode_heads<2, WARPS, UNROLL>(ATTN_CALL);
 }
-extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h3w8(ATTN_ARGS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h3w8(ATTN_ARGS) {
   pdl_start();
   attention_decode_heads<3, WARPS, UNROLL>(ATTN_CALL);
 }
-extern "C" __global__ void __launch_bounds__(THREADS) attention_decode_bf16_h4w8(ATTN_ARGS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h4w8(ATTN_ARGS) {
   pdl_start();
   attention_decode_heads<4, WARPS, UNROLL>(ATTN_CALL);
 }

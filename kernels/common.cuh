@@ -152,6 +152,23 @@ __device__ __forceinline__ unsigned int bf16x2(float lo, float hi) {
 }
 #endif
 
+// prmt returns the bytes of (y:x) that sel picks, one nibble per result byte (PTX prmt.b32, CUDA's
+// __byte_perm): 0x5410 packs the low halves of x and y (x's in the low half), 0x7632 the high ones.
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ unsigned int prmt(unsigned int x, unsigned int y, unsigned int sel) {
+  const unsigned long long b = (unsigned long long)y << 32 | x;
+  unsigned int r = 0;
+  for (int i = 0; i < 4; i++) r |= (unsigned int)((b >> (8 * ((sel >> (4 * i)) & 7))) & 0xff) << (8 * i);
+  return r;
+}
+#else
+__device__ __forceinline__ unsigned int prmt(unsigned int x, unsigned int y, unsigned int sel) {
+  unsigned int r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(x), "r"(y), "r"(sel));
+  return r;
+}
+#endif
+
 // nf4_scale is the absmax of NF4 block blk: absmax[blk], or with double quantization (absmax null)
 // code2[absmax_q[blk]] · absmax2[blk / 256] + offset (bitsandbytes' compress_statistics layout).
 __device__ __forceinline__ float nf4_scale(const float* __restrict__ absmax, const unsigned char* __restrict__ absmax_q,
