@@ -14,7 +14,10 @@
 // walking all S positions, was latency-bound): each warp takes positions s ≡ warp (mod 8), UNROLL of
 // them at a time with all their loads issued first; a lane holds 4 consecutive dimensions (one
 // 8-byte load), so a position's row is one coalesced 256-byte read for H = 128. The output pass keeps
-// per-warp partial sums, added across the 8 warps through shared memory at the end.
+// per-warp partial sums, added across the 8 warps through shared memory at the end. For head dims
+// 64 and 128 both passes run on tensor cores instead (attn_scores_mma, attn_out_mma: 16 positions
+// × up to 8 query heads per mma step; H200, rounds 67 and 70: the 3B batch-64 decode step 8.07 →
+// 6.23 ms), the CUDA-core passes serving the other head dims and the split form.
 
 #include "common.cuh"
 
@@ -505,7 +508,9 @@ extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_
 // The same with 8 warps of 8 positions each, the shape of the per-head attention_decode_bf16 (whose
 // bits they give: the warps' positions and the cross-warp sums follow the warp count), for steps
 // with more blocks than the card holds at once, as that kernel is: the 16-warp blocks take 128
-// registers a thread, one block per SM.
+// registers a thread, one block per SM. Bounded to 2 blocks per SM (128 registers, a few bytes of
+// spills): with the output pass on tensor cores _h3w8 took 156 registers and 1 block per SM, and
+// the 3B batch-64 decode step 6.72 ms against 6.23 (H200, round 70).
 extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h2w8(ATTN_ARGS) {
   pdl_start();
   attention_decode_heads<2, WARPS, UNROLL>(ATTN_CALL);
