@@ -51,3 +51,12 @@ cuda_bench() {
   local t=$1 pat=$2; shift 2
   (cd gomlxgrpo/cuda && env "$@" GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$t" ../../.gpu/cuda.test -test.run '^$' -test.bench "$pat" -test.benchtime 200x 2>&1 | grep -E '^Benchmark')
 }
+
+# pack_out KEEP…: at most 8 files come back from $OUT, so put every file there but console.txt,
+# card.txt and the ones named into $OUT/logs.tar.gz (call it last).
+pack_out() {
+  local keep=" console.txt card.txt logs.tar.gz $* " f files=()
+  for f in "$OUT"/*; do [ -f "$f" ] && [[ "$keep" != *" $(basename "$f") "* ]] && files+=("$(basename "$f")"); done
+  [ ${#files[@]} -gt 0 ] && (cd "$OUT" && tar czf logs.tar.gz "${files[@]}" && rm -f "${files[@]}")
+  echo "packed ${#files[@]} files into logs.tar.gz"
+}

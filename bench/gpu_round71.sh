@@ -1,20 +1,39 @@
 #!/bin/bash
 # Device call (written in the fifteenth session after its device time ran out; not yet run):
 # measurements that no call has taken since this session's attention and finish changes, for
-# choosing the next levers, and issue 7's Phi-4 step with its peer on the H200.
-# (1) Per-kernel profiles of the 3B batch-64 decode step and the 1.5B batch-8 LoRA one
+# choosing the next levers, and two builds of the 64-row NF4 matmul as PTX variants:
+#   sc4:   bench/round71-s64-scales.patch: nf4_mma_s64/s64g load the NF4 scales of 4 chunks at
+#          once (lane t: chunk t of the group, for rows g and g+8) and pass each chunk's to the
+#          row's lanes by shuffles, instead of every lane loading its chunk's scale (a 32-byte
+#          sector per 4-byte scale and row; round 68's ncu: 25–28% of s64's global sectors were
+#          excess). Same scales, same bits. ptxas: 128 registers, 60/28 bytes of spills (s64/s64g;
+#          the committed build: 28/16).
+#   sc4b2: the same with __launch_bounds__(128, 2): 206/194 registers, no spills.
+# (1) Their GPU tests, one 3B layer at 64 rows per build, the 3B batch-64 decode step per build
+#     in separate processes (head, sc4, sc4b2, head).
+# (2) Per-kernel profiles of the 3B batch-64 decode step and the 1.5B batch-8 LoRA one
 #     (GOMLXGRPO_CUDA_PROFILE=1: kernels launched one by one with CUDA events around each, so
 #     each figure carries a launch; 50 new tokens).
-# (2) Nsight Compute on nf4_mma_s64/s64g in one 3B layer at 64 rows: source counters exported
+# (3) Nsight Compute on nf4_mma_s64/s64g in one 3B layer at 64 rows: source counters exported
 #     (round 68's text report held only the summaries: 25–28% excess global sectors, 19% excess
 #     shared wavefronts), then printed per SASS instruction from the export as CSV.
-# (3) The Phi-4 GRPO step (ours, then the peer's, never yet on this card).
-# ~420 s. Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
+# ~330 s. Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
+#   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh sc4 bench/round71-s64-scales.patch
+#   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh sc4b2 bench/round71-s64-scales-b2.patch
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
+for v in sc4 sc4b2; do cuda_tests 70 'TestNF4GEMV$|TestNF4GEMVGroup' $v $(ptx_env $v); done
+echo "tests done at ${SECONDS}s"
+for v in head sc4 sc4b2; do layer_bench $v llama3b-b64 'NF4Projections/llama3b-b64/' $(ptx_env $v); done
+echo "layers done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
+for run in head-1 sc4 sc4b2 head-2; do
+  v=${run%-[0-9]}
+  run_logged b64-3b-$run 80 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
+done
+echo "generation done at ${SECONDS}s"
 run_logged profile-3b-b64 80 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --new 50
 grep 'cuda profile' "$OUT/profile-3b-b64.log" | head -16
 run_logged profile-1.5b-b8-lora 60 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --new 50
@@ -30,8 +49,5 @@ echo "sass page rc=$? lines $(wc -l < "$OUT/ncu-s64-sass.csv")"; tail -3 "$OUT/$
 # At most 8 files come back from $OUT: the export stays behind when the page was printed.
 [ -s "$OUT/ncu-s64-sass.csv" ] && rm -f "$OUT/$l.ncu-rep"
 echo "ncu done at ${SECONDS}s"
-python3 bench/hf_foundation.py make $CK phi-4 2>&1 | grep --line-buffered '^{'
-run_logged grpo-phi4 $((480 - SECONDS)) "" grpo-cuda bench grpo --model $CK/phi-4 --steps 3 --every 1
-echo "phi-4 done at ${SECONDS}s"
-[ $SECONDS -lt 480 ] && timeout $((590 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
 echo "all done at ${SECONDS}s"
+pack_out ncu-s64-sass.csv
