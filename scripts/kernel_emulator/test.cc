@@ -164,6 +164,17 @@ static DoubleQuant doubleQuantize(NF4W& q, bool dq) {
   return d;
 }
 
+// MMAWeights: random NF4 weights [out, in] (double-quantized scales with dq) and their values
+// rounded to bfloat16, as the tensor-core kernels and the GoMLX path multiply them.
+struct MMAWeights {
+  NF4W q;
+  DoubleQuant d;
+  std::vector<float> wf;
+  MMAWeights(int out, int in, bool dq) : q(randomNF4(out, in)), d(doubleQuantize(q, dq)), wf(q.w.size()) {
+    for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  }
+};
+
 static void testGEMV(bool nf4, bool dq, int in, int rows, int out = 40) {
   const int r = 4;
   auto q = randomNF4(out, in);
@@ -260,10 +271,8 @@ struct MMACase {
 // testMMAStaged: nf4_mma_s64, the NF4 matmul of more than 8 rows: 4 warps each owning a 16-row
 // output tile (64 per block), 64 rows of x per block, split-K per warp tile.
 static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3) {
-  auto q = randomNF4(out, in);
-  auto d = doubleQuantize(q, dq);
-  std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMAWeights mw(out, in, dq);
+  auto& [q, d, wf] = mw;
   MMACase c(rows, out, in, splits, r);
   const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
   const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
@@ -278,10 +287,8 @@ static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r 
 // than 8 rows: nf4_mma_s64 (testMMAStaged).
 static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 3) {
   if (rows > 8) return testMMAStaged(dq, rows, out, in, splits, r);
-  auto q = randomNF4(out, in);
-  auto d = doubleQuantize(q, dq);
-  std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMAWeights mw(out, in, dq);
+  auto& [q, d, wf] = mw;
   MMACase c(rows, out, in, splits, r);
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = 8 * (16 * per + 1) * 16;  // nf4_mma_n8's slice of x (the launcher's size)
@@ -292,10 +299,8 @@ static void testMMA(bool dq, int rows, int out, int in, int splits = 1, int r = 
 // testMMAN8W: nf4_mma_n8w, the batch-8 streaming form with a tile of 16 output rows per warp (64
 // per block), split-K per warp tile.
 static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3) {
-  auto q = randomNF4(out, in);
-  auto d = doubleQuantize(q, dq);
-  std::vector<float> wf((size_t)out * in);
-  for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+  MMAWeights mw(out, in, dq);
+  auto& [q, d, wf] = mw;
   MMACase c(rows, out, in, splits, r);
   const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 7) / 8), unsigned(splits)};
   const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
@@ -315,16 +320,11 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   wt = wt || s64;
   const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
-  std::vector<NF4W> qs;
-  std::vector<DoubleQuant> ds;
-  std::vector<std::vector<float>> wfs;
+  std::vector<MMAWeights> mw;
   std::vector<MMACase> cs;
   int tiles = 0;
   for (int m = 0; m < n; m++) {
-    qs.push_back(randomNF4(outs[m], in));
-    ds.push_back(doubleQuantize(qs[m], m == 1));  // the middle matrix double-quantized
-    wfs.emplace_back((size_t)outs[m] * in);
-    for (size_t i = 0; i < wfs[m].size(); i++) wfs[m][i] = bf(qs[m].w[i]);
+    mw.emplace_back(outs[m], in, m == 1);  // the middle matrix double-quantized
     cs.emplace_back(rows, outs[m], in, splits, m == 2 ? 0 : r);  // the third without an adapter
     cs[m].xb = cs[0].xb;
     tiles += (outs[m] + tileRows - 1) / tileRows;
@@ -335,9 +335,11 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   NF4Mat ms[3] = {};
   for (int m = 0; m < n; m++) {
     const bool dq = m == 1;
-    ms[m] = NF4Mat{(const unsigned*)qs[m].packed.data(), dq ? nullptr : qs[m].absmax.data(), ds[m].aq.data(), ds[m].code2.data(), ds[m].absmax2.data(),
+    const NF4W& q = mw[m].q;
+    const DoubleQuant& d = mw[m].d;
+    ms[m] = NF4Mat{(const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(),
                    cs[m].y.data(), m == 0 ? cs[m].bias.data() : nullptr, cs[m].r ? cs[m].u.data() : nullptr, cs[m].r ? cs[m].Bm.data() : nullptr,
-                   ds[m].offset, outs[m], (outs[m] + tileRows - 1) / tileRows, cs[m].r, 0.5f};
+                   d.offset, outs[m], (outs[m] + tileRows - 1) / tileRows, cs[m].r, 0.5f};
     if (m != 0) std::fill(cs[m].bias.begin(), cs[m].bias.end(), 0);  // the reference's bias: none
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
@@ -346,7 +348,7 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
             [&] { (s64 ? nf4_mma_s64g : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
   const std::string form = s64 ? "nf4 mma group (s64)" : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
-  for (int m = 0; m < n; m++) cs[m].check(wfs[m], (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
+  for (int m = 0; m < n; m++) cs[m].check(mw[m].wf, (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
 
