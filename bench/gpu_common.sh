@@ -17,6 +17,17 @@ run_logged() {
   grep -iE 'error|panic|rc=[1-9]' "$OUT/$label.log" | head -3
 }
 
+# build_steps PREFIX TIMEOUT LATEST "BUILD…" ARGS…: `grpo-cuda ARGS` once per PTX build, each in
+# its own process (run_logged, label PREFIX-BUILD), the committed build ("head") first and again
+# last (head-1, head-2); head-2 is skipped once more than LATEST seconds have passed (0: never).
+build_steps() {
+  local prefix=$1 t=$2 latest=$3 builds=$4 run; shift 4
+  for run in head-1 $builds head-2; do
+    [ $run = head-2 ] && [ "$latest" -gt 0 ] && [ $SECONDS -gt "$latest" ] && continue
+    run_logged $prefix-$run $t "$(ptx_env ${run%-[0-9]})" grpo-cuda "$@"
+  done
+}
+
 # xla_mem LABEL: the temporaries of each XLA executable in $OUT/LABEL.log (run with GOMLXGRPO_XLA_LOG=1).
 xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\n' ' '; echo; }
 

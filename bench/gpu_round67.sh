@@ -31,11 +31,7 @@ done
 echo "layers done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK llama3.2-3b 2>&1 | grep --line-buffered '^{'
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
-for run in head-1 bounds amma head-2; do
-  v=${run%-[0-9]}
-  [ $run = head-2 ] && [ $SECONDS -gt 400 ] && continue
-  run_logged b64-3b-$run 80 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
-done
+build_steps b64-3b 80 400 "bounds amma" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
 for v in head amma; do
   run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done

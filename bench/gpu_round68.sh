@@ -25,10 +25,7 @@ echo "tests done at ${SECONDS}s"
 for v in head zu2 regs; do layer_bench $v llama3b-b64 'NF4Projections/llama3b-b64/' $(ptx_env $v); done
 echo "layers done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK llama3.2-3b 2>&1 | grep --line-buffered '^{'
-for run in head-1 zu2 regs head-2; do
-  v=${run%-[0-9]}
-  run_logged b64-3b-$run 80 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
-done
+build_steps b64-3b 80 0 "zu2 regs" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
 echo "generation done at ${SECONDS}s"
 l=ncu-s64-source
 (cd gomlxgrpo/cuda && GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=llama3b-b64 timeout 120 $NCU --clock-control none --section WarpStateStats --section SourceCounters \

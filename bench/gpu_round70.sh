@@ -21,11 +21,7 @@ CK=/tmp/ck
 for v in head pv pvb1; do cuda_tests 70 'TestAttentionDecode$' $v $(ptx_env $v); done
 echo "tests done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
-for run in head-1 pv pvb1 head-2; do
-  v=${run%-[0-9]}
-  [ $run = head-2 ] && [ $SECONDS -gt 220 ] && continue
-  run_logged b64-3b-$run 80 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
-done
+build_steps b64-3b 80 220 "pv pvb1" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=2 --repeat 3
 for v in head pv; do
   run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done
