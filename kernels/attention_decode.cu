@@ -105,6 +105,23 @@ __device__ __forceinline__ void attn_load_q(const unsigned short* qrow, int H, f
   }
 }
 
+// attn_on is the mask of the header: position s counts when valid and not after the new position
+// w = write_idx, or when it is w (written this step).
+__device__ __forceinline__ bool attn_on(const unsigned char* __restrict__ vrow, int s, int write_idx) {
+  return (vrow[s] && s <= write_idx) || s == write_idx;
+}
+
+// attn_row_words loads the N 32-bit words (N/4 16-byte loads) at p into w, zeros when !on (a
+// masked cache row may hold anything): a lane's slice of one K or V row for the tensor-core passes.
+template <int N>
+__device__ __forceinline__ void attn_row_words(const unsigned short* __restrict__ p, bool on, unsigned int (&w)[N]) {
+#pragma unroll
+  for (int i = 0; i < N / 4; i++) {
+    const uint4 v = on ? *reinterpret_cast<const uint4*>(p + 8 * i) : uint4{0u, 0u, 0u, 0u};
+    w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
+  }
+}
+
 // attn_scores writes out[h·stride + s] = bf16(q_h·k_s)·scale, or −∞ where masked, for the QH query
 // heads h of qv that share one kv head and the positions s in [begin, end): each of the W warps
 // takes s = s0 + warp + W·u, U of them at a time with all their loads issued first; a lane holds 4
@@ -122,7 +139,7 @@ __device__ __forceinline__ void attn_scores(const float (&qv)[QH][GM][4], const 
 #pragma unroll
     for (int u = 0; u < U; u++) {
       const int s = s0 + warp + W * u;
-      on[u] = s < end && ((vrow[s] && s <= write_idx) || s == write_idx);
+      on[u] = s < end && attn_on(vrow, s, write_idx);
 #pragma unroll
       for (int g = 0; g < GM; g++) {
         const int i = g * 128 + 4 * lane;
@@ -177,12 +194,7 @@ __device__ __forceinline__ void attn_scores_mma(const unsigned short* __restrict
 #pragma unroll
       for (int r = 0; r < 2; r++) {
         const int s = 16 * (j0 + W * u) + g + 8 * r;
-        const bool on = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
-#pragma unroll
-        for (int i = 0; i < WORDS / 4; i++) {
-          const uint4 v = on ? *reinterpret_cast<const uint4*>(kb + (long long)s * H + t * (H / 4) + 8 * i) : uint4{0u, 0u, 0u, 0u};
-          kw[u][r][4 * i] = v.x, kw[u][r][4 * i + 1] = v.y, kw[u][r][4 * i + 2] = v.z, kw[u][r][4 * i + 3] = v.w;
-        }
+        attn_row_words(kb + (long long)s * H + t * (H / 4), s < S && attn_on(vrow, s, write_idx), kw[u][r]);
       }
 #pragma unroll
     for (int u = 0; u < TU; u++) {
@@ -199,8 +211,7 @@ __device__ __forceinline__ void attn_scores_mma(const unsigned short* __restrict
       for (int i = 0; i < 4; i++) {
         const int s = p0 + g + (i >= 2 ? 8 : 0), h = 2 * t + (i & 1);
         if (h < QH && s < S) {
-          const bool on = (vrow[s] && s <= write_idx) || s == write_idx;
-          out[h * S + s] = on ? bf16_to_f32(f32_to_bf16(c[i])) * scale : -INFINITY;
+          out[h * S + s] = attn_on(vrow, s, write_idx) ? bf16_to_f32(f32_to_bf16(c[i])) * scale : -INFINITY;
         }
       }
     }
@@ -234,12 +245,7 @@ __device__ __forceinline__ void attn_out_mma(const float* p, const unsigned shor
 #pragma unroll
       for (int r = 0; r < 4; r++) {
         const int s = 16 * (j0 + W * u) + 2 * t + (r & 1) + 8 * (r >> 1);
-        const bool on = s < S && ((vrow[s] && s <= write_idx) || s == write_idx);
-#pragma unroll
-        for (int i = 0; i < KS / 4; i++) {
-          const uint4 v = on ? *reinterpret_cast<const uint4*>(vb + (long long)s * H + g * (H / 8) + 8 * i) : uint4{0u, 0u, 0u, 0u};
-          vw[u][r][4 * i] = v.x, vw[u][r][4 * i + 1] = v.y, vw[u][r][4 * i + 2] = v.z, vw[u][r][4 * i + 3] = v.w;
-        }
+        attn_row_words(vb + (long long)s * H + g * (H / 8), s < S && attn_on(vrow, s, write_idx), vw[u][r]);
       }
 #pragma unroll
     for (int u = 0; u < TU; u++) {

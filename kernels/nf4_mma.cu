@@ -331,9 +331,8 @@ extern "C" __global__ void __launch_bounds__(128) nf4_mma_n8gw(NF4MAT_PARAMS(0),
   nf4_mma_group<NF4_FORM_N8W>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }
 
-struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a) and g+8 (b), and their scales
+struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a) and g+8 (b)
   uint2 a, b;
-  float sa, sb;
 };
 
 // nf4_mma_s64 is the NF4 matmul for more than 8 rows of x, staged through a ring of cp.async
@@ -374,8 +373,16 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
   auto load_codes = [&](NF4Codes& w, int chunk) {
     w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
     w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
-    w.sa = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + chunk);
-    w.sb = nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + chunk);
+  };
+  // The scales of NF4_DEPTH chunks at a time: lane (g, t) loads those of the group's chunk t for
+  // rows g and g+8, and chunk d's reach every lane of the row by a shuffle from lane (g, d). Each
+  // lane loading its own chunk's scale instead fetched a 32-byte sector per 4-byte scale and row
+  // (round 68's ncu: 25–28% of nf4_mma_s64's global sectors were excess).
+  static_assert(NF4_DEPTH == 4, "a group's scales are one per lane t");
+  auto load_scales = [&](float& sa, float& sb, int j) {  // the group of the block's chunks j … j+3
+    const bool in_range = j + t < n;
+    sa = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + begin + j + t) : 0.f;
+    sb = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + begin + j + t) : 0.f;
   };
   // stage copies chunk begin+j of x's rows b0 … b0+63 into slot j % S64_STAGES (zeros past B):
   // thread i copies 16-byte pieces i, i+128, i+256, i+384 (row p/8, inputs 8·(p%8) … +7).
@@ -393,6 +400,8 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
 #pragma unroll
   for (int d = 0; d < NF4_DEPTH; d++)
     if (d < n) load_codes(w[d], begin + d);
+  float nextA, nextB;  // the scales of the next group of chunks
+  load_scales(nextA, nextB, 0);
   pdl_wait();  // x is the previous kernel's
 #pragma unroll
   for (int j = 0; j < S64_STAGES - 1; j++) {
@@ -407,10 +416,13 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
 #pragma unroll
     for (int i = 0; i < 4; i++) c[k][i] = 0.f;
   for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
+    const float groupA = nextA, groupB = nextB;
+    load_scales(nextA, nextB, j0 + NF4_DEPTH);  // needed NF4_DEPTH chunks later, as the codes
 #pragma unroll
     for (int d = 0; d < NF4_DEPTH; d++) {
       const int j = j0 + d;
       if (j >= n) break;  // n is the block's: every thread leaves together
+      const float sa = __shfl_sync(0xffffffffu, groupA, (lane & ~3) | d), sb = __shfl_sync(0xffffffffu, groupB, (lane & ~3) | d);
       // S64_STAGES−1 + j groups committed so far; at most S64_STAGES−2 in flight: chunk j's landed.
       cp_async_wait_group<S64_STAGES - 2>();
       __syncthreads();  // everyone's copies of chunk j (and the table); everyone done with chunk j−1's slot
@@ -429,7 +441,7 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
           // 2q+1 of xv[k].
           const int sh = 16 * q;
           unsigned int a[4];
-          nf4_a(col, wA, wB, sh, w[d].sa, w[d].sb, a);
+          nf4_a(col, wA, wB, sh, sa, sb, a);
 #pragma unroll
           for (int k = 0; k < 8; k++) {
             const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};
