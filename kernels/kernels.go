@@ -26,6 +26,7 @@ var All = map[string]string{
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
 	"gemm_bf16_mma_n64": gemmBF16MMA,
+	"gemm_bf16_mma_s64": gemmBF16MMA,
 	// sample.cu: temperature, top-k/top-p/min-p and the draw.
 	"sample_rows":       sample,
 	"sample_max_split":  sample,

@@ -24,6 +24,25 @@ __device__ __forceinline__ void mma_chunks(int n, int& begin, int& end) {
   end = min(n, begin + per);
 }
 
+// The 64-row forms (nf4_mma_s64, gemm_bf16_mma_s64) stage chunks of 64 inputs of 64 rows of x in
+// a ring of S64_STAGES slots of shared memory, xs[S64_STAGES][64][S64_STRIDE / 8] (uint4: 8 bf16).
+#define S64_STAGES 4
+#define S64_STRIDE 72  // bf16 per staged row: 64 + 8 of padding, so a quarter-warp's 16-byte reads (rows g, g+1; t = 0…3) hit 32 distinct banks
+
+// mma_stage64 copies chunk begin+j of x's rows b0 … b0+63 into slot j % S64_STAGES (zeros past B)
+// with cp.async: thread i of the block's 128 copies 16-byte pieces i, i+128, i+256, i+384 (row
+// p/8, inputs 8·(p%8) … +7). The caller commits the group.
+__device__ __forceinline__ void mma_stage64(uint4 (*xs)[64][S64_STRIDE / 8], int j, const unsigned short* __restrict__ x,
+                                            int b0, int B, int in, int begin) {
+  const int slot = j % S64_STAGES;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const int p = threadIdx.x + 128 * k, row = p >> 3, v = p & 7;
+    const bool ok = b0 + row < B;
+    cp_async16(&xs[slot][row][v], ok ? x + (long long)(b0 + row) * in + 64 * (begin + j) + 8 * v : x, ok);
+  }
+}
+
 // mma_load_x loads x[b0+8n+g][k0+16t … k0+16t+15] for each n-tile n (zero past the batch B).
 template <int NT>
 __device__ __forceinline__ void mma_load_x(uint4 (&xv)[NT][2], const unsigned short* __restrict__ x, int b0, int B,
@@ -80,12 +99,37 @@ __device__ __forceinline__ float lora_up(const float* __restrict__ ur, const flo
 
 // mma_store writes a warp's finished tile (accumulators c in mma's C layout, rows o0 … o0+15 of
 // the output and b0 … b0+8·NT−1 of x) to y with the bias and LoRA terms, for o < out and b < B.
+//
+// For NT > 1 with LoRA the outputs go one by one through a loop that is not unrolled (c copied to
+// a local array first), and the unrolled loop holds only the bias: unrolled over 32 outputs, each
+// with its own copy of lora_up, the 64-row epilogue was ~12,000 instructions of which a tile
+// without LoRA ran ~950 scattered across them, and the warp that finishes a split-K tile then
+// waited on instruction fetches (ncu on nf4_mma_s64, round 71: 23% of its stall samples, most of
+// them "no instruction"). NT = 1 (the batch-8 forms: 4 outputs) keeps every output unrolled.
 template <int NT>
 __device__ __forceinline__ void mma_store(const float (&c)[NT][4], int lane, int o0, int b0, int B, int out,
                                           float* __restrict__ y, const unsigned short* __restrict__ bias,
                                           const float* __restrict__ u, const float* __restrict__ lora_b, int r,
                                           float scale) {
   const int g = lane >> 2, t = lane & 3;
+  if (NT > 1 && u != nullptr) {
+    float cv[4 * NT];
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) cv[4 * n + i] = c[n][i];
+#pragma unroll 1
+    for (int k = 0; k < 4 * NT; k++) {
+      const int n = k >> 2, i = k & 3;
+      const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
+      if (o >= out || row >= B) continue;
+      float v = cv[k];
+      if (bias != nullptr) v += bf16_to_f32(bias[o]);
+      v += scale * lora_up(u + (long long)row * r, lora_b + (long long)o * r, r);
+      y[(long long)row * out + o] = v;
+    }
+    return;
+  }
 #pragma unroll
   for (int n = 0; n < NT; n++)
 #pragma unroll
@@ -94,7 +138,7 @@ __device__ __forceinline__ void mma_store(const float (&c)[NT][4], int lane, int
       const int o = o0 + g + (i >= 2 ? 8 : 0), row = b0 + 8 * n + 2 * t + (i & 1);
       if (o >= out || row >= B) continue;
       if (bias != nullptr) v += bf16_to_f32(bias[o]);
-      if (u != nullptr) v += scale * lora_up(u + (long long)row * r, lora_b + (long long)o * r, r);
+      if (NT == 1 && u != nullptr) v += scale * lora_up(u + (long long)row * r, lora_b + (long long)o * r, r);
       y[(long long)row * out + o] = v;
     }
 }

@@ -38,8 +38,12 @@
 // the previous form, took one 8-byte load per byte but its lanes' random entries collided in the
 // banks: ~7 shared-memory wavefronts per load instead of 2, the decode matmul's bottleneck.) Every
 // thread of the block must call it; the caller synchronizes.
+// The values come from immediates (nf4_value), not from NF4_LUT: the table lives in a constant
+// bank, whose first reads miss the constant cache at every launch, and the loop's four load→store
+// pairs then waited one after another (ncu on nf4_mma_s64, round 71: 7% of its stall samples on
+// that one store, before the first multiply).
 __device__ __forceinline__ void load_nf4_pairs(float* pairs) {
-  for (int i = threadIdx.x; i < 16 * 32; i += blockDim.x) pairs[i] = NF4_LUT[i >> 5];
+  for (int i = threadIdx.x; i < 16 * 32; i += blockDim.x) pairs[i] = nf4_value(i >> 5);
 }
 
 // NF4_PAIRS declares load_nf4_pairs' table, placed at a 2048-byte boundary of shared memory so
@@ -353,9 +357,6 @@ struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a
 // The inputs a lane feeds: row g and g+8 codes of inputs k0+16t … k0+16t+15 (8 bytes each)
 // against x[8k+g][k0+16t … k0+16t+15], read from the stage as two 16-byte words (steps 0–1 and
 // 2–3).
-#define S64_STAGES 4
-#define S64_STRIDE 72  // bf16 per staged row: 64 + 8 of padding, so a quarter-warp's 16-byte reads (rows g, g+1; t = 0…3) hit 32 distinct banks
-
 __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
   pdl_trigger();
   NF4_PAIRS;
@@ -384,17 +385,7 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
     sa = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + begin + j + t) : 0.f;
     sb = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + begin + j + t) : 0.f;
   };
-  // stage copies chunk begin+j of x's rows b0 … b0+63 into slot j % S64_STAGES (zeros past B):
-  // thread i copies 16-byte pieces i, i+128, i+256, i+384 (row p/8, inputs 8·(p%8) … +7).
-  auto stage = [&](int j) {
-    const int slot = j % S64_STAGES;
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-      const int p = threadIdx.x + 128 * k, row = p >> 3, v = p & 7;
-      const bool ok = b0 + row < B;
-      cp_async16(&xs[slot][row][v], ok ? x + (long long)(b0 + row) * in + 64 * (begin + j) + 8 * v : x, ok);
-    }
-  };
+  auto stage = [&](int j) { mma_stage64(xs, j, x, b0, B, in, begin); };
 
   NF4Codes w[NF4_DEPTH];
 #pragma unroll

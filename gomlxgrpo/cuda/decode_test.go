@@ -320,9 +320,13 @@ func TestGEMVBF16AndLoRADown(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(8)
 	defer func(v bool) { tensorCores = v }(tensorCores)
-	for _, mma := range []bool{false, true} {
-		tensorCores = mma
-		testGEMVBF16(t, be, rng, mma)
+	for _, form := range []struct {
+		mma bool
+		s64 string // GOMLXGRPO_BF16_S64: the form for more than 8 rows
+	}{{false, "1"}, {true, "1"}, {true, "0"}} {
+		tensorCores = form.mma
+		t.Setenv("GOMLXGRPO_BF16_S64", form.s64)
+		testGEMVBF16(t, be, rng, form.mma)
 	}
 }
 
@@ -344,7 +348,7 @@ func checkLoRADown(t *testing.T, what string, x, a, u []float32, rows, in, r int
 }
 
 func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
-	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}, {64, 1003, 1536, 16}} {
+	for _, c := range []struct{ rows, out, in, r int }{{1, 64, 64, 0}, {8, 2048, 1536, 16}, {13, 1000, 512, 8}, {6, 8200, 256, 4}, {64, 1003, 1536, 16}, {70, 200, 1024, 4}} {
 		w, wh := randBF16(rng, c.out*c.in, 0.05)
 		x, xh := randBF16(rng, c.rows*c.in, 1)
 		bias, bh := randBF16(rng, c.out, 0.1)
@@ -400,7 +404,7 @@ func testGEMVBF16(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 					ref, mag = ref+p, mag+math.Abs(p)
 				}
 				if math.Abs(float64(got[b*c.out+o])-ref) > 1e-5*mag+1e-6 {
-					t.Fatalf("gemv_bf16 %+v tensor cores %v: y[%d,%d] = %v, reference %v", c, mma, b, o, got[b*c.out+o], ref)
+					t.Fatalf("gemv_bf16 %+v tensor cores %v (GOMLXGRPO_BF16_S64=%s): y[%d,%d] = %v, reference %v", c, mma, os.Getenv("GOMLXGRPO_BF16_S64"), b, o, got[b*c.out+o], ref)
 				}
 			}
 		}
