@@ -4,10 +4,10 @@
 //   y[b,o] = Σ_i x[b,i]·W[o,i] + bias[o] + scale · Σ_j u[b,j]·lora_b[o,j]      (y float32)
 //
 // The arguments and layouts of gemv_bf16_lora (gemv_bf16.cu), with in % 64 == 0, plus split-K's
-// scratch (ws, cnt: mma.cuh). 16 output rows × 8·NT rows of x per block, its 4 warps taking turns
-// over chunks of 64 inputs;
-// lane t of group g reads inputs 16t … 16t+15 of rows g and g+8 (32 contiguous bytes each) and feeds
-// inputs 16t+4s … 16t+4s+3 to mma step s, B taking the same inputs of x.
+// scratch (ws, cnt: mma.cuh). Up to 8 rows of x (gemm_bf16_mma_n8): 16 output rows × 8 rows of x
+// per block, its 4 warps taking turns over chunks of 64 inputs; lane t of group g reads inputs
+// 16t … 16t+15 of rows g and g+8 (32 contiguous bytes each) and feeds inputs 16t+4s … 16t+4s+3 to
+// mma step s, B taking the same inputs of x. More rows: gemm_bf16_mma_s64 (below).
 
 #include "mma.cuh"
 
@@ -54,9 +54,11 @@ __device__ __forceinline__ void gemm_bf16_mma(const unsigned short* __restrict__
 // per 64 output rows; each warp keeps BF16_S64_DEPTH chunks of its weights in flight in registers.
 // A lane's inputs: k0+16t … k0+16t+15 of rows g and g+8 (32 bytes each), fed as in nf4_mma_s64.
 //
-// Why: gemm_bf16_mma<8> (the n64 form) has each block of 16 output rows read all of its x from
-// L2 into registers, 4 bytes of x per byte of weights: the Llama-3.2-3B LM head at 64 rows
-// (128,256 × 3,072) took ~427 µs per step on an H200 (round 71's profile), 1.8 TB/s of weights.
+// Why: the form it replaced (gemm_bf16_mma_n64, gemm_bf16_mma<8>) had each block of 16 output rows
+// read all of its x from L2 into registers, 4 bytes of x per byte of weights: the Llama-3.2-3B LM
+// head at 64 rows (128,256 × 3,072) took ~427 µs per step on an H200 (round 71's profile), 1.8 TB/s
+// of weights; this form ~284 µs, and the 3B batch-64 decode step 5.52 → 5.43 ms (round 73, A/B in
+// one process).
 #define BF16_S64_DEPTH 2
 
 struct BF16Rows {  // a lane's weights of one 64-input chunk: inputs 16t … 16t+15 of rows g (a) and g+8 (b)
@@ -141,5 +143,4 @@ __device__ __forceinline__ void gemm_bf16_mma_s64_tile(const unsigned short* __r
 #define GEMM_BF16_CALL W, x, y, B, in, out, bias, u, lora_b, r, scale, ws, cnt
 
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n8(GEMM_BF16_ARGS) { pdl_start(); gemm_bf16_mma<1>(GEMM_BF16_CALL); }
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_mma_n64(GEMM_BF16_ARGS) { pdl_start(); gemm_bf16_mma<8>(GEMM_BF16_CALL); }
 extern "C" __global__ void __launch_bounds__(128, 4) gemm_bf16_mma_s64(GEMM_BF16_ARGS) { gemm_bf16_mma_s64_tile(GEMM_BF16_CALL); }

@@ -25,7 +25,6 @@ var All = map[string]string{
 	"nf4_mma_s64g": nf4MMA,
 	// gemm_bf16_mma.cu: bf16 matmul on tensor cores.
 	"gemm_bf16_mma_n8":  gemmBF16MMA,
-	"gemm_bf16_mma_n64": gemmBF16MMA,
 	"gemm_bf16_mma_s64": gemmBF16MMA,
 	// sample.cu: temperature, top-k/top-p/min-p and the draw.
 	"sample_rows":       sample,

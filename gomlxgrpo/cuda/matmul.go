@@ -171,11 +171,6 @@ func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 2, 1, 32) }
 
 const s64MinChunks = 4
 
-// bf16S64 selects gemm_bf16_mma_s64 (the 64-row NF4 form's staging of x, on bfloat16 weights) over
-// gemm_bf16_mma_n64 for bfloat16 matmuls of more than 8 rows: the LM head of a batch-64 decode
-// step. GOMLXGRPO_BF16_S64=0 selects n64, for A/B timing in one process; read at each launch.
-func bf16S64() bool { return envInt("GOMLXGRPO_BF16_S64", 1, 0, 1) == 1 }
-
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
 // its grid (output rows along x: 16 per block, 64 for the warp-tile forms; 8 or 64 rows of x along
 // y; split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
@@ -186,9 +181,8 @@ func bf16S64() bool { return envInt("GOMLXGRPO_BF16_S64", 1, 0, 1) == 1 }
 // inputs (1 to n8MaxWarpChunks), the blocks of a tile split its chunks accordingly, and each block
 // stages its slice of x in shared memory. Matmuls of more than 8 rows take the s64 forms
 // (nf4_mma_s64, gemm_bf16_mma_s64), split so that about s64PerSM blocks per SM are busy (at least
-// s64MinChunks chunks each). The bfloat16 batch-8 form (and n64, GOMLXGRPO_BF16_S64=0: 64 inputs
-// per chunk, x in registers) split only matrices of fewer than mmaManyTiles tiles, two chunks per
-// warp.
+// s64MinChunks chunks each). The bfloat16 batch-8 form (64 inputs per chunk, x in registers)
+// splits only matrices of fewer than mmaManyTiles tiles, two chunks per warp.
 func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	return mmaKernelForm(base, rows, in, out, nf4, n8WarpTiles(in, out))
 }
@@ -198,13 +192,12 @@ func mmaKernel(base string, rows, in, out int, nf4 bool) (name string, grid [3]i
 func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name string, grid [3]int, threads, shared, floats, counters int) {
 	name, per, nt, threads := base+"_n8", 8, 1, gemvThreads
 	if rows > 8 {
-		name, per, nt = base+"_n64", 64, 8
+		name, per, nt = base+"_s64", 64, 8
 	}
 	grid = [3]int{(out + 15) / 16, (rows + per - 1) / per, 1}
 	tiles := grid[0] * grid[1]
 	switch {
-	case rows > 8 && (nf4 || bf16S64()):
-		name = base + "_s64"
+	case rows > 8:
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks, blocks, wave := in/64, grid[0]*grid[1], s64PerSM()*multiprocessors()

@@ -45,7 +45,6 @@ void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float
 void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void gemm_bf16_mma_n64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_s64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
 void residual_rmsnorm_bf16(u16*, const float*, const u16*, u16*, int, float);
@@ -354,9 +353,10 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
 
 
 // testMMABF16: the tensor-core bfloat16 matmul (gemm_bf16_mma.cu): gemm_bf16_mma_n8 up to 8 rows,
-// beyond them gemm_bf16_mma_s64 (s64: 4 warps each owning a 16-row output tile, 64 rows of x
-// staged per block, split-K per warp tile) or gemm_bf16_mma_n64.
-static void testMMABF16(int rows, int out, int in, int splits = 1, bool s64 = false, int r = 3) {
+// beyond them gemm_bf16_mma_s64 (4 warps each owning a 16-row output tile, 64 rows of x staged per
+// block, split-K per warp tile).
+static void testMMABF16(int rows, int out, int in, int splits = 1, int r = 3) {
+  const bool s64 = rows > 8;
   std::vector<u16> wb((size_t)out * in);
   std::vector<float> wf(wb.size());
   for (size_t i = 0; i < wb.size(); i++) wb[i] = tobf(gauss(0.05)), wf[i] = fbf(wb[i]);
@@ -368,7 +368,7 @@ static void testMMABF16(int rows, int out, int in, int splits = 1, bool s64 = fa
     c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
     c.cnt.assign(tiles, 0);
   }
-  auto k = s64 ? gemm_bf16_mma_s64 : c.n64() ? gemm_bf16_mma_n64 : gemm_bf16_mma_n8;
+  auto k = s64 ? gemm_bf16_mma_s64 : gemm_bf16_mma_n8;
   emuLaunch(grid, 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, s64 ? "bf16 mma s64" : "bf16 mma");
 }
@@ -872,9 +872,9 @@ int main() {
   testMMABF16(64, 17, 192);
   testMMABF16(3, 40, 640, 3);
   testMMABF16(64, 17, 384, 2);
-  testMMABF16(37, 40, 640, 1, true);         // 10 chunks: the stage ring (4) and the weight ring (2) wrap; 40 of 64 rows, 37 of 64
-  testMMABF16(64, 150, 640, 3, true, 16);    // 10 chunks over 3 blocks (4, 4, 2); two output blocks, the second ragged; rank 16
-  testMMABF16(70, 16, 192, 4, true, 0);      // two x-row blocks; 3 chunks over 4 blocks: one has none; no adapter
+  testMMABF16(37, 40, 640, 1);         // 10 chunks: the stage ring (4) and the weight ring (2) wrap; 40 of 64 rows, 37 of 64
+  testMMABF16(64, 150, 640, 3, 16);    // 10 chunks over 3 blocks (4, 4, 2); two output blocks, the second ragged; rank 16
+  testMMABF16(70, 16, 192, 4, 0);      // two x-row blocks; 3 chunks over 4 blocks: one has none; no adapter
   testRMSNorm();
   testResidualRMSNorm();
   testSwiGLULoRA(16, 1, false);
