@@ -11,5 +11,5 @@ CK=/tmp/ck
 python3 bench/hf_foundation.py make $CK phi-4 2>&1 | grep --line-buffered '^{'
 run_logged grpo-phi4 300 "" grpo-cuda bench grpo --model $CK/phi-4 --steps 3 --every 1
 echo "phi-4 done at ${SECONDS}s"
-[ $SECONDS -lt 470 ] && timeout $((590 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
+[ $SECONDS -lt 440 ] && timeout $((525 - SECONDS)) python3 bench/hf_grpo_step.py grpo:phi-4 2>&1 | grep --line-buffered '^{'
 echo "all done at ${SECONDS}s"
