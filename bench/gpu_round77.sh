@@ -7,24 +7,26 @@
 #         warps load one tile per round trip (TU = 1: ~4 in a row per block), waits on L2 instead of
 #         DRAM, and the copies overlap the scores pass and the softmax.
 #   kvpf: the same plus K's rows past the scores pass's first round of tiles (16·W·2 positions).
+#   vpfall: bench/round77-attn-v-prefetch-all.patch: vpf through one helper (attn_prefetch_v), also
+#         in the per-head kernels (the batch-8 steps' attention_decode_bf16_w16u16).
 # Emulator: the several-heads cases pass with both (the emulator's prefetch_l2 reads a byte, so
 # AddressSanitizer checks every prefetched address: 64 lines too many fail it). ptxas: h3w8 and
 # h4w8 128 registers, no spills, as the committed build.
 # (1) TestAttentionDecode per build. (2) The 3B batch-64 decode step per build (head, vpf, kvpf,
-# head). (3) The 1.5B batch-8 LoRA step (head, kvpf: its per-head kernel is unchanged, a check that
-# nothing else moved). ~260 s.
+# vpfall, head). (3) The 1.5B batch-8 LoRA step (head, vpfall, head). ~320 s.
 # Build first: scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
 #   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh vpf bench/round77-attn-v-prefetch.patch
 #   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh kvpf bench/round77-attn-kv-prefetch.patch
+#   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh vpfall bench/round77-attn-v-prefetch-all.patch
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-for v in vpf kvpf; do cuda_tests 70 'TestAttentionDecode$' $v $(ptx_env $v); done
+for v in vpf kvpf vpfall; do cuda_tests 70 'TestAttentionDecode$' $v $(ptx_env $v); done
 echo "tests done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
-build_steps b64-3b 80 0 "vpf kvpf" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_PDL=0 --repeat 3
-for v in head kvpf; do
-  run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
+build_steps b64-3b 80 0 "vpf kvpf vpfall" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_PDL=0 --repeat 3
+for v in head vpfall head; do
+  run_logged b8-1.5b-$v-$SECONDS 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done
 echo "all done at ${SECONDS}s"
 pack_out
