@@ -19,6 +19,9 @@
 # Emulator: the several-heads cases pass with both (the emulator's prefetch_l2 reads a byte, so
 # AddressSanitizer checks every prefetched address: 64 lines too many fail it). ptxas: h3w8 and
 # h4w8 128 registers, no spills, as the committed build.
+# Each 3B process also times GOMLXGRPO_S64_BLOCKS=1 (b): fewer, longer s64 blocks, whose set-up
+# and split-K store were 30% of s64's stall samples in round 71 (2 and 4 were timed in round 63,
+# 3 in round 74; 1 never).
 # (1) TestAttentionDecode or TestNF4GEMV/Group per build. (2) The 3B batch-64 decode step per
 # build (head, vpf, kvpf, vpfall, adeq, adeq3, head). (3) The 1.5B batch-8 LoRA step (head,
 # vpfall, head). ~440 s.
@@ -35,7 +38,7 @@ for v in vpf kvpf vpfall; do cuda_tests 70 'TestAttentionDecode$' $v $(ptx_env $
 for v in adeq adeq3; do cuda_tests 70 'TestNF4GEMV$|TestNF4GEMVGroup' $v $(ptx_env $v); done
 echo "tests done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b llama3.2-3b 2>&1 | grep --line-buffered '^{'
-build_steps b64-3b 80 0 "vpf kvpf vpfall adeq adeq3" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_PDL=0 --repeat 3
+build_steps b64-3b 80 0 "vpf kvpf vpfall adeq adeq3" bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_S64_BLOCKS=1 --repeat 3
 for v in head vpfall head; do
   run_logged b8-1.5b-$v-$SECONDS 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done
