@@ -159,7 +159,7 @@ func envInt(name string, def, lo, hi int) int {
 	return n
 }
 
-// s64PerSM is the blocks per SM that nf4_mma_s64's split-K sizing aims to fill: 2, though 4 fit
+// s64PerSM is the blocks per SM that the s64 forms' split-K sizing aims to fill: 2, though 4 fit
 // (128 registers and 40 KiB of shared memory per block of 128 threads), since fewer splits cost
 // less in the finish (each tile's last warp reads its splits' partials one after the other). On
 // an H200: one Llama-3.2-3B layer's projections with LoRA at 64 rows 207.6 / 213.1 / 241.8 µs
