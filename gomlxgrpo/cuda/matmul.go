@@ -164,7 +164,8 @@ func envInt(name string, def, lo, hi int) int {
 // less in the finish (each tile's last warp reads its splits' partials one after the other). On
 // an H200: one Llama-3.2-3B layer's projections with LoRA at 64 rows 207.6 / 213.1 / 241.8 µs
 // aiming at 2 / 4 / 8 (round 63); the 3B batch-64 decode step 8.10 vs 8.43 ms with 2 against 4
-// (round 64, A/B in one process). GOMLXGRPO_S64_BLOCKS overrides it for sweeps, read at each
+// (round 64, A/B in one process); with the shorter epilogue, 3 against 2 made no difference (5.44
+// vs 5.45 ms, round 74). GOMLXGRPO_S64_BLOCKS overrides it for sweeps, read at each
 // launch. s64MinChunks: the fewest chunks of 64 inputs a split leaves a block (its ring of stages
 // needs a few to overlap the copies with the multiplies).
 func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 2, 1, 32) }
