@@ -71,3 +71,29 @@ pack_out() {
   [ ${#files[@]} -gt 0 ] && (cd "$OUT" && tar czf logs.tar.gz "${files[@]}" && rm -f "${files[@]}")
   echo "packed ${#files[@]} files into logs.tar.gz"
 }
+
+# profile_step LABEL TIMEOUT LINES ARGS…: `grpo-cuda ARGS` with GOMLXGRPO_CUDA_PROFILE=1 (kernels
+# launched one by one, CUDA events around each, so each figure carries a launch), whole output in
+# $OUT/LABEL.log, its first LINES per-kernel report lines printed.
+profile_step() {
+  local label=$1 t=$2 lines=$3; shift 3
+  run_logged "$label" "$t" "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda "$@"
+  grep 'cuda profile' "$OUT/$label.log" | head -"$lines"
+}
+
+# ncu_sass NAME LAYER KERNELS SKIP COUNT BENCH: Nsight Compute's source counters and warp states on
+# COUNT launches (after SKIP) of the kernels matching regex KERNELS in BenchmarkNF4Projections'
+# sub-benchmark BENCH on shape LAYER (no PJRT in the process), exported to $OUT/ncu-NAME-export
+# and printed per SASS instruction as $OUT/ncu-NAME-sass.csv. The export is removed once the CSV
+# is written: at most 8 files come back from $OUT.
+ncu_sass() {
+  local name=$1 layer=$2 kernels=$3 skip=$4 count=$5 bench=$6 l="ncu-$1-export" csv="$OUT/ncu-$1-sass.csv"
+  local ncu; ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
+  (cd gomlxgrpo/cuda && GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER="$layer" timeout 120 $ncu --clock-control none --section SourceCounters --section WarpStateStats \
+    --import-source yes -k "regex:$kernels" --launch-skip "$skip" --launch-count "$count" -o "$OUT/$l" -f \
+    ../../.gpu/cuda.test -test.run '^$' -test.bench "NF4Projections/$layer/$bench\$" -test.benchtime 6x > "$OUT/$l.txt" 2>&1)
+  echo "$l rc=$? at ${SECONDS}s"
+  timeout 60 $ncu -i "$OUT/$l.ncu-rep" --page source --csv --print-source sass > "$csv" 2>> "$OUT/$l.txt"
+  echo "sass page rc=$? lines $(wc -l < "$csv")"; tail -3 "$OUT/$l.txt"
+  [ -s "$csv" ] && rm -f "$OUT/$l.ncu-rep"
+}

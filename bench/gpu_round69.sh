@@ -18,8 +18,7 @@ echo "generation done at ${SECONDS}s"
 timeout 90 python3 bench/hf_grpo_step.py gen 2>&1 | grep --line-buffered '^{'
 echo "peer done at ${SECONDS}s"
 l=profile-8b
-run_logged $l 60 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --new 50
-grep 'cuda profile' "$OUT/$l.log" | head -16
+profile_step $l 60 16 bench generate --load-in-4bit --model $CK/llama3.1-8b --lora-r 16 --new 50
 echo "profile done at ${SECONDS}s"
 run_logged grpo-8b $((585 - SECONDS - 70)) "" grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 3 --every 1
 echo "8b done at ${SECONDS}s"

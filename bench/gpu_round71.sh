@@ -29,7 +29,6 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
 for v in sc4 sc4b2; do cuda_tests 70 'TestNF4GEMV$|TestNF4GEMVGroup' $v $(ptx_env $v); done
 cuda_tests 70 'TestAttentionDecode$' attnh $(ptx_env attnh)
 echo "tests done at ${SECONDS}s"
@@ -41,20 +40,10 @@ for v in head attnh; do
   run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done
 echo "generation done at ${SECONDS}s"
-run_logged profile-3b-b64 80 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --new 50
-grep 'cuda profile' "$OUT/profile-3b-b64.log" | head -16
-run_logged profile-1.5b-b8-lora 60 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --new 50
-grep 'cuda profile' "$OUT/profile-1.5b-b8-lora.log" | head -16
+profile_step profile-3b-b64 80 16 bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --new 50
+profile_step profile-1.5b-b8-lora 60 16 bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --new 50
 echo "profiles done at ${SECONDS}s"
-l=ncu-s64-export
-(cd gomlxgrpo/cuda && GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=llama3b-b64 timeout 120 $NCU --clock-control none --section SourceCounters --section WarpStateStats \
-  --import-source yes -k regex:nf4_mma_s64 --launch-skip 8 --launch-count 2 -o "$OUT/$l" -f \
-  ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Projections/llama3b-b64/default$' -test.benchtime 6x > "$OUT/$l.txt" 2>&1)
-echo "$l rc=$? at ${SECONDS}s"
-timeout 60 $NCU -i "$OUT/$l.ncu-rep" --page source --csv --print-source sass > "$OUT/ncu-s64-sass.csv" 2>> "$OUT/$l.txt"
-echo "sass page rc=$? lines $(wc -l < "$OUT/ncu-s64-sass.csv")"; tail -3 "$OUT/$l.txt"
-# At most 8 files come back from $OUT: the export stays behind when the page was printed.
-[ -s "$OUT/ncu-s64-sass.csv" ] && rm -f "$OUT/$l.ncu-rep"
+ncu_sass s64 llama3b-b64 nf4_mma_s64 8 2 default
 echo "ncu done at ${SECONDS}s"
 echo "all done at ${SECONDS}s"
 pack_out ncu-s64-sass.csv

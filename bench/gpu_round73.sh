@@ -33,7 +33,6 @@ for v in head prev; do
   run_logged b8-1.5b-$v 60 "$(ptx_env $v)" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_PDL=0 --repeat 3
 done
 echo "generation done at ${SECONDS}s"
-run_logged profile-3b-b64 80 "GOMLXGRPO_CUDA_PROFILE=1" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --new 50
-grep 'cuda profile' "$OUT/profile-3b-b64.log" | head -12
+profile_step profile-3b-b64 80 12 bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --new 50
 echo "all done at ${SECONDS}s"
 pack_out

@@ -20,15 +20,8 @@ echo "sweep done at ${SECONDS}s"
 # Nsight Compute's source counters on one 8B layer's batch-8 NF4 launches (q/k/v, o, gate/up,
 # down), printed per SASS instruction: round 71's reading of s64 found its epilogue and table fill
 # that way; the batch-8 forms have not been looked at per instruction.
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
-l=ncu-n8-export
-(cd gomlxgrpo/cuda && GOMLXGRPO_CUDA_RAW=1 GOMLXGRPO_NCU_LAYER=llama8b-b8 timeout 120 $NCU --clock-control none --section SourceCounters --section WarpStateStats \
-  --import-source yes -k regex:nf4_mma_n8 --launch-skip 8 --launch-count 4 -o "$OUT/$l" -f \
-  ../../.gpu/cuda.test -test.run '^$' -test.bench 'NF4Projections/llama8b-b8/lora16$' -test.benchtime 6x > "$OUT/$l.txt" 2>&1)
-echo "$l rc=$? at ${SECONDS}s"
-timeout 60 $NCU -i "$OUT/$l.ncu-rep" --page source --csv --print-source sass > "$OUT/ncu-n8-sass.csv" 2>> "$OUT/$l.txt"
-echo "sass page rc=$? lines $(wc -l < "$OUT/ncu-n8-sass.csv")"
-[ -s "$OUT/ncu-n8-sass.csv" ] && rm -f "$OUT/$l.ncu-rep" && gzip -f "$OUT/ncu-n8-sass.csv"
+ncu_sass n8 llama8b-b8 nf4_mma_n8 8 4 lora16
+[ -s "$OUT/ncu-n8-sass.csv" ] && gzip -f "$OUT/ncu-n8-sass.csv"
 run_logged grpo-8b 200 "" grpo-cuda bench grpo --model $CK/llama3.1-8b --steps 3 --every 1
 echo "8b done at ${SECONDS}s"
 [ $SECONDS -lt 500 ] && timeout $((580 - SECONDS)) python3 bench/hf_grpo_step.py grpo:llama3.1-8b 2>&1 | grep --line-buffered '^{'
