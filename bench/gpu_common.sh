@@ -33,11 +33,12 @@ xla_mem() { grep -oE 'Temporary:[0-9.]+ [GMK]iB' "$OUT/$1.log" | head -8 | tr '\
 
 # cuda_tests TIMEOUT PATTERN [LABEL [ENV=… …]]: the GPU tests of gomlxgrpo/cuda matching PATTERN,
 # with those environment assignments, whole output in $OUT/tests.txt (tests-LABEL.txt) as they run
-# (a call that times out keeps it), then their summary lines (prefixed with LABEL).
+# (a call that times out keeps it), then their summary lines (prefixed with LABEL). The binary is
+# .gpu/cuda.test, or .gpu/$CUDA_TEST (scripts/build_gpu_binaries.sh patch …).
 cuda_tests() {
   local t=$1 pat=$2 label=${3:-}; shift $(($# < 3 ? $# : 3))
   local log="$OUT/tests${label:+-$label}.txt"
-  (cd gomlxgrpo/cuda && env "$@" GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$t" ../../.gpu/cuda.test -test.v -test.run "$pat" > "$log" 2>&1; echo "rc=$?" >> "$log")
+  (cd gomlxgrpo/cuda && env "$@" GOMLX_BACKEND="xla:$PLUGIN,tf32=false" timeout "$t" "../../.gpu/${CUDA_TEST:-cuda.test}" -test.v -test.run "$pat" > "$log" 2>&1; echo "rc=$?" >> "$log")
   grep -E -- '^(---|ok|FAIL|PASS|rc=)|_test.go|panic' "$log" | sed "s/^/${label:+$label }/" | head -20
 }
 

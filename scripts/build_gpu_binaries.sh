@@ -5,6 +5,9 @@
 # $CUDA_DEV), model.test, grpo.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
 # With the argument "old": adds grpo-cuda-old and cuda-old.test built from commit $OLD (default
 # HEAD, i.e. without uncommitted changes) in a temporary worktree, for A/B timings on one card.
+# With "patch NAME FILE.patch": adds cuda-NAME.test, the GPU tests of HEAD with the patch applied,
+# for a kernel variant whose tests changed too. It embeds HEAD's PTX (the patch's .cu are not
+# rebuilt here): run it with GOMLXGRPO_PTX_DIR naming the variant's (scripts/build_ptx_variant.sh).
 set -eu
 CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
 if [ ! -f "$CUDA_DEV/include/cuda.h" ]; then
@@ -23,6 +26,15 @@ if [ "${1:-}" = old ]; then
     go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-old.test" ./gomlxgrpo/cuda)
   git worktree remove --force "$tree"
   gzip -9 -f .gpu/grpo-cuda-old .gpu/cuda-old.test
+  ls -la .gpu
+  exit 0
+fi
+if [ "${1:-}" = patch ]; then
+  root=$(pwd) tree=$(mktemp -d) name=$2 patch=$3
+  git worktree add -q --detach "$tree" HEAD
+  (cd "$tree" && git apply "$root/$patch" && go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-$name.test" ./gomlxgrpo/cuda)
+  git worktree remove --force "$tree"
+  gzip -9 -f ".gpu/cuda-$name.test"
   ls -la .gpu
   exit 0
 fi
