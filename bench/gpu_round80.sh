@@ -24,9 +24,10 @@
 # pairs. (2) The 3B batch-64, 1.5B batch-8 LoRA and 8B batch-8 LoRA decode steps per build, the
 # committed one first and again last (while time allows). (3) The decoder cases with prmt, if
 # time is left. ~540 s: run with timeout_s 590.
-# Build first:
+# Build first (.gpu must stay under the 64 MiB carry: remove the other rounds' extra files):
 #   scripts/build_gpu_binaries.sh && rm -f .gpu/grpo.gz .gpu/model.test.gz .gpu/grpo.test.gz
-#   scripts/build_gpu_binaries.sh patch bnb bench/round80-nf4-bnb-pairs.patch   # .gpu/cuda-bnb.test.gz (both patches' tests are the same)
+#   CUDA_PATH=… PTXAS=… scripts/build_gpu_binaries.sh patch bnb bench/round80-nf4-bnb-pairs.patch && rm .gpu/grpo-cuda-bnb.gz
+#     (.gpu/cuda-bnb.test.gz: both patches' tests are the same)
 #   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh prmt bench/round80-nf4-bnb-prmt.patch
 #   CUDA_PATH=… PTXAS=… scripts/build_ptx_variant.sh pairs bench/round80-nf4-bnb-pairs.patch
 set -u

@@ -5,9 +5,9 @@
 # $CUDA_DEV), model.test, grpo.test; gzipped to fit the 64 MiB transfer. Run from the repository root.
 # With the argument "old": adds grpo-cuda-old and cuda-old.test built from commit $OLD (default
 # HEAD, i.e. without uncommitted changes) in a temporary worktree, for A/B timings on one card.
-# With "patch NAME FILE.patch": adds cuda-NAME.test, the GPU tests of HEAD with the patch applied,
-# for a kernel variant whose tests changed too. It embeds HEAD's PTX (the patch's .cu are not
-# rebuilt here): run it with GOMLXGRPO_PTX_DIR naming the variant's (scripts/build_ptx_variant.sh).
+# With "patch NAME FILE.patch": adds cuda-NAME.test and grpo-cuda-NAME, built from HEAD with the
+# patch applied and its kernels rebuilt (scripts/build_kernels.sh: CUDA_PATH, clang, PTXAS), for a
+# variant whose Go code or tests changed too (a PTX-only variant: scripts/build_ptx_variant.sh).
 set -eu
 CUDA_DEV=${CUDA_DEV:-/work/cuda-dev/usr}
 if [ ! -f "$CUDA_DEV/include/cuda.h" ]; then
@@ -32,9 +32,11 @@ fi
 if [ "${1:-}" = patch ]; then
   root=$(pwd) tree=$(mktemp -d) name=$2 patch=$3
   git worktree add -q --detach "$tree" HEAD
-  (cd "$tree" && git apply "$root/$patch" && go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-$name.test" ./gomlxgrpo/cuda)
+  (cd "$tree" && git apply "$root/$patch" && scripts/build_kernels.sh >/dev/null &&
+    go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-$name.test" ./gomlxgrpo/cuda &&
+    go build -ldflags="-s -w" -tags cuda -o "$root/.gpu/grpo-cuda-$name" ./cmd/grpo)
   git worktree remove --force "$tree"
-  gzip -9 -f ".gpu/cuda-$name.test"
+  gzip -9 -f ".gpu/cuda-$name.test" ".gpu/grpo-cuda-$name"
   ls -la .gpu
   exit 0
 fi
