@@ -19,27 +19,23 @@ MSG
   exit 1
 fi
 export CGO_CFLAGS="-I$CUDA_DEV/include" CGO_LDFLAGS="-L$CUDA_DEV/lib/x86_64-linux-gnu/stubs"
-if [ "${1:-}" = old ]; then
+# tree_build NAME COMMIT [FILE.patch]: .gpu/grpo-cuda-NAME and .gpu/cuda-NAME.test built from
+# COMMIT in a temporary worktree, with the patch applied and the kernels rebuilt when one is given.
+tree_build() {
+  local root tree name=$1 ref=$2 patch=${3:-}
   root=$(pwd) tree=$(mktemp -d)
-  git worktree add -q --detach "$tree" "${OLD:-HEAD}"
-  (cd "$tree" && go build -ldflags="-s -w" -tags cuda -o "$root/.gpu/grpo-cuda-old" ./cmd/grpo &&
-    go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-old.test" ./gomlxgrpo/cuda)
+  git worktree add -q --detach "$tree" "$ref"
+  (cd "$tree" && { [ -z "$patch" ] || { git apply "$root/$patch" && scripts/build_kernels.sh >/dev/null; }; } &&
+    go build -ldflags="-s -w" -tags cuda -o "$root/.gpu/grpo-cuda-$name" ./cmd/grpo &&
+    go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-$name.test" ./gomlxgrpo/cuda)
   git worktree remove --force "$tree"
-  gzip -9 -f .gpu/grpo-cuda-old .gpu/cuda-old.test
+  gzip -9 -f ".gpu/grpo-cuda-$name" ".gpu/cuda-$name.test"
   ls -la .gpu
-  exit 0
-fi
-if [ "${1:-}" = patch ]; then
-  root=$(pwd) tree=$(mktemp -d) name=$2 patch=$3
-  git worktree add -q --detach "$tree" HEAD
-  (cd "$tree" && git apply "$root/$patch" && scripts/build_kernels.sh >/dev/null &&
-    go test -ldflags="-s -w" -tags cuda -c -o "$root/.gpu/cuda-$name.test" ./gomlxgrpo/cuda &&
-    go build -ldflags="-s -w" -tags cuda -o "$root/.gpu/grpo-cuda-$name" ./cmd/grpo)
-  git worktree remove --force "$tree"
-  gzip -9 -f ".gpu/cuda-$name.test" ".gpu/grpo-cuda-$name"
-  ls -la .gpu
-  exit 0
-fi
+}
+case "${1:-}" in
+old) tree_build old "${OLD:-HEAD}"; exit 0 ;;
+patch) tree_build "$2" HEAD "$3"; exit 0 ;;
+esac
 mkdir -p .gpu && find .gpu -maxdepth 1 -type f -delete  # keeps .gpu/ptx-* (scripts/build_ptx_variant.sh)
 go build -ldflags="-s -w" -o .gpu/grpo ./cmd/grpo
 go test -ldflags="-s -w" -c -o .gpu/model.test ./gomlxgrpo/model
