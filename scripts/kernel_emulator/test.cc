@@ -242,16 +242,25 @@ struct MMACase {
   std::vector<unsigned> cnt;
   MMACase(int rows_, int out_, int in_, int splits_, int r_ = 3) : rows(rows_), out(out_), in(in_), splits(splits_), r(r_) {
     xb.resize((size_t)rows * in), bias.resize(out), u.resize(rows * r), Bm.resize(out * r), y.assign((size_t)rows * out, -7.f);
-    const dim3 gr = grid();
-    ws.assign((size_t)gr.x * gr.y * splits * 32 * 4 * (n64() ? 8 : 1), 0.f);  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
-    cnt.assign(gr.x * gr.y, 0);
+    ws.assign(tiles() * splits * 32 * 4 * (s64() ? 8 : 1), 0.f);  // the launcher's sizes (gomlxgrpo/cuda/matmul.go)
+    cnt.assign(tiles(), 0);
     for (auto& v : xb) v = tobf(gauss(1));
     for (auto& b : bias) b = tobf(gauss(0.1));
     for (auto& v : u) v = gauss(0.5);
     for (auto& v : Bm) v = gauss(0.05);
   }
-  bool n64() const { return rows > 8; }  // the launcher's choice (gomlxgrpo/cuda/nf4.go mmaKernel)
-  dim3 grid() const { return dim3{unsigned((out + 15) / 16), unsigned((rows + (n64() ? 63 : 7)) / (n64() ? 64 : 8)), unsigned(splits)}; }
+  // More than 8 rows take the s64 forms (gomlxgrpo/cuda/matmul.go mmaKernelForm): blocks of 64
+  // output rows (4 warp tiles, each finishing its own split-K) and 64 rows of x; else blocks of
+  // one 16-row tile and 8 rows of x.
+  bool s64() const { return rows > 8; }
+  dim3 grid() const {
+    return s64() ? dim3{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)}
+                 : dim3{unsigned((out + 15) / 16), unsigned((rows + 7) / 8), unsigned(splits)};
+  }
+  size_t tiles() const {  // the split-K tiles
+    const dim3 g = grid();
+    return (size_t)g.x * g.y * (s64() ? 4 : 1);
+  }
   void check(const std::vector<float>& wf, const char* name) {
     for (size_t i = 0; i < cnt.size(); i++) CHECK(cnt[i] == 0, "%s: split-K counter %zu left at %u", name, i, cnt[i]);
     for (int b = 0; b < rows; b++)
@@ -274,11 +283,7 @@ static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r 
   MMAWeights mw(out, in, dq);
   auto& [q, d, wf] = mw;
   MMACase c(rows, out, in, splits, r);
-  const dim3 grid{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
-  const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
-  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
-  c.cnt.assign(tiles, 0);
-  emuLaunch(grid, 128, 0, [&] { nf4_mma_s64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  emuLaunch(c.grid(), 128, 0, [&] { nf4_mma_s64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
   c.check(wf, dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
 }
 
@@ -356,21 +361,13 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
 // beyond them gemm_bf16_mma_s64 (4 warps each owning a 16-row output tile, 64 rows of x staged per
 // block, split-K per warp tile).
 static void testMMABF16(int rows, int out, int in, int splits = 1, int r = 3) {
-  const bool s64 = rows > 8;
   std::vector<u16> wb((size_t)out * in);
   std::vector<float> wf(wb.size());
   for (size_t i = 0; i < wb.size(); i++) wb[i] = tobf(gauss(0.05)), wf[i] = fbf(wb[i]);
   MMACase c(rows, out, in, splits, r);
-  dim3 grid = c.grid();
-  if (s64) {
-    grid = dim3{unsigned((out + 63) / 64), unsigned((rows + 63) / 64), unsigned(splits)};
-    const size_t tiles = (size_t)grid.x * 4 * grid.y;  // warp tiles, the launcher's sizes (gomlxgrpo/cuda/matmul.go)
-    c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
-    c.cnt.assign(tiles, 0);
-  }
-  auto k = s64 ? gemm_bf16_mma_s64 : gemm_bf16_mma_n8;
-  emuLaunch(grid, 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, s64 ? "bf16 mma s64" : "bf16 mma");
+  auto k = c.s64() ? gemm_bf16_mma_s64 : gemm_bf16_mma_n8;
+  emuLaunch(c.grid(), 128, 0, [&] { k(wb.data(), c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, c.s64() ? "bf16 mma s64" : "bf16 mma");
 }
 
 static void testRMSNorm() {
