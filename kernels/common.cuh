@@ -14,24 +14,6 @@ __device__ const float NF4_LUT[16] = {-1.0f, -0.6961928009986877f, -0.5250730514
                                       0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
                                       0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
 
-// nf4_value returns NF4_LUT[v] for v < 16 without a memory access: a tree of selects on v's bits
-// over the table's entries at constant indices, which clang folds to immediates. (Written as loops
-// over a local array, it built the tree from constant-bank loads instead.)
-__device__ __forceinline__ float nf4_value(unsigned int v) {
-  const bool b0 = v & 1u, b1 = v & 2u, b2 = v & 4u, b3 = v & 8u;
-  const float p0 = b0 ? NF4_LUT[1] : NF4_LUT[0];
-  const float p1 = b0 ? NF4_LUT[3] : NF4_LUT[2];
-  const float p2 = b0 ? NF4_LUT[5] : NF4_LUT[4];
-  const float p3 = b0 ? NF4_LUT[7] : NF4_LUT[6];
-  const float p4 = b0 ? NF4_LUT[9] : NF4_LUT[8];
-  const float p5 = b0 ? NF4_LUT[11] : NF4_LUT[10];
-  const float p6 = b0 ? NF4_LUT[13] : NF4_LUT[12];
-  const float p7 = b0 ? NF4_LUT[15] : NF4_LUT[14];
-  const float q0 = b1 ? p1 : p0, q1 = b1 ? p3 : p2, q2 = b1 ? p5 : p4, q3 = b1 ? p7 : p6;
-  const float r0 = b2 ? q1 : q0, r1 = b2 ? q3 : q2;
-  return b3 ? r1 : r0;
-}
-
 // load_nf4_lut fills lut[16] (shared) from NF4_LUT; every thread of the block must call it.
 __device__ __forceinline__ void load_nf4_lut(float* lut) {
   if (threadIdx.x < 16) lut[threadIdx.x] = NF4_LUT[threadIdx.x];

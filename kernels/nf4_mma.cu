@@ -22,98 +22,78 @@
 // memory, chunks of 64 inputs, a lane reading 8 bytes of codes per row (inputs k0+16t … k0+16t+15)
 // and the matching 16 inputs of each of its 8 rows of x (below).
 //
-// Dequantization: a code byte holds two weights (high nibble first, bnb's order); two lookups in
-// a shared table of the 16 NF4 values laid out so that a warp's lookups never share a bank
-// (load_nf4_pairs), two multiplies by the block scale and one cvt.rn.bf16x2.f32 make the A
-// register.
+// Dequantization, rounded as bitsandbytes' batch-≤8 inference kernel (gemm_4bit_simt.cu, bf16):
+//
+//   w = bf16(bf16(NF4[code]) · bf16(absmax))
+//
+// a code byte holds two weights (high nibble first, bnb's order); register lookups by prmt in the
+// 16 NF4 values' bfloat16 bytes give the pair (nf4_pairs16), and one fma.rn.bf16x2 by the block
+// scale's bfloat16 pair makes the A register (nf4_a). No shared memory and no multiply in float32:
+// the previous form (two lookups per byte in a shared table of floats, two multiplies and a
+// cvt.rn.bf16x2.f32: w = bf16(NF4[code] · absmax), bnb's dequantize_4bit) spent ~9 instructions
+// per byte, two of them shared-memory loads whose latency the loop waited on.
 
 #include "mma.cuh"
 
 #define NF4_DEPTH 4            // chunks whose loads a warp of nf4_mma_n8 keeps in flight
 #define NF4_MAX_WARP_CHUNKS 5  // the launcher's cap (gomlxgrpo/cuda/matmul.go): x slice ≤ 40 KiB
 
-// load_nf4_pairs fills pairs[16·32] (shared) with the 16 NF4 values, each repeated in 32 columns:
-// pairs[32·v + lane] = NF4[v]. Lane l reads only column l, so a warp's 32 lookups hit 32 distinct
-// banks whatever codes its lanes hold. (A 256-entry table of value pairs indexed by the code byte,
-// the previous form, took one 8-byte load per byte but its lanes' random entries collided in the
-// banks: ~7 shared-memory wavefronts per load instead of 2, the decode matmul's bottleneck.) Every
-// thread of the block must call it; the caller synchronizes.
-// The values come from immediates (nf4_value), not from NF4_LUT: the table lives in a constant
-// bank, whose first reads miss the constant cache at every launch, and the loop's four load→store
-// pairs then waited one after another (ncu on nf4_mma_s64, round 71: 7% of its stall samples on
-// that one store, before the first multiply).
-__device__ __forceinline__ void load_nf4_pairs(float* pairs) {
-  for (int i = threadIdx.x; i < 16 * 32; i += blockDim.x) pairs[i] = nf4_value(i >> 5);
+// NF4_BYTES(i, k) is byte k (0: low, 1: high) of NF4 values 4i … 4i+3 as bfloat16, packed 4 to a
+// word: the prmt tables of nf4_pairs16. clang folds them to immediates (NF4_LUT at constant
+// indices: no constant-bank load, whose first reads missed the constant cache at every launch, H200
+// round 71).
+__device__ __forceinline__ unsigned int nf4_bf16_bytes(int i, int k) {
+  unsigned int r = 0;
+#pragma unroll
+  for (int j = 0; j < 4; j++) r |= (unsigned int)((f32_to_bf16(NF4_LUT[4 * i + j]) >> (8 * k)) & 0xff) << (8 * j);
+  return r;
 }
 
-// NF4_PAIRS declares load_nf4_pairs' table, placed at a 2048-byte boundary of shared memory so
-// that an entry's address is the table's | value·128 | lane·4 (nf4_at: one LOP3 per lookup
-// computes it from the code word). The boundary is found at run time in a twice-as-large array:
-// the GPU does not honour .align 2048 for shared variables (the OR then read other entries and
-// past the block's shared memory: TestNF4GEMV on an H100).
-#define NF4_PAIRS                           \
-  __shared__ float pairs_raw[2 * 16 * 32]; \
-  float* pairs = nf4_aligned(pairs_raw)
-
-// nf4_shift returns the code word's nibble at bits sh … sh+3 as a byte offset into the table
-// (value·128), for a compile-time sh.
-__device__ __forceinline__ unsigned int nf4_shift(unsigned int w, int sh) {
-  return (sh >= 7 ? w >> (sh - 7) : w << (7 - sh)) & 0x780u;
+// nf4_pairs16 dequantizes the two code bytes in the low 16 bits of h to unscaled bfloat16 pairs:
+// r0 = (NF4[hi nibble of byte 0], NF4[lo nibble]) in its (low, high) halves, r1 the same of byte 1.
+// prmt looks up 4 nibbles at once among 8 bytes, so each of the values' two byte tables takes two
+// lookups (entries 0–7 and 8–15, selector bit 3 cleared) and a third prmt picking per nibble by
+// its bit 3; two more interleave the low and high bytes into pairs. 8 prmt and 3 logic operations
+// for 4 weights.
+__device__ __forceinline__ void nf4_pairs16(unsigned int h, unsigned int& r0, unsigned int& r1) {
+  const unsigned int sel = h & 0x7777u, pick = ((h >> 1) & 0x4444u) | 0x3210u;
+  const unsigned int lo = prmt(prmt(nf4_bf16_bytes(0, 0), nf4_bf16_bytes(1, 0), sel), prmt(nf4_bf16_bytes(2, 0), nf4_bf16_bytes(3, 0), sel), pick);
+  const unsigned int hi = prmt(prmt(nf4_bf16_bytes(0, 1), nf4_bf16_bytes(1, 1), sel), prmt(nf4_bf16_bytes(2, 1), nf4_bf16_bytes(3, 1), sel), pick);
+  // lo, hi: byte n of each is nibble n's value (nibble 0: byte 0's low nibble, its second weight).
+  r0 = prmt(lo, hi, 0x4051u);
+  r1 = prmt(lo, hi, 0x6273u);
 }
 
+// mul_bf16x2 multiplies two bfloat16 pairs, rounding each product to nearest even (fma.rn.bf16x2
+// with −0: sm_80+; the product of two bfloat16 values is exact in float32, so the emulator's
+// float multiply and one rounding give the same bits).
 #ifdef KERNEL_EMULATOR
-__device__ __forceinline__ float* nf4_aligned(float* raw) {
-  const unsigned long long a = reinterpret_cast<unsigned long long>(raw);
-  return raw + (((a + 2047) & ~2047ull) - a) / 4;
-}
-// The same address arithmetic as on the GPU (an OR into the table's address), on host pointers.
-typedef unsigned long long NF4Col;
-__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) {
-  return reinterpret_cast<unsigned long long>(pairs) | (unsigned long long)(4 * lane);
-}
-__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) {
-  return *reinterpret_cast<const float*>(col | nf4_shift(w, sh));
+__device__ __forceinline__ unsigned int mul_bf16x2(unsigned int a, unsigned int b) {
+  return bf16x2(bf16_to_f32(a & 0xffff) * bf16_to_f32(b & 0xffff), bf16_to_f32(a >> 16) * bf16_to_f32(b >> 16));
 }
 #else
-// nf4_aligned returns the first float of raw (2 × 2048 bytes of shared memory) at a 2048-byte
-// boundary of the shared window.
-__device__ __forceinline__ float* nf4_aligned(float* raw) {
-  const unsigned int a = (unsigned int)__cvta_generic_to_shared(raw);
-  return raw + (((a + 2047u) & ~2047u) - a) / 4;
-}
-typedef unsigned int NF4Col;  // the shared address of the lane's column (the table's | lane·4)
-__device__ __forceinline__ NF4Col nf4_col(const float* pairs, int lane) {
-  unsigned int c;  // in asm, so that the compiler keeps one register rather than OR-ing base and lane at every lookup
-  asm("or.b32 %0, %1, %2;" : "=r"(c) : "r"((unsigned int)__cvta_generic_to_shared(pairs)), "r"(4 * lane));
-  return c;
-}
-// nf4_at looks up the nibble at bits sh … sh+3 of w: the address (nf4_shift(w, sh) & 0x780) | col
-// in one lop3 (lut 0xEA: (a & b) | c).
-__device__ __forceinline__ float nf4_at(NF4Col col, unsigned int w, int sh) {
-  const unsigned int shifted = sh >= 7 ? w >> (sh - 7) : w << (7 - sh);
-  unsigned int addr;
-  asm("lop3.b32 %0, %1, 0x780, %2, 0xEA;" : "=r"(addr) : "r"(shifted), "r"(col));
-  float v;
-  asm("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
-  return v;
+__device__ __forceinline__ unsigned int mul_bf16x2(unsigned int a, unsigned int b) {
+  unsigned int r;
+  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(0x80008000u));
+  return r;
 }
 #endif
 
-// pair_bf16 dequantizes the code byte at bits sh … sh+7 of w with scale s to a bfloat16 pair
-// (the high nibble's weight first, bnb's order) from the lane's column of load_nf4_pairs' table.
-__device__ __forceinline__ unsigned int pair_bf16(NF4Col col, unsigned int w, int sh, float s) {
-  return bf16x2(nf4_at(col, w, sh + 4) * s, nf4_at(col, w, sh) * s);
-}
+// nf4_scale2 is a block scale as the bfloat16 pair (bf16(s), bf16(s)) that nf4_a multiplies by.
+__device__ __forceinline__ unsigned int nf4_scale2(float s) { return bf16x2(s, s); }
 
-// nf4_a fills a, mma's A fragment for one step, from a lane's code words of rows g (wA, scale sa)
-// and g+8 (wB, sb): the code bytes at bits sh and sh+8 of each (the step's inputs 2t, 2t+1 and
+// nf4_a fills a, mma's A fragment for one step, from a lane's code words of rows g (wA, scale pair
+// sa) and g+8 (wB, sb): the code bytes at bits sh and sh+8 of each (the step's inputs 2t, 2t+1 and
 // 2t+8, 2t+9 in its permutation), in mma m16n8k16's register order (a0 row g, a1 row g+8, …).
-__device__ __forceinline__ void nf4_a(NF4Col col, unsigned int wA, unsigned int wB, int sh, float sa, float sb,
+__device__ __forceinline__ void nf4_a(unsigned int wA, unsigned int wB, int sh, unsigned int sa, unsigned int sb,
                                       unsigned int (&a)[4]) {
-  a[0] = pair_bf16(col, wA, sh, sa);
-  a[1] = pair_bf16(col, wB, sh, sb);
-  a[2] = pair_bf16(col, wA, sh + 8, sa);
-  a[3] = pair_bf16(col, wB, sh + 8, sb);
+  unsigned int a0, a2, b0, b2;
+  nf4_pairs16(wA >> sh, a0, a2);
+  nf4_pairs16(wB >> sh, b0, b2);
+  a[0] = mul_bf16x2(a0, sa);
+  a[1] = mul_bf16x2(b0, sb);
+  a[2] = mul_bf16x2(a2, sa);
+  a[3] = mul_bf16x2(b2, sb);
 }
 
 __device__ __forceinline__ unsigned int word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
@@ -163,11 +143,9 @@ __device__ __forceinline__ void nf4_rows_load(NF4Rows& w, const unsigned char* _
 template <bool WT>
 __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
   pdl_trigger();
-  NF4_PAIRS;
   __shared__ float part[MMA_WARPS - 1][32][4];
   DYNAMIC_SHARED(uint4, xs);  // [8][stride]: x rows b0 … b0+7, inputs [128·begin, 128·end), 16 bytes of padding per row
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = (WT ? tileX * MMA_WARPS + warp : tileX) * 16, b0 = blockIdx.y * 8;
   // The warp's j-th chunk (relative to begin): WT, every chunk in turn; else chunks warp, warp+4, …
   const int first = WT ? 0 : warp, step = WT ? 1 : MMA_WARPS;
@@ -211,7 +189,6 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
       }
     }
   }
-  load_nf4_pairs(pairs);
   if constexpr (WT) cp_async_wait_all();
   __syncthreads();
 
@@ -222,6 +199,7 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
       const int j = j0 + d;
       if (j >= mine) break;
       const uint4* xr = xs + g * stride + 16 * (first + step * j) + 4 * t;  // row g, the lane's 32 inputs
+      const unsigned int sa = nf4_scale2(w[d].sa), sb = nf4_scale2(w[d].sb);
 #pragma unroll
       for (int p = 0; p < 4; p++) {  // word p of the codes: steps 2p and 2p+1
         const uint4 xv = xr[p];
@@ -232,7 +210,7 @@ __device__ __forceinline__ void nf4_mma_n8_tile(NF4_MMA_ARGS, int tileX) {
           // 2q+1 of x's vector p.
           const int sh = 16 * q;
           unsigned int a[4];
-          nf4_a(col, wA, wB, sh, w[d].sa, w[d].sb, a);
+          nf4_a(wA, wB, sh, sa, sb, a);
           const unsigned int b[2] = {q ? xv.z : xv.x, q ? xv.w : xv.y};
           mma_bf16_16816(c[0], a, b);
         }
@@ -345,7 +323,7 @@ struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a
 // of x are in flight while the warps multiply the current one; each warp keeps NF4_DEPTH chunks
 // of its codes in flight in registers. Split-K (gridDim.z, the launcher's sizing) fills the card
 // with blocks; each warp finishes its own tile (mma_finish_warp). Shared memory: S64_STAGES × 64
-// rows of S64_STRIDE bf16 (static, 36 KiB) and the NF4 table.
+// rows of S64_STRIDE bf16 (static, 36 KiB).
 //
 // Why: the form it replaced (nf4_mma_n64: one tile of 16 output rows per block, x loaded from L2
 // into registers by every block, 16 bytes of x per byte of codes, each chunk's loads waited for
@@ -359,10 +337,8 @@ struct NF4Codes {  // a lane's codes of one 64-input chunk: 8 bytes of rows g (a
 // 2–3).
 __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
   pdl_trigger();
-  NF4_PAIRS;
   __shared__ uint4 xs[S64_STAGES][64][S64_STRIDE / 8];  // 8 bf16 per uint4
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const NF4Col col = nf4_col(pairs, lane);
   const int o0 = (tileX * MMA_WARPS + warp) * 16, b0 = blockIdx.y * 64;
   const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
   const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
@@ -399,8 +375,6 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
     if (j < n) stage(j);
     cp_async_commit();  // one group per stage, empty past the block's chunks: the count stays exact
   }
-  load_nf4_pairs(pairs);
-
   float c[8][4];
 #pragma unroll
   for (int k = 0; k < 8; k++)
@@ -413,10 +387,11 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
     for (int d = 0; d < NF4_DEPTH; d++) {
       const int j = j0 + d;
       if (j >= n) break;  // n is the block's: every thread leaves together
-      const float sa = __shfl_sync(0xffffffffu, groupA, (lane & ~3) | d), sb = __shfl_sync(0xffffffffu, groupB, (lane & ~3) | d);
+      const unsigned int sa = nf4_scale2(__shfl_sync(0xffffffffu, groupA, (lane & ~3) | d));
+      const unsigned int sb = nf4_scale2(__shfl_sync(0xffffffffu, groupB, (lane & ~3) | d));
       // S64_STAGES−1 + j groups committed so far; at most S64_STAGES−2 in flight: chunk j's landed.
       cp_async_wait_group<S64_STAGES - 2>();
-      __syncthreads();  // everyone's copies of chunk j (and the table); everyone done with chunk j−1's slot
+      __syncthreads();  // everyone's copies of chunk j; everyone done with chunk j−1's slot
       if (j + S64_STAGES - 1 < n) stage(j + S64_STAGES - 1);  // into chunk j−1's slot
       cp_async_commit();
       const int slot = j % S64_STAGES;
@@ -432,7 +407,7 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
           // 2q+1 of xv[k].
           const int sh = 16 * q;
           unsigned int a[4];
-          nf4_a(col, wA, wB, sh, sa, sb, a);
+          nf4_a(wA, wB, sh, sa, sb, a);
 #pragma unroll
           for (int k = 0; k < 8; k++) {
             const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};

@@ -122,6 +122,23 @@ func randomNF4(rng *rand.Rand, out, in int) *quant.Quantized {
 	return quant.QuantizeNF4(w, out, in)
 }
 
+// mmaWeights are q's weights as the tensor-core NF4 kernels multiply them, rounded as
+// bitsandbytes' bf16 inference kernel does (kernels/nf4_mma.cu): bf16(bf16(NF4[code]) ·
+// bf16(absmax)), the product of two bfloat16 values being exact in float32.
+func mmaWeights(q *quant.Quantized) []float32 {
+	w := make([]float32, q.NumElements())
+	for i := range w {
+		c := q.Packed[i/2]
+		if i%2 == 0 {
+			c >>= 4
+		} else {
+			c &= 0x0F
+		}
+		w[i] = roundBF16(roundBF16(quant.NF4[c]) * roundBF16(q.Absmax[i/quant.BlockSize]))
+	}
+	return w
+}
+
 // TestNF4Dequant compares the kernel with the host reference on fresh random weights of several
 // shapes (llm.c-style: new inputs every run), both output types, bit for bit.
 func TestNF4Dequant(t *testing.T) {
@@ -191,9 +208,7 @@ func testNF4GEMV(t *testing.T, be compute.Backend, rng *rand.Rand, mma bool) {
 		q := randomNF4(rng, c.out, c.in)
 		w := q.Dequantize()
 		if mma && c.in%64 == 0 {
-			for i := range w {
-				w[i] = roundBF16(w[i])
-			}
+			w = mmaWeights(q)
 		}
 		xs := make([]float32, c.rows*c.in)
 		for i := range xs {
@@ -285,10 +300,7 @@ func TestNF4GEMVGroup(t *testing.T) {
 		ms := make([]NF4Matrix, len(c.outs))
 		for m, out := range c.outs {
 			q := randomNF4(rng, out, c.in)
-			w := q.Dequantize()
-			for i := range w {
-				w[i] = roundBF16(w[i])
-			}
+			w := mmaWeights(q)
 			_, pp := onDevice(t, be, q.Packed, len(q.Packed))
 			_, pa := onDevice(t, be, q.Absmax, len(q.Absmax))
 			yt, py := zerosOnDevice(t, be, dtypes.Float32, c.rows, out)

@@ -9,4 +9,11 @@
 // so a GoMLX tensor's device address (DevicePtr) is valid for the kernels and nothing is copied.
 // Order the two with Synchronize between an XLA execution and a kernel reading its outputs, and
 // before XLA reads what a kernel wrote.
+//
+// Rounding: the tensor-core NF4 matmuls (the decoder's default) multiply each weight rounded as
+// bitsandbytes' bf16 inference kernel (gemm_4bit_simt.cu) does, w = bf16(bf16(NF4[code]) ·
+// bf16(absmax)); the GoMLX path, which computes GRPO's log-probs and gradients, dequantizes as
+// bitsandbytes' dequantize_4bit, w = bf16(NF4[code] · absmax), as PEFT's training forward does.
+// The two can differ by one bfloat16 step in a weight, so a sampled token may differ in a near-tie;
+// the loss is unaffected, since both the old and the new log-probs come from the GoMLX path.
 package cuda

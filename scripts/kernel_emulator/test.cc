@@ -164,14 +164,18 @@ static DoubleQuant doubleQuantize(NF4W& q, bool dq) {
   return d;
 }
 
-// MMAWeights: random NF4 weights [out, in] (double-quantized scales with dq) and their values
-// rounded to bfloat16, as the tensor-core kernels and the GoMLX path multiply them.
+// MMAWeights: random NF4 weights [out, in] (double-quantized scales with dq) and the values the
+// tensor-core kernels multiply, rounded as bitsandbytes' bf16 inference kernel does:
+// bf16(bf16(NF4[code]) · bf16(absmax)) (kernels/nf4_mma.cu).
 struct MMAWeights {
   NF4W q;
   DoubleQuant d;
   std::vector<float> wf;
   MMAWeights(int out, int in, bool dq) : q(randomNF4(out, in)), d(doubleQuantize(q, dq)), wf(q.w.size()) {
-    for (size_t i = 0; i < wf.size(); i++) wf[i] = bf(q.w[i]);
+    for (size_t i = 0; i < wf.size(); i++) {
+      const int code = i % 2 == 0 ? q.packed[i / 2] >> 4 : q.packed[i / 2] & 15;
+      wf[i] = bf(bf(NF4[code]) * bf(q.absmax[i / 64]));
+    }
   }
 };
 
