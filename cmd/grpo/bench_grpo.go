@@ -131,6 +131,7 @@ func benchGenerate(args []string) error {
 	batch := fs.Int("batch", 8, "rows")
 	promptLen := fs.Int("prompt", 256, "prompt tokens")
 	newTok := fs.Int("new", 200, "new tokens per row")
+	gens := fs.Int("num-generations", 8, "completions per prompt (TRL's num_generations): the batch is batch/num_generations distinct prompts, each on num_generations consecutive rows, as in a GRPO step")
 	load4 := fs.Bool("load-in-4bit", false, "NF4 base weights")
 	greedy := fs.Bool("greedy", false, "argmax instead of sampling")
 	topP := fs.Float64("top-p", 1, "nucleus sampling (below 1 the sampler sorts the vocabulary)")
@@ -162,14 +163,20 @@ func benchGenerate(args []string) error {
 			return err
 		}
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	ids := make([]int, *promptLen)
-	for i := range ids {
-		ids[i] = rng.IntN(m.Config.VocabSize)
+	if *gens < 1 || *batch%*gens != 0 {
+		return fmt.Errorf("bench generate: --batch %d is not a multiple of --num-generations %d", *batch, *gens)
 	}
+	rng := rand.New(rand.NewPCG(3, 4))
 	prompts := make([][]int, *batch)
 	for i := range prompts {
-		prompts[i] = ids
+		if i%*gens == 0 {
+			prompts[i] = make([]int, *promptLen)
+			for j := range prompts[i] {
+				prompts[i][j] = rng.IntN(m.Config.VocabSize)
+			}
+		} else {
+			prompts[i] = prompts[i-1]
+		}
 	}
 	gen, err := sample.NewGenerator(m.Model)
 	if err != nil {
@@ -208,7 +215,7 @@ func benchGenerate(args []string) error {
 		decoder = "cuda"
 	}
 	return printJSON(withAllocator(m.Backend, map[string]any{"kind": "generate", "impl": "gomlxgrpo", "model": *ref, "shape": *shape, "nf4": *load4, "greedy": *greedy, "top_p": *topP, "decoder": decoder, "lora_rank": *loraR,
-		"batch": *batch, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
+		"batch": *batch, "num_generations": *gens, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
 		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)}))
 }

@@ -184,7 +184,7 @@ func TestBenchGRPODoubleQuant(t *testing.T) {
 // malformed --ab is refused before the model loads.
 func TestBenchGenerateAB(t *testing.T) {
 	t.Setenv("GOMLXGRPO_TEST_AB", "before")
-	out, err := capture(t, "bench", "generate", "--model", goldenModel, "--batch", "2", "--prompt", "6", "--new", "3",
+	out, err := capture(t, "bench", "generate", "--model", goldenModel, "--batch", "2", "--num-generations", "2", "--prompt", "6", "--new", "3",
 		"--lora-r", "2", "--ab", "GOMLXGRPO_TEST_AB=b,GOMLXGRPO_TEST_AB2=c", "--repeat", "3")
 	if err != nil {
 		t.Fatal(err)
@@ -205,5 +205,8 @@ func TestBenchGenerateAB(t *testing.T) {
 	}
 	if _, err := capture(t, "bench", "generate", "--model", goldenModel, "--ab", "NOVALUE"); err == nil || !strings.Contains(err.Error(), "--ab") {
 		t.Errorf("--ab NOVALUE: %v", err)
+	}
+	if _, err := capture(t, "bench", "generate", "--model", goldenModel, "--batch", "6", "--num-generations", "4"); err == nil || !strings.Contains(err.Error(), "--num-generations") {
+		t.Errorf("a batch that is not a multiple of --num-generations: error %v", err)
 	}
 }

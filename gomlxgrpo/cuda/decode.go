@@ -109,12 +109,20 @@ const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
 // AttentionDecode: out [rows, n·h] = softmax(q·Kᵀ/√h)·V over the cache positions s with
 // (valid[row,s] ∧ s ≤ w) ∨ s = w, w the int32 in device memory at writeIdx; q [rows, n, h], caches
 // [rows, kv, s, h] bfloat16 bits, valid [rows, s] bytes.
-func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr) error {
+//
+// Shared prompts: with srcRow (int32 [rows] in device memory; 0: none), row b reads the cache
+// positions below prefix from row srcRow[b]'s cache, which must hold the same bits there (the
+// sampler's copies of one prefilled prompt): the rows of a prompt then read one copy of it, from
+// L2 for all but the first (kernels/attention_decode.cu).
+func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx, srcRow cu.DevicePtr, prefix int) error {
 	if h > 256 || h%4 != 0 || n%kv != 0 {
 		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
 	}
-	n32, k32, h32, s32 := int32(n), int32(kv), int32(h), int32(s)
-	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx)}
+	if prefix < 0 || prefix > s {
+		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", prefix, s)
+	}
+	n32, k32, h32, s32, p32 := int32(n), int32(kv), int32(h), int32(s), int32(prefix)
+	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&srcRow), p(&p32)}
 	if useSplitAttention(s) {
 		slice, slices := attentionSlices(s)
 		floats, counters := attentionScratch(rows, n, h, s)

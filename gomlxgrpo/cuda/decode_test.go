@@ -225,7 +225,7 @@ func testAttentionDecode(t *testing.T) {
 		_, pv := onDevice(t, be, vch, len(vch))
 		_, pm := onDevice(t, be, valid, len(valid))
 		ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
-		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw); err != nil {
+		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		syncT(t)
@@ -263,6 +263,87 @@ func testAttentionDecode(t *testing.T) {
 			}
 		}
 		near(t, fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s)), readBF16(t, ot), want, func(i int) float64 { return 0.02*math.Abs(float64(want[i])) + 0.01 })
+	}
+}
+
+// TestAttentionDecodeSharedPrompts: with shared prompts (rows in groups of 4 holding one prompt,
+// its cache entries copied from the group's first row, as the sampler leaves them) every form
+// gives the bits it gives without; then, with the copies' prompt entries overwritten by NaN, the
+// same bits again (it reads the first row's), and NaN without sharing (the check can fail).
+func TestAttentionDecodeSharedPrompts(t *testing.T) {
+	defer func(h int, w, s, d bool) { forceHeads, wideAttention, splitAttention, deepAttention = h, w, s, d }(forceHeads, wideAttention, splitAttention, deepAttention)
+	be := xlaBackend(t)
+	rng := freshRNG(16)
+	nan := bfloat16From(float32(math.NaN()))
+	for _, form := range []struct {
+		split, w16, deep bool
+		heads            int
+	}{{true, false, false, 1}, {false, false, false, 1}, {false, true, false, 1}, {false, false, true, 1}, {false, false, true, 3}, {false, false, true, 4}, {false, false, false, 0}} {
+		splitAttention, wideAttention, deepAttention, forceHeads = form.split, form.w16, form.deep, form.heads
+		for _, c := range []struct{ rows, n, kv, h, s, prefix int }{{8, 12, 2, 128, 456, 256}, {16, 24, 8, 128, 300, 200}, {12, 32, 8, 64, 200, 64}, {8, 4, 2, 16, 48, 30}} {
+			_, qh := randBF16(rng, c.rows*c.n*c.h, 1)
+			_, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+			_, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+			src := make([]int32, c.rows)
+			valid := make([]uint8, c.rows*c.s)
+			w := c.s - 1 - rng.IntN(c.s-c.prefix)
+			for b := range c.rows {
+				src[b] = int32(b - b%4)
+				pad := 3 * (b / 4) // each prompt its own left padding
+				for s := pad; s < c.s; s++ {
+					valid[b*c.s+s] = uint8(min(1, (s+b)%9)) // completion positions masked here and there
+					if s < c.prefix {
+						valid[b*c.s+s] = 1
+					}
+				}
+			}
+			copies := func(v bfloat16T) { // the copies' prompt entries: the first row's, or v
+				for b := range c.rows {
+					if int(src[b]) == b {
+						continue
+					}
+					for kh := range c.kv {
+						for s := range c.prefix {
+							for i := range c.h {
+								at, from := ((b*c.kv+kh)*c.s+s)*c.h+i, ((int(src[b])*c.kv+kh)*c.s+s)*c.h+i
+								if v == 0 {
+									kch[at], vch[at] = kch[from], vch[from]
+								} else {
+									kch[at], vch[at] = v, v
+								}
+							}
+						}
+					}
+				}
+			}
+			run := func(shared bool) []float32 {
+				_, pw := onDevice(t, be, []int32{int32(w)}, 1)
+				_, pq := onDevice(t, be, qh, len(qh))
+				_, pk := onDevice(t, be, kch, len(kch))
+				_, pv := onDevice(t, be, vch, len(vch))
+				_, pm := onDevice(t, be, valid, len(valid))
+				_, ps := onDevice(t, be, src, len(src))
+				ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
+				srcPtr, prefix := cu.DevicePtr(0), 0
+				if shared {
+					srcPtr, prefix = ps, c.prefix
+				}
+				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, srcPtr, prefix); err != nil {
+					t.Fatal(err)
+				}
+				syncT(t)
+				return readBF16(t, ot)
+			}
+			what := fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s))
+			copies(0)
+			want := run(false)
+			near(t, what+", copied prompts", run(true), want, func(int) float64 { return 0 })
+			copies(nan)
+			near(t, what+", shared prompts", run(true), want, func(int) float64 { return 0 })
+			if got := run(false); !math.IsNaN(float64(got[5*c.n*c.h])) {
+				t.Errorf("%s: row 5 read its own prompt entries (NaN) and gave %v", what, got[5*c.n*c.h])
+			}
+		}
 	}
 }
 
@@ -630,14 +711,14 @@ func BenchmarkAttentionDecode(b *testing.B) {
 						b.Skip("the group does not divide into " + form[1:] + " heads")
 					}
 				}
-				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil { // scratch, warm-up
+				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, 0, 0); err != nil { // scratch, warm-up
 					b.Fatal(err)
 				}
 				_ = Synchronize()
 				b.ResetTimer()
 				start := time.Now()
 				for range b.N {
-					if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw); err != nil {
+					if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, 0, 0); err != nil {
 						b.Fatal(err)
 					}
 				}

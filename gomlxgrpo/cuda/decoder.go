@@ -45,7 +45,18 @@ type Decoder struct {
 	layers                            []layerPtrs
 	embed, finalNorm, lmHead, invFreq cu.DevicePtr
 	maxR                              int
+	// Shared prompts (SharePrompts, for the next Start): each row's source row, the prompt width;
+	// srcRow and prefix are what the attention launches get (0, 0: each row reads its own cache).
+	share  []int32
+	shareP int
+	srcRow cu.DevicePtr
+	prefix int
 }
+
+// SharePrompts (sample.PromptSharer) makes the next generation's attention read each row's cache
+// positions below prefix from row src[b] (the first row with its prompt), one copy per prompt
+// instead of one per row (AttentionDecode). GOMLXGRPO_ATTN_SHARE=0 turns it off (read at Start).
+func (d *Decoder) SharePrompts(src []int32, prefix int) { d.share, d.shareP = src, prefix }
 
 type linearPtrs struct {
 	w, packed, bias cu.DevicePtr // w: bfloat16 weight, or packed codes + scales for NF4
@@ -188,6 +199,10 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 3 * d.loraStride(), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
 	}
+	share := len(d.share) == B && d.shareP > 0 && d.shareP <= d.S && os.Getenv("GOMLXGRPO_ATTN_SHARE") != "0"
+	if share {
+		sizes["src"] = 4 * B
+	}
 	d.buf, d.bufBytes = map[string]cu.DevicePtr{}, map[string]int64{}
 	err = onContext(func() error {
 		if err := cu.Synchronize(); err != nil { // XLA's prefill and first token wrote the caches
@@ -215,8 +230,16 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		if err := cu.MemcpyHtoD(d.buf["k1"], unsafe.Pointer(&k1[0]), int64(4*B)); err != nil {
 			return err
 		}
+		d.srcRow, d.prefix = 0, 0
+		if share {
+			if err := cu.MemcpyHtoD(d.buf["src"], unsafe.Pointer(&d.share[0]), int64(4*B)); err != nil {
+				return err
+			}
+			d.srcRow, d.prefix = d.buf["src"], d.shareP
+		}
 		return cu.MemcpyHtoD(d.buf["k2"], unsafe.Pointer(&k2[0]), int64(4*B))
 	})
+	d.share, d.shareP = nil, 0 // one generation's
 	if err != nil {
 		d.Close()
 	}
@@ -543,7 +566,7 @@ func (d *Decoder) record() error {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
-		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"]))
+		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.srcRow, d.prefix))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)

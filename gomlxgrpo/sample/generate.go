@@ -79,6 +79,15 @@ type StepDecoder interface {
 	Close()
 }
 
+// PromptSharer is a StepDecoder that can read the rows' copies of one prompt's cache entries from a
+// single row (gomlxgrpo/cuda: the decode attention reads them once per prompt, not once per row).
+// The Generator calls SharePrompts before Start with src[b], the first row holding row b's prompt,
+// and the prompt width P: in the caches Start gets, positions below P hold the same bits in every
+// row of a prompt (the prefill runs once per distinct prompt and its cache is copied to the rows).
+type PromptSharer interface {
+	SharePrompts(src []int32, prefix int)
+}
+
 // NewDecoder, when not nil, is asked for a StepDecoder for every new Generator (a build with the
 // cuda tag sets it); a model it does not support gets the GoMLX path. GOMLXGRPO_DECODER=xla
 // turns it off.
@@ -235,6 +244,13 @@ func (g *Generator) Generate(req *Request) (*Result, error) {
 	out[0].FinalizeAll()
 	out[1].FinalizeAll()
 	dec := g.Decoder
+	if ps, ok := dec.(PromptSharer); ok {
+		src := make([]int32, B)
+		for b := range B {
+			src[b] = int32(uniq[rowOf[b]])
+		}
+		ps.SharePrompts(src, P)
+	}
 	if dec != nil {
 		if err := dec.Start(toTensors(cache), k1, k2, req.Params); errors.Is(err, ErrDecoderUnsupported) {
 			dec = nil // e.g. a cache longer than the CUDA attention kernel holds: the GoMLX path decodes

@@ -90,3 +90,63 @@ func TestStepDecoderHook(t *testing.T) {
 		t.Fatalf("failing decoder: error %v", err)
 	}
 }
+
+// sharingDecoder is a fakeDecoder that also takes shared prompts (PromptSharer) and checks, in
+// Start, the promise the Generator makes with them: every row's cache entries below the prompt
+// width are its source row's bits.
+type sharingDecoder struct {
+	fakeDecoder
+	src     []int32
+	prefix  int
+	checked int // cache entries compared
+	diff    string
+}
+
+func (f *sharingDecoder) SharePrompts(src []int32, prefix int) { f.src, f.prefix = src, prefix }
+
+func (f *sharingDecoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p Params) error {
+	for _, c := range caches { // [B, K, S, H]
+		dims := c.Shape().Dimensions
+		B, K, S, H, size := dims[0], dims[1], dims[2], dims[3], c.DType().Size()
+		_ = c.ConstBytes(func(data []byte) {
+			for b := range B {
+				for k := range K {
+					for s := range f.prefix {
+						at := func(row int) []byte {
+							i := (((row*K+k)*S + s) * H) * size
+							return data[i : i+H*size]
+						}
+						f.checked++
+						if string(at(b)) != string(at(int(f.src[b]))) && f.diff == "" {
+							f.diff = fmt.Sprintf("row %d kv head %d position %d differs from row %d's", b, k, s, f.src[b])
+						}
+					}
+				}
+			}
+		})
+	}
+	return f.fakeDecoder.Start(caches, k1, k2, p)
+}
+
+// TestStepDecoderSharedPrompts: a PromptSharer decoder learns each row's first row with the same
+// prompt and the prompt width, and the caches it gets hold the same bits there in those rows.
+func TestStepDecoderSharedPrompts(t *testing.T) {
+	m := loadTiny(t)
+	gen, err := NewGenerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	f := &sharingDecoder{}
+	gen.Decoder = f
+	a, b := []int{5, 9, 13}, []int{11, 12}
+	if _, err := gen.Generate(&Request{Prompts: [][]int{a, a, b, a, b}, MaxNewTokens: 4, Params: DefaultParams(), Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f.src); got != "[0 0 2 0 2]" || f.prefix < 3 {
+		t.Fatalf("SharePrompts(%s, %d), want [0 0 2 0 2] and the prompt width (≥ 3)", got, f.prefix)
+	}
+	if f.checked == 0 || f.diff != "" {
+		t.Fatalf("compared %d cache rows; %s", f.checked, f.diff)
+	}
+}

@@ -63,17 +63,17 @@ void residual_rmsnorm_lora_bf16_e20(const u16*, const float*, const u16*, u16*, 
 void residual_rmsnorm_lora_bf16_e24(const u16*, const float*, const u16*, u16*, u16*, int, float, const float*, const float*,
                                    const float*, float*, float*, float*, int, int, int);
 void rope_cache_bf16(const float*, const float*, const float*, const int*, const float*, u16*, u16*, u16*, int, int, int, int, const int*, int, int);
-void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h3w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_h4w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*);
-void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
-void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, float*, float*, unsigned*, int);
+void attention_decode_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h2(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h3(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h4(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h3w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h4w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
+void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
 void residual_add_bf16(u16*, const float*, long long);
 void swiglu_bf16(const float*, const float*, u16*, int, int, int);
@@ -517,14 +517,14 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
     const int P = (S + split - 1) / split;
     std::vector<float> sc(B * N * S, NAN), part(B * N * P * H, NAN);
     std::vector<unsigned> cnt(B * N, 0);
-    auto args = [&] { return std::make_tuple(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, sc.data(), part.data(), cnt.data(), split); };
+    auto args = [&] { return std::make_tuple(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0, sc.data(), part.data(), cnt.data(), split); };
     emuLaunch({unsigned(N), unsigned(P), B}, 256, 0, [&] { std::apply(attention_scores_split_bf16, args()); });
     emuLaunch({unsigned(N), unsigned(P), B}, 256, 0, [&] { std::apply(attention_out_split_bf16, args()); });
     for (unsigned c : cnt) CHECK(c == 0, "attention split: a row counter left at %u", c);
   } else if (w16)  // the 16-warp form (the launcher's GOMLXGRPO_ATTN=w16)
-    emuLaunch({B, N}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+    emuLaunch({B, N}, 512, 4 * S, [&] { attention_decode_bf16_w16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0); });
   else
-    emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w); });
+    emuLaunch({B, N}, 256, 4 * S, [&] { attention_decode_bf16(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0); });
   for (int b = 0; b < B; b++)
     for (int n = 0; n < N; n++) {
       const std::vector<float> want = attentionRef(q, kc, vc, valid, b, n, N, K, H, S, w);
@@ -537,7 +537,7 @@ static void testAttention(int H, int S, int w, bool w16 = false, int split = 0) 
 }
 
 // AttnLaunch launches one decode attention form on (q, kc, vc, valid) into out.
-typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*)> AttnLaunch;
+typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int)> AttnLaunch;
 
 // testAttentionSame: two decode attention forms give the same bits on random inputs with a
 // left-padded row and a masked position inside the other.
@@ -550,8 +550,8 @@ static void testAttentionSame(const char* what, int H, int S, int w, int N, int 
   std::vector<unsigned char> valid(B * S, 1);
   for (int s = 0; s < 5; s++) valid[S + s] = 0;  // row 1 left-padded
   valid[w / 2] = 0;                              // a masked position inside row 0
-  want(q.data(), kc.data(), vc.data(), valid.data(), ref.data(), N, K, H, S, &w);
-  got(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w);
+  want(q.data(), kc.data(), vc.data(), valid.data(), ref.data(), N, K, H, S, &w, nullptr, 0);
+  got(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0);
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s [%d] %g want %g (H=%d S=%d N=%d K=%d)", what, i, fbf(out[i]), fbf(ref[i]), H, S, N, K);
   printf("ok %s (H=%d S=%d N=%d K=%d)\n", what, H, S, N, K);
 }
@@ -586,6 +586,60 @@ static void testAttentionDeep(int H, int S, int w) {
   testAttentionSame("attention_decode_w16u16 equals the 16-warp form", H, S, w, N, K,
                     [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16(a...); }); },
                     [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); });
+}
+
+// testAttentionShared: a form with shared prompts (src_row, prefix: rows 0–2 hold prompt A, rows
+// 3–4 prompt B, prefix positions of each copied from the prompt's first row, as the sampler's
+// prefill leaves them) gives its own bits without them; then with the copies' prompt entries
+// overwritten by NaN, it must give the same bits again with src_row (it reads them from the first
+// row) and NaN without (so the check can fail).
+static void testAttentionShared(const char* what, int H, int S, int P, int w, int N, int K, AttnLaunch launch) {
+  const int B = 5;
+  const int src[B] = {0, 0, 0, 3, 3};
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), ref(B * N * H);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int b = 3; b < B; b++)
+    for (int s = 0; s < 4; s++) valid[b * S + s] = 0;  // prompt B left-padded
+  for (int s = P; s < S; s++) valid[1 * S + s] = s % 7 != 3;  // completion positions masked in row 1 only
+  auto prompt = [&](std::vector<u16>& c, u16 nan) {  // rows' prompt entries: the first row's, or NaN
+    for (int b = 0; b < B; b++)
+      if (src[b] != b)
+        for (int kh = 0; kh < K; kh++)
+          for (int s = 0; s < P; s++)
+            for (int i = 0; i < H; i++) c[((b * K + kh) * S + s) * H + i] = nan ? nan : c[((src[b] * K + kh) * S + s) * H + i];
+  };
+  prompt(kc, 0), prompt(vc, 0);
+  launch(q.data(), kc.data(), vc.data(), valid.data(), ref.data(), N, K, H, S, &w, nullptr, 0);
+  launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, src, P);
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, copied prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
+  prompt(kc, 0x7fc0), prompt(vc, 0x7fc0);
+  launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, src, P);
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
+  launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0);
+  CHECK(std::isnan(fbf(out[1 * N * H])), "%s: the copies' NaN prompt entries were not read without src_row", what);
+  printf("ok %s with shared prompts (H=%d S=%d P=%d N=%d K=%d)\n", what, H, S, P, N, K);
+}
+
+// testAttentionSharedForms runs testAttentionShared on every form the launcher picks.
+static void testAttentionSharedForms() {
+  const unsigned B = 5;
+  testAttentionShared("attention_decode_bf16", 128, 300, 200, 290, 4, 2, [&](auto... a) { emuLaunch({B, 4u}, 256, 4 * 300, [&] { attention_decode_bf16(a...); }); });
+  testAttentionShared("attention_decode_bf16 (CUDA-core passes)", 16, 48, 30, 40, 4, 2, [&](auto... a) { emuLaunch({B, 4u}, 256, 4 * 48, [&] { attention_decode_bf16(a...); }); });
+  testAttentionShared("attention_decode_bf16_w16", 64, 70, 33, 60, 4, 2, [&](auto... a) { emuLaunch({B, 4u}, 512, 4 * 70, [&] { attention_decode_bf16_w16(a...); }); });
+  testAttentionShared("attention_decode_bf16_w16u16", 128, 300, 256, 299, 12, 2, [&](auto... a) { emuLaunch({B, 12u}, 512, 4 * 300, [&] { attention_decode_bf16_w16u16(a...); }); });
+  testAttentionShared("attention_decode_bf16_h3w8", 128, 150, 100, 149, 6, 2, [&](auto... a) { emuLaunch({B, 2u}, 256, 4 * 3 * 150, [&] { attention_decode_bf16_h3w8(a...); }); });
+  testAttentionShared("attention_decode_bf16_h4", 64, 70, 50, 69, 8, 2, [&](auto... a) { emuLaunch({B, 2u}, 512, 4 * 4 * 70, [&] { attention_decode_bf16_h4(a...); }); });
+  testAttentionShared("attention_decode_bf16_h2 (CUDA-core passes)", 16, 48, 20, 47, 4, 2, [&](auto... a) { emuLaunch({B, 2u}, 512, 4 * 2 * 48, [&] { attention_decode_bf16_h2(a...); }); });
+  const int S = 150, L = 64, NS = (S + L - 1) / L, N = 4;
+  std::vector<float> sc(B * N * S), part(B * N * NS * 128);
+  std::vector<unsigned> cnt(B * N, 0);
+  testAttentionShared("the split form", 128, S, 100, 140, N, 2, [&](auto... a) {
+    emuLaunch({unsigned(N), unsigned(NS), B}, 256, 0, [&] { attention_scores_split_bf16(a..., sc.data(), part.data(), cnt.data(), L); });
+    emuLaunch({unsigned(N), unsigned(NS), B}, 256, 0, [&] { attention_out_split_bf16(a..., sc.data(), part.data(), cnt.data(), L); });
+  });
 }
 
 // testResidualRMSNormLoRA: the norm with the LoRA down-projections fused gives residual_rmsnorm's
@@ -911,6 +965,7 @@ int main() {
   testAttentionHeads(3, 128, 150, 149, 6, 2, true);
   testAttentionHeads(2, 64, 70, 40, 8, 2, true);
   testAttentionHeads(4, 128, 9, 8, 4, 1, true);
+  testAttentionSharedForms();
   testElementwise();
   testSample();
   testSampleSplit();
