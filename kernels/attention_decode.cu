@@ -555,6 +555,144 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h
   attention_decode_heads<4, WARPS, UNROLL>(ATTN_CALL);
 }
 
+// attention_decode_rows is attention_decode_heads (tensor-core passes, H = 16·KS: 64 or 128) for R
+// rows of one prompt and QH query heads per block, QH·R ≤ 8: the mma steps' 8 columns are the
+// block's (row r, head h) = (c / QH, c % QH). With shared prompts a tile of 16 positions below the
+// prompt width holds the same K and V rows for the R rows (their prompt's first row's), so one mma
+// serves all R rows' columns and the tile is read once for them, not R times (from L2, with
+// attention_decode_heads); a tile reaching past the prompt width takes one mma per row on that
+// row's own cache, kept for that row's columns only (scores) or with the other rows'
+// probabilities 0 (output: adding 0 leaves a sum as it is). Per column the same products, added in
+// the same order as attention_decode_heads with W warps: its bits. The launcher takes this form
+// only when the rows b0 … b0+R−1 of every block share src_row (GOMLXGRPO_ATTN_ROWS).
+// Grid (B/R, N/QH); dynamic shared memory: QH·R·S scores.
+template <int QH, int R, int KS, int W>
+__device__ __forceinline__ void attention_decode_rows(ATTN_ARGS) {
+  constexpr int C = QH * R, HH = 16 * KS, WORDS = 2 * KS;
+  static_assert(C <= 8, "one mma column per (row, head)");
+  const int write_idx = *write_idx_p;
+  DYNAMIC_SHARED(float, sc);  // [C][S] scores, then probabilities
+  __shared__ float red[W];
+  __shared__ float part[W][128];  // per-warp partial outputs of one column
+  const int b0 = blockIdx.x * R, n0 = blockIdx.y * QH, kh = n0 / (N / K);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const float scale = 1.f / sqrtf((float)HH);
+  const int P = src_row ? prefix : 0;  // tiles wholly below P are shared; none without shared prompts
+  unsigned int qw[WORDS];  // B: column g's query row, as attn_scores_mma
+  {
+    const int r = g / QH, h = g % QH;
+#pragma unroll
+    for (int i = 0; i < WORDS / 4; i++) {
+      const uint4 v = g < C ? *reinterpret_cast<const uint4*>(q + ((long long)(b0 + r) * N + n0 + h) * HH + t * (HH / 4) + 8 * i)
+                            : uint4{0u, 0u, 0u, 0u};
+      qw[4 * i] = v.x, qw[4 * i + 1] = v.y, qw[4 * i + 2] = v.z, qw[4 * i + 3] = v.w;
+    }
+  }
+  const int tiles = (S + 15) / 16;
+  for (int j = warp; j < tiles; j += W) {
+    const int p0 = 16 * j;
+    const bool shared = p0 + 16 <= P;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      if (r > 0 && shared) continue;  // (continue, not break: the loop unrolls)
+      const AttnRows kb = attn_rows(kcache, src_row, prefix, b0 + r, K, kh, S, HH);
+      const unsigned char* vrow = valid + (long long)(b0 + r) * S;
+      unsigned int kw[2][WORDS];
+#pragma unroll
+      for (int h2 = 0; h2 < 2; h2++) {
+        const int s = p0 + g + 8 * h2;
+        attn_row_words(kb.at(s, HH) + t * (HH / 4), s < S && attn_on(vrow, s, write_idx), kw[h2]);
+      }
+      float c[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int kk = 0; kk < KS; kk++) {
+        const unsigned int a[4] = {kw[0][2 * kk], kw[1][2 * kk], kw[0][2 * kk + 1], kw[1][2 * kk + 1]};
+        const unsigned int b[2] = {qw[2 * kk], qw[2 * kk + 1]};
+        mma_bf16_16816(c, a, b);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int s = p0 + g + (i >= 2 ? 8 : 0), col = 2 * t + (i & 1);
+        if (col < C && s < S && (shared || col / QH == r)) {
+          sc[col * S + s] = attn_on(valid + (long long)(b0 + col / QH) * S, s, write_idx) ? bf16_to_f32(f32_to_bf16(c[i])) * scale : -INFINITY;
+        }
+      }
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int col = 0; col < C; col++) softmax_bf16_w<W>(sc + col * S, S, red);  // column by column, as the heads kernel
+
+  float acc[KS][4];
+#pragma unroll
+  for (int i = 0; i < KS; i++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[i][k] = 0.f;
+  for (int j = warp; j < tiles; j += W) {
+    const int p0 = 16 * j;
+    const bool shared = p0 + 16 <= P;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      if (r > 0 && shared) continue;
+      const AttnRows vb = attn_rows(vcache, src_row, prefix, b0 + r, K, kh, S, HH);
+      const unsigned char* vrow = valid + (long long)(b0 + r) * S;
+      unsigned int vw[4][KS];  // rows 2t, 2t+1, 2t+8, 2t+9 of the tile: the lane's H/8 dims
+#pragma unroll
+      for (int rr = 0; rr < 4; rr++) {
+        const int s = p0 + 2 * t + (rr & 1) + 8 * (rr >> 1);
+        attn_row_words(vb.at(s, HH) + g * (HH / 8), s < S && attn_on(vrow, s, write_idx), vw[rr]);
+      }
+      float pr[4];
+#pragma unroll
+      for (int rr = 0; rr < 4; rr++) {
+        const int s = p0 + 2 * t + (rr & 1) + 8 * (rr >> 1);
+        pr[rr] = g < C && s < S && (shared || g / QH == r) ? sc[g * S + s] : 0.f;
+      }
+      const unsigned int b[2] = {bf16x2(pr[0], pr[1]), bf16x2(pr[2], pr[3])};
+#pragma unroll
+      for (int i = 0; i < KS; i++) {
+        const int lo = i / 2, hi = KS / 2 + i / 2;
+        const unsigned int sel = (i & 1) ? 0x7632u : 0x5410u;
+        const unsigned int a[4] = {prmt(vw[0][lo], vw[1][lo], sel), prmt(vw[0][hi], vw[1][hi], sel),
+                                   prmt(vw[2][lo], vw[3][lo], sel), prmt(vw[2][hi], vw[3][hi], sel)};
+        mma_bf16_16816(acc[i], a, b);
+      }
+    }
+  }
+  // attn_out_mma_store's sums, column by column into its (row, head).
+#pragma unroll
+  for (int col = 0; col < C; col++) {
+    if (t == col / 2) {
+      const int e = col & 1;
+#pragma unroll
+      for (int i = 0; i < KS; i++) {
+        part[warp][(HH / 8) * g + i] = acc[i][e];
+        part[warp][(HH / 8) * g + HH / 16 + i] = acc[i][2 + e];
+      }
+    }
+    __syncthreads();
+    unsigned short* o = out + ((long long)(b0 + col / QH) * N + n0 + col % QH) * HH;
+    for (int i = threadIdx.x; i < HH; i += 32 * W) {
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < W; w++) v += part[w][i];
+      o[i] = f32_to_bf16(v);
+    }
+    __syncthreads();
+  }
+}
+
+// The 8-warp forms (as _hQHw8) for 2 rows of 3 or 4 heads and 4 rows of 2; H = 128 or 64.
+#define ATTN_ROWS(QH, R)                                                                                 \
+  extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h##QH##r##R##w8(ATTN_ARGS) { \
+    pdl_start();                                                                                         \
+    if (H == 128) attention_decode_rows<QH, R, 8, WARPS>(ATTN_CALL);                                     \
+    else attention_decode_rows<QH, R, 4, WARPS>(ATTN_CALL);                                              \
+  }
+ATTN_ROWS(2, 4)
+ATTN_ROWS(3, 2)
+ATTN_ROWS(4, 2)
+
 // The split form ("flash-decoding"): the per-head kernels walk all S positions in one block, 8 or
 // 16 warps × UNROLL positions per round trip to memory, so a block waits on ⌈S / (W·UNROLL)⌉
 // round trips per pass (456 positions: 8 with 8 warps) and a batch-8 step has only 96 such blocks

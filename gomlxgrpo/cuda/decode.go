@@ -110,19 +110,19 @@ const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
 // (valid[row,s] ∧ s ≤ w) ∨ s = w, w the int32 in device memory at writeIdx; q [rows, n, h], caches
 // [rows, kv, s, h] bfloat16 bits, valid [rows, s] bytes.
 //
-// Shared prompts: with srcRow (int32 [rows] in device memory; 0: none), row b reads the cache
-// positions below prefix from row srcRow[b]'s cache, which must hold the same bits there (the
-// sampler's copies of one prefilled prompt): the rows of a prompt then read one copy of it, from
-// L2 for all but the first (kernels/attention_decode.cu).
-func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx, srcRow cu.DevicePtr, prefix int) error {
+// Shared prompts (sp, the zero value: none): row b reads the cache positions below sp.Prefix from
+// row sp.Src[b]'s cache, which must hold the same bits there (the sampler's copies of one prefilled
+// prompt): the rows of a prompt then read one copy of it, from L2 for all but the first
+// (kernels/attention_decode.cu).
+func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
 	if h > 256 || h%4 != 0 || n%kv != 0 {
 		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
 	}
-	if prefix < 0 || prefix > s {
-		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", prefix, s)
+	if sp.Prefix < 0 || sp.Prefix > s {
+		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", sp.Prefix, s)
 	}
-	n32, k32, h32, s32, p32 := int32(n), int32(kv), int32(h), int32(s), int32(prefix)
-	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&srcRow), p(&p32)}
+	n32, k32, h32, s32, p32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix)
+	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32)}
 	if useSplitAttention(s) {
 		slice, slices := attentionSlices(s)
 		floats, counters := attentionScratch(rows, n, h, s)
@@ -138,6 +138,9 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	}
 	if qh := attentionHeads(rows, n, kv, h, s); qh > 1 {
 		if rows*n/qh > wideAttentionBlocks { // more blocks than the card holds at once: 8 warps, as the per-head kernels
+			if r := 8 / qh; attentionRows() && sp.Src != 0 && sp.Group%r == 0 && rows%r == 0 && (h == 64 || h == 128) && 4*qh*r*s <= maxRowsScores {
+				return launch(fmt.Sprintf("attention_decode_bf16_h%dr%dw8", qh, r), [3]int{rows / r, n / qh, 1}, 256, 4*qh*r*s, args...)
+			}
 			return launch(fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4*qh*s, args...)
 		}
 		return launch(fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4*qh*s, args...)
@@ -245,6 +248,21 @@ func attentionHeads(rows, n, kv, h, s int) int {
 	return 1
 }
 
+// SharedPrompts tells AttentionDecode which rows hold the same prompt (sample.PromptSharer): Src,
+// int32 [rows] in device memory, each row's first row with its prompt (0: no sharing); Prefix, the
+// prompt width (cache positions below it hold the same bits in those rows); Group, when every
+// prompt's rows are Group consecutive rows (sample.PromptGroup), else 0.
+type SharedPrompts struct {
+	Src           cu.DevicePtr
+	Prefix, Group int
+}
+
+// attentionRows reports whether AttentionDecode may take the forms with several rows of one prompt
+// per block (attention_decode_bf16_hQHrRw8: the prompt's tiles read once for R rows, not once per
+// row) when the heads form would run with 8 warps: GOMLXGRPO_ATTN_ROWS=1, read at each launch so
+// that `grpo bench generate --ab` compares in one process. Opt-in until timed on a GPU.
+func attentionRows() bool { return os.Getenv("GOMLXGRPO_ATTN_ROWS") == "1" }
+
 // forceHeads, when not 0, is what attentionHeads asks for (tests).
 var forceHeads int
 
@@ -253,6 +271,9 @@ const (
 	// maxHeadsScores: shared memory for attention_decode_bf16_hN's scores (bytes) next to its 8 KiB
 	// of per-warp partial outputs.
 	maxHeadsScores = 48<<10 - 8<<10 - 64
+	// maxRowsScores: the same for attention_decode_bf16_hQHrRw8, whose two head-dim instances each
+	// keep 4 KiB of per-warp partial outputs.
+	maxRowsScores = 48<<10 - 8<<10 - 128
 )
 
 // EmbedRows: x [rows, d] = E[ids[row], :] (bfloat16 bits, ids int32).

@@ -225,7 +225,7 @@ func testAttentionDecode(t *testing.T) {
 		_, pv := onDevice(t, be, vch, len(vch))
 		_, pm := onDevice(t, be, valid, len(valid))
 		ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
-		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, 0, 0); err != nil {
+		if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, SharedPrompts{}); err != nil {
 			t.Fatal(err)
 		}
 		syncT(t)
@@ -275,12 +275,19 @@ func TestAttentionDecodeSharedPrompts(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(16)
 	nan := bfloat16From(float32(math.NaN()))
+	// The last form: the launcher's choice with GOMLXGRPO_ATTN_ROWS=1, which takes the forms with
+	// several rows of a prompt per block (hQHrRw8) on the last three shapes.
+	defer os.Unsetenv("GOMLXGRPO_ATTN_ROWS")
 	for _, form := range []struct {
-		split, w16, deep bool
-		heads            int
-	}{{true, false, false, 1}, {false, false, false, 1}, {false, true, false, 1}, {false, false, true, 1}, {false, false, true, 3}, {false, false, true, 4}, {false, false, false, 0}} {
+		split, w16, deep, rows bool
+		heads                  int
+	}{{true, false, false, false, 1}, {false, false, false, false, 1}, {false, true, false, false, 1}, {false, false, true, false, 1}, {false, false, true, false, 3}, {false, false, true, false, 4}, {false, false, false, false, 0}, {false, false, false, true, 0}} {
 		splitAttention, wideAttention, deepAttention, forceHeads = form.split, form.w16, form.deep, form.heads
-		for _, c := range []struct{ rows, n, kv, h, s, prefix int }{{8, 12, 2, 128, 456, 256}, {16, 24, 8, 128, 300, 200}, {12, 32, 8, 64, 200, 64}, {8, 4, 2, 16, 48, 30}} {
+		if form.rows {
+			os.Setenv("GOMLXGRPO_ATTN_ROWS", "1")
+		}
+		for _, c := range []struct{ rows, n, kv, h, s, prefix int }{{8, 12, 2, 128, 456, 256}, {16, 24, 8, 128, 300, 200}, {12, 32, 8, 64, 200, 64}, {8, 4, 2, 16, 48, 30},
+			{48, 24, 8, 128, 300, 200}, {40, 32, 8, 64, 200, 72}, {72, 16, 8, 128, 100, 48}} {
 			_, qh := randBF16(rng, c.rows*c.n*c.h, 1)
 			_, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
 			_, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
@@ -324,17 +331,17 @@ func TestAttentionDecodeSharedPrompts(t *testing.T) {
 				_, pm := onDevice(t, be, valid, len(valid))
 				_, ps := onDevice(t, be, src, len(src))
 				ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
-				srcPtr, prefix := cu.DevicePtr(0), 0
+				sp := SharedPrompts{}
 				if shared {
-					srcPtr, prefix = ps, c.prefix
+					sp = SharedPrompts{Src: ps, Prefix: c.prefix, Group: 4}
 				}
-				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, srcPtr, prefix); err != nil {
+				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp); err != nil {
 					t.Fatal(err)
 				}
 				syncT(t)
 				return readBF16(t, ot)
 			}
-			what := fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s))
+			what := fmt.Sprintf("attention %+v split %v w16 %v w16u16 %v heads %d rows form %v", c, splitAttention, wideAttention, deepAttention, attentionHeads(c.rows, c.n, c.kv, c.h, c.s), form.rows)
 			copies(0)
 			want := run(false)
 			near(t, what+", copied prompts", run(true), want, func(int) float64 { return 0 })
@@ -711,14 +718,14 @@ func BenchmarkAttentionDecode(b *testing.B) {
 						b.Skip("the group does not divide into " + form[1:] + " heads")
 					}
 				}
-				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, 0, 0); err != nil { // scratch, warm-up
+				if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, SharedPrompts{}); err != nil { // scratch, warm-up
 					b.Fatal(err)
 				}
 				_ = Synchronize()
 				b.ResetTimer()
 				start := time.Now()
 				for range b.N {
-					if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, 0, 0); err != nil {
+					if err := AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, s, pw, SharedPrompts{}); err != nil {
 						b.Fatal(err)
 					}
 				}

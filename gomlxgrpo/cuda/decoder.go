@@ -46,11 +46,10 @@ type Decoder struct {
 	embed, finalNorm, lmHead, invFreq cu.DevicePtr
 	maxR                              int
 	// Shared prompts (SharePrompts, for the next Start): each row's source row, the prompt width;
-	// srcRow and prefix are what the attention launches get (0, 0: each row reads its own cache).
+	// shared is what the attention launches get (the zero value: each row reads its own cache).
 	share  []int32
 	shareP int
-	srcRow cu.DevicePtr
-	prefix int
+	shared SharedPrompts
 }
 
 // SharePrompts (sample.PromptSharer) makes the next generation's attention read each row's cache
@@ -230,12 +229,12 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 		if err := cu.MemcpyHtoD(d.buf["k1"], unsafe.Pointer(&k1[0]), int64(4*B)); err != nil {
 			return err
 		}
-		d.srcRow, d.prefix = 0, 0
+		d.shared = SharedPrompts{}
 		if share {
 			if err := cu.MemcpyHtoD(d.buf["src"], unsafe.Pointer(&d.share[0]), int64(4*B)); err != nil {
 				return err
 			}
-			d.srcRow, d.prefix = d.buf["src"], d.shareP
+			d.shared = SharedPrompts{Src: d.buf["src"], Prefix: d.shareP, Group: sample.PromptGroup(d.share)}
 		}
 		return cu.MemcpyHtoD(d.buf["k2"], unsafe.Pointer(&k2[0]), int64(4*B))
 	})
@@ -566,7 +565,7 @@ func (d *Decoder) record() error {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
-		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.srcRow, d.prefix))
+		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)

@@ -88,6 +88,27 @@ type PromptSharer interface {
 	SharePrompts(src []int32, prefix int)
 }
 
+// PromptGroup returns G when the rows of every prompt are G consecutive rows (src as SharePrompts
+// gets it: src[b] = b − b mod G), else 0.
+func PromptGroup(src []int32) int {
+	G := len(src)
+	for b := 1; b < len(src); b++ {
+		if int(src[b]) == b {
+			G = b
+			break
+		}
+	}
+	if G == 0 || len(src)%G != 0 {
+		return 0
+	}
+	for b, s := range src {
+		if int(s) != b-b%G {
+			return 0
+		}
+	}
+	return G
+}
+
 // NewDecoder, when not nil, is asked for a StepDecoder for every new Generator (a build with the
 // cuda tag sets it); a model it does not support gets the GoMLX path. GOMLXGRPO_DECODER=xla
 // turns it off.

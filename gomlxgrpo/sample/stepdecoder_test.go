@@ -150,3 +150,23 @@ func TestStepDecoderSharedPrompts(t *testing.T) {
 		t.Fatalf("compared %d cache rows; %s", f.checked, f.diff)
 	}
 }
+
+// TestPromptGroup: G for prompts on G consecutive rows each, 0 for any other layout.
+func TestPromptGroup(t *testing.T) {
+	for _, c := range []struct {
+		src  []int32
+		want int
+	}{
+		{[]int32{0, 0, 0, 0, 4, 4, 4, 4}, 4},
+		{[]int32{0, 0, 0, 0, 0, 0, 0, 0}, 8},
+		{[]int32{0, 1, 2}, 1},
+		{[]int32{0}, 1},
+		{[]int32{0, 0, 2, 2, 2, 5}, 0}, // groups of 2, 3 and 1
+		{[]int32{0, 0, 2, 0}, 0},       // prompt A again after B
+		{[]int32{0, 0, 0, 3, 3}, 0},    // 3 then 2
+	} {
+		if got := PromptGroup(c.src); got != c.want {
+			t.Errorf("PromptGroup(%v) = %d, want %d", c.src, got, c.want)
+		}
+	}
+}

@@ -70,6 +70,9 @@ void attention_decode_bf16_h4(const u16*, const u16*, const u16*, const unsigned
 void attention_decode_bf16_h2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_h3w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_h4w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h2r4w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h3r2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+void attention_decode_bf16_h4r2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
@@ -642,6 +645,58 @@ static void testAttentionSharedForms() {
   });
 }
 
+// testAttentionRows: the form with R rows of one prompt per block (attention_decode_bf16_hQHrRw8)
+// equals the heads form _hQHw8 bit for bit: 4R rows in two prompts of 2R rows, the copies' prompt
+// entries copied from the prompt's first row; then with those entries NaN, with shared prompts;
+// and without shared prompts (every tile per row) on the copied entries.
+static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, int K) {
+  const int B = 4 * R;
+  std::vector<int> src(B);
+  for (int b = 0; b < B; b++) src[b] = b < 2 * R ? 0 : 2 * R;
+  std::vector<u16> q(B * N * H), kc(B * K * S * H), vc(B * K * S * H), out(B * N * H), ref(B * N * H);
+  for (auto& x : q) x = tobf(gauss(1));
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int b = 2 * R; b < B; b++)
+    for (int s = 0; s < 5; s++) valid[b * S + s] = 0;  // the second prompt left-padded
+  for (int b = 0; b < B; b++)
+    for (int s = P; s < S; s++) valid[b * S + s] = (s + b) % 5 != 0;  // completion positions masked here and there
+  auto prompt = [&](std::vector<u16>& c, u16 nan) {
+    for (int b = 0; b < B; b++)
+      if (src[b] != b)
+        for (int kh = 0; kh < K; kh++)
+          for (int s = 0; s < P; s++)
+            for (int i = 0; i < H; i++) c[((b * K + kh) * S + s) * H + i] = nan ? nan : c[((src[b] * K + kh) * S + s) * H + i];
+  };
+  prompt(kc, 0), prompt(vc, 0);
+  auto heads = [&](const int* sr, int pf, u16* o) {
+    emuLaunch({unsigned(B), unsigned(N / QH)}, 256, 4 * QH * S, [&] {
+      if (QH == 2) attention_decode_bf16_h2w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+      if (QH == 3) attention_decode_bf16_h3w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+      if (QH == 4) attention_decode_bf16_h4w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+    });
+  };
+  auto rows = [&](const int* sr, int pf, u16* o) {
+    emuLaunch({unsigned(B / R), unsigned(N / QH)}, 256, 4 * QH * R * S, [&] {
+      if (QH == 2) attention_decode_bf16_h2r4w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+      if (QH == 3) attention_decode_bf16_h3r2w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+      if (QH == 4) attention_decode_bf16_h4r2w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
+    });
+  };
+  char what[96];
+  snprintf(what, sizeof what, "attention_decode_bf16_h%dr%dw8 equals _h%dw8", QH, R, QH);
+  heads(nullptr, 0, ref.data());
+  rows(nullptr, 0, out.data());
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, no shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
+  rows(src.data(), P, out.data());
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, copied prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
+  prompt(kc, 0x7fc0), prompt(vc, 0x7fc0);
+  rows(src.data(), P, out.data());
+  for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
+  printf("ok %s (H=%d S=%d P=%d N=%d K=%d)\n", what, H, S, P, N, K);
+}
+
 // testResidualRMSNormLoRA: the norm with the LoRA down-projections fused gives residual_rmsnorm's
 // (or rmsnorm's, without a residual) bits for x and the output, and each adapter's u = out·Aᵀ
 // within float32 rounding of a double-precision sum, for n adapters of rank r over J blocks per
@@ -966,6 +1021,9 @@ int main() {
   testAttentionHeads(2, 64, 70, 40, 8, 2, true);
   testAttentionHeads(4, 128, 9, 8, 4, 1, true);
   testAttentionSharedForms();
+  testAttentionRows(3, 2, 128, 300, 256, 299, 6, 2);  // the Llama-3.2-3B batch-64 shape's grouping (G = 3)
+  testAttentionRows(4, 2, 64, 100, 40, 90, 8, 2);     // P not a multiple of 16: a tile across the prompt width
+  testAttentionRows(2, 4, 128, 70, 32, 69, 4, 2);
   testElementwise();
   testSample();
   testSampleSplit();
