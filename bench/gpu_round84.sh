@@ -17,7 +17,7 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
-cuda_tests 90 'TestAttentionDecodeSharedPrompts|TestAttentionDecode$' attn
+cuda_tests 120 'TestAttentionDecodeSharedPrompts|TestAttentionDecode$' attn
 echo "tests done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK llama3.2-3b llama3.1-8b 2>&1 | grep --line-buffered '^{'
 run_logged b64-3b-rows 60 "" grpo-cuda bench generate --load-in-4bit --model $CK/llama3.2-3b --batch 64 --ab GOMLXGRPO_ATTN_ROWS=1 --repeat 3
