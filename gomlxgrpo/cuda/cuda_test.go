@@ -128,13 +128,7 @@ func randomNF4(rng *rand.Rand, out, in int) *quant.Quantized {
 func mmaWeights(q *quant.Quantized) []float32 {
 	w := make([]float32, q.NumElements())
 	for i := range w {
-		c := q.Packed[i/2]
-		if i%2 == 0 {
-			c >>= 4
-		} else {
-			c &= 0x0F
-		}
-		w[i] = roundBF16(roundBF16(quant.NF4[c]) * roundBF16(q.Absmax[i/quant.BlockSize]))
+		w[i] = roundBF16(roundBF16(quant.NF4[q.Code(i)]) * roundBF16(q.Absmax[i/quant.BlockSize]))
 	}
 	return w
 }

@@ -146,18 +146,21 @@ func QuantizeNF4(w []float32, shape ...int) *Quantized {
 	return q
 }
 
+// Code returns element i's 4-bit code: a byte of Packed holds two, the even element in its high
+// nibble (bitsandbytes' order).
+func (q *Quantized) Code(i int) byte {
+	if i%2 == 0 {
+		return q.Packed[i/2] >> 4
+	}
+	return q.Packed[i/2] & 0x0F
+}
+
 // Dequantize returns ŵ = NF4[code]·absmax as float32 (the host reference for the graph op and kernels).
 func (q *Quantized) Dequantize() []float32 {
 	n := q.NumElements()
 	out := make([]float32, n)
 	for i := range n {
-		c := q.Packed[i/2]
-		if i%2 == 0 {
-			c >>= 4
-		} else {
-			c &= 0x0F
-		}
-		out[i] = NF4[c] * q.Absmax[i/BlockSize]
+		out[i] = NF4[q.Code(i)] * q.Absmax[i/BlockSize]
 	}
 	return out
 }
