@@ -191,6 +191,33 @@ __device__ __forceinline__ void attn_scores(const float (&qv)[QH][GM][4], const 
   }
 }
 
+// attn_score_tile runs one tile's KS mma steps of attn_scores_mma: c (zeroed by the caller) =
+// K rows g and g+8 (the lane's words k0, k1) times the 8 query columns (qw).
+template <int KS>
+__device__ __forceinline__ void attn_score_tile(const unsigned int (&k0)[2 * KS], const unsigned int (&k1)[2 * KS],
+                                                const unsigned int (&qw)[2 * KS], float (&c)[4]) {
+#pragma unroll
+  for (int kk = 0; kk < KS; kk++) {
+    const unsigned int a[4] = {k0[2 * kk], k1[2 * kk], k0[2 * kk + 1], k1[2 * kk + 1]};
+    const unsigned int b[2] = {qw[2 * kk], qw[2 * kk + 1]};
+    mma_bf16_16816(c, a, b);
+  }
+}
+
+// attn_out_tile runs one tile's KS mma steps of attn_out_mma: c[i] += step i of Vᵀ·Pᵀ, A packed by
+// prmt from the lane's V words vw (tile rows 2t, 2t+1, 2t+8, 2t+9), B = the probabilities b.
+template <int KS>
+__device__ __forceinline__ void attn_out_tile(const unsigned int (&vw)[4][KS], const unsigned int (&b)[2], float (&c)[KS][4]) {
+#pragma unroll
+  for (int i = 0; i < KS; i++) {
+    const int lo = i / 2, hi = KS / 2 + i / 2;
+    const unsigned int sel = (i & 1) ? 0x7632u : 0x5410u;
+    const unsigned int a[4] = {prmt(vw[0][lo], vw[1][lo], sel), prmt(vw[0][hi], vw[1][hi], sel), prmt(vw[2][lo], vw[3][lo], sel),
+                               prmt(vw[2][hi], vw[3][hi], sel)};
+    mma_bf16_16816(c[i], a, b);
+  }
+}
+
 // attn_scores_mma is attn_scores for QH ≤ 8 query heads and H = 16·KS (KS = 4 or 8) on tensor
 // cores: per tile of 16 positions, S[pos][head] = K_tile · Qᵀ in KS mma m16n8k16 steps (heads
 // padded to 8 with zeros), instead of a 5-step shuffle reduction per (position, head). Lane
@@ -226,12 +253,7 @@ __device__ __forceinline__ void attn_scores_mma(const unsigned short* __restrict
       const int p0 = 16 * (j0 + W * u);
       if (p0 >= S) break;
       float c[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int kk = 0; kk < KS; kk++) {
-        const unsigned int a[4] = {kw[u][0][2 * kk], kw[u][1][2 * kk], kw[u][0][2 * kk + 1], kw[u][1][2 * kk + 1]};
-        const unsigned int b[2] = {qw[2 * kk], qw[2 * kk + 1]};
-        mma_bf16_16816(c, a, b);
-      }
+      attn_score_tile<KS>(kw[u][0], kw[u][1], qw, c);
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         const int s = p0 + g + (i >= 2 ? 8 : 0), h = 2 * t + (i & 1);
@@ -283,14 +305,7 @@ __device__ __forceinline__ void attn_out_mma(const float* p, const AttnRows vb,
         pr[r] = g < QH && s < S ? p[g * S + s] : 0.f;
       }
       const unsigned int b[2] = {bf16x2(pr[0], pr[1]), bf16x2(pr[2], pr[3])};
-#pragma unroll
-      for (int i = 0; i < KS; i++) {
-        const int lo = i / 2, hi = KS / 2 + i / 2;
-        const unsigned int sel = (i & 1) ? 0x7632u : 0x5410u;
-        const unsigned int a[4] = {prmt(vw[u][0][lo], vw[u][1][lo], sel), prmt(vw[u][0][hi], vw[u][1][hi], sel),
-                                   prmt(vw[u][2][lo], vw[u][3][lo], sel), prmt(vw[u][2][hi], vw[u][3][hi], sel)};
-        mma_bf16_16816(c[i], a, b);
-      }
+      attn_out_tile<KS>(vw[u], b, c);
     }
   }
 }
@@ -604,12 +619,7 @@ __device__ __forceinline__ void attention_decode_rows(ATTN_ARGS) {
         attn_row_words(kb.at(s, HH) + t * (HH / 4), s < S && attn_on(vrow, s, write_idx), kw[h2]);
       }
       float c[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int kk = 0; kk < KS; kk++) {
-        const unsigned int a[4] = {kw[0][2 * kk], kw[1][2 * kk], kw[0][2 * kk + 1], kw[1][2 * kk + 1]};
-        const unsigned int b[2] = {qw[2 * kk], qw[2 * kk + 1]};
-        mma_bf16_16816(c, a, b);
-      }
+      attn_score_tile<KS>(kw[0], kw[1], qw, c);
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         const int s = p0 + g + (i >= 2 ? 8 : 0), col = 2 * t + (i & 1);
@@ -649,17 +659,11 @@ __device__ __forceinline__ void attention_decode_rows(ATTN_ARGS) {
         pr[rr] = g < C && s < S && (shared || g / QH == r) ? sc[g * S + s] : 0.f;
       }
       const unsigned int b[2] = {bf16x2(pr[0], pr[1]), bf16x2(pr[2], pr[3])};
-#pragma unroll
-      for (int i = 0; i < KS; i++) {
-        const int lo = i / 2, hi = KS / 2 + i / 2;
-        const unsigned int sel = (i & 1) ? 0x7632u : 0x5410u;
-        const unsigned int a[4] = {prmt(vw[0][lo], vw[1][lo], sel), prmt(vw[0][hi], vw[1][hi], sel),
-                                   prmt(vw[2][lo], vw[3][lo], sel), prmt(vw[2][hi], vw[3][hi], sel)};
-        mma_bf16_16816(acc[i], a, b);
-      }
+      attn_out_tile<KS>(vw, b, acc);
     }
   }
-  // attn_out_mma_store's sums, column by column into its (row, head).
+  // attn_out_mma_store's sums, column by column into its (row, head). (Not attn_out_mma_store with
+  // the output address as a parameter: that changed the timed heads kernels' PTX.)
 #pragma unroll
   for (int col = 0; col < C; col++) {
     if (t == col / 2) {

@@ -591,6 +591,16 @@ static void testAttentionDeep(int H, int S, int w) {
                     [&](auto... a) { emuLaunch({2u, unsigned(N)}, 512, 4 * S, [&] { attention_decode_bf16_w16u16(a...); }); });
 }
 
+// copyPrompts sets the prompt entries (positions < P) of every row b of cache c [B, K, S, H] whose
+// src[b] is another row: to src[b]'s, as the sampler's prefill leaves them, or to nan when not 0.
+static void copyPrompts(std::vector<u16>& c, const int* src, int B, int K, int S, int H, int P, u16 nan) {
+  for (int b = 0; b < B; b++)
+    if (src[b] != b)
+      for (int kh = 0; kh < K; kh++)
+        for (int s = 0; s < P; s++)
+          for (int i = 0; i < H; i++) c[((b * K + kh) * S + s) * H + i] = nan ? nan : c[((src[b] * K + kh) * S + s) * H + i];
+}
+
 // testAttentionShared: a form with shared prompts (src_row, prefix: rows 0–2 hold prompt A, rows
 // 3–4 prompt B, prefix positions of each copied from the prompt's first row, as the sampler's
 // prefill leaves them) gives its own bits without them; then with the copies' prompt entries
@@ -607,18 +617,11 @@ static void testAttentionShared(const char* what, int H, int S, int P, int w, in
   for (int b = 3; b < B; b++)
     for (int s = 0; s < 4; s++) valid[b * S + s] = 0;  // prompt B left-padded
   for (int s = P; s < S; s++) valid[1 * S + s] = s % 7 != 3;  // completion positions masked in row 1 only
-  auto prompt = [&](std::vector<u16>& c, u16 nan) {  // rows' prompt entries: the first row's, or NaN
-    for (int b = 0; b < B; b++)
-      if (src[b] != b)
-        for (int kh = 0; kh < K; kh++)
-          for (int s = 0; s < P; s++)
-            for (int i = 0; i < H; i++) c[((b * K + kh) * S + s) * H + i] = nan ? nan : c[((src[b] * K + kh) * S + s) * H + i];
-  };
-  prompt(kc, 0), prompt(vc, 0);
+  copyPrompts(kc, src, B, K, S, H, P, 0), copyPrompts(vc, src, B, K, S, H, P, 0);
   launch(q.data(), kc.data(), vc.data(), valid.data(), ref.data(), N, K, H, S, &w, nullptr, 0);
   launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, src, P);
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, copied prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
-  prompt(kc, 0x7fc0), prompt(vc, 0x7fc0);
+  copyPrompts(kc, src, B, K, S, H, P, 0x7fc0), copyPrompts(vc, src, B, K, S, H, P, 0x7fc0);
   launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, src, P);
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
   launch(q.data(), kc.data(), vc.data(), valid.data(), out.data(), N, K, H, S, &w, nullptr, 0);
@@ -662,14 +665,7 @@ static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, 
     for (int s = 0; s < 5; s++) valid[b * S + s] = 0;  // the second prompt left-padded
   for (int b = 0; b < B; b++)
     for (int s = P; s < S; s++) valid[b * S + s] = (s + b) % 5 != 0;  // completion positions masked here and there
-  auto prompt = [&](std::vector<u16>& c, u16 nan) {
-    for (int b = 0; b < B; b++)
-      if (src[b] != b)
-        for (int kh = 0; kh < K; kh++)
-          for (int s = 0; s < P; s++)
-            for (int i = 0; i < H; i++) c[((b * K + kh) * S + s) * H + i] = nan ? nan : c[((src[b] * K + kh) * S + s) * H + i];
-  };
-  prompt(kc, 0), prompt(vc, 0);
+  copyPrompts(kc, src.data(), B, K, S, H, P, 0), copyPrompts(vc, src.data(), B, K, S, H, P, 0);
   auto heads = [&](const int* sr, int pf, u16* o) {
     emuLaunch({unsigned(B), unsigned(N / QH)}, 256, 4 * QH * S, [&] {
       if (QH == 2) attention_decode_bf16_h2w8(q.data(), kc.data(), vc.data(), valid.data(), o, N, K, H, S, &w, sr, pf);
@@ -691,7 +687,7 @@ static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, 
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, no shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
   rows(src.data(), P, out.data());
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, copied prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
-  prompt(kc, 0x7fc0), prompt(vc, 0x7fc0);
+  copyPrompts(kc, src.data(), B, K, S, H, P, 0x7fc0), copyPrompts(vc, src.data(), B, K, S, H, P, 0x7fc0);
   rows(src.data(), P, out.data());
   for (int i = 0; i < B * N * H; i++) CHECK(out[i] == ref[i], "%s, shared prompts [%d] %g want %g", what, i, fbf(out[i]), fbf(ref[i]));
   printf("ok %s (H=%d S=%d P=%d N=%d K=%d)\n", what, H, S, P, N, K);
