@@ -275,19 +275,18 @@ func TestAttentionDecodeSharedPrompts(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(16)
 	nan := bfloat16From(float32(math.NaN()))
-	// The last form: the launcher's choice with GOMLXGRPO_ATTN_ROWS=1, which takes the forms with
-	// several rows of a prompt per block (hQHrRw8) on the last three shapes.
+	// The last two forms: the launcher's choice with GOMLXGRPO_ATTN_ROWS=0 (the one-row forms) and
+	// with the default, which takes the forms with several rows of a prompt per block (hQHrRw8) on
+	// the last three shapes.
 	defer os.Unsetenv("GOMLXGRPO_ATTN_ROWS")
 	for _, form := range []struct {
 		split, w16, deep, rows bool
 		heads                  int
 	}{{true, false, false, false, 1}, {false, false, false, false, 1}, {false, true, false, false, 1}, {false, false, true, false, 1}, {false, false, true, false, 3}, {false, false, true, false, 4}, {false, false, false, false, 0}, {false, false, false, true, 0}} {
 		splitAttention, wideAttention, deepAttention, forceHeads = form.split, form.w16, form.deep, form.heads
-		if form.rows {
-			os.Setenv("GOMLXGRPO_ATTN_ROWS", "1")
-		}
+		os.Setenv("GOMLXGRPO_ATTN_ROWS", map[bool]string{false: "0", true: "1"}[form.rows])
 		shapes := []struct{ rows, n, kv, h, s, prefix int }{{8, 12, 2, 128, 456, 256}, {16, 24, 8, 128, 300, 200}, {12, 32, 8, 64, 200, 64}, {8, 4, 2, 16, 48, 30}}
-		if form.heads == 0 { // the launcher's choice: shapes with more than 264 heads-form blocks (8 warps; the rows forms with GOMLXGRPO_ATTN_ROWS=1)
+		if form.heads == 0 { // the launcher's choice: shapes with more than 264 heads-form blocks (8 warps; the rows forms unless GOMLXGRPO_ATTN_ROWS=0)
 			shapes = append(shapes, []struct{ rows, n, kv, h, s, prefix int }{{48, 24, 8, 128, 300, 200}, {40, 32, 8, 64, 200, 72}, {72, 16, 8, 128, 100, 48}}...)
 		}
 		for _, c := range shapes {
