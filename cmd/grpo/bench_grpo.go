@@ -38,6 +38,7 @@ func benchGRPO(args []string) error {
 	shared := fs.Bool("shared-prompt", true, "shared_prompt: the log-prob and training passes run the prompt once for its G completions (false: G copies, as TRL does)")
 	thenRows := fs.Int("then-rows", 0, "after the steps, this many more with shared_prompt off (the first compiles), reported as a second line: the layouts compared in one process")
 	attnMiB := fs.Int("attention-block-mib", 1024, "bound on one attention block's float32 scores: long sequences take their queries in chunks under it")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the steps after the first (the host's share of a step) to this file")
 	_ = fs.Parse(args)
 	if err := resolveModel(ref, shape); err != nil {
 		return err
@@ -80,6 +81,13 @@ func benchGRPO(args []string) error {
 	var last *grpo.StepMetrics
 	peak := 0.0
 	for i := range *steps {
+		if i == 1 && *cpuprofile != "" { // the first step compiles
+			stop, err := startCPUProfile(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		if last, err = tr.StepOnce(); err != nil {
 			return err
 		}
@@ -187,15 +195,12 @@ func benchGenerate(args []string) error {
 	if _, err := gen.Generate(req); err != nil {
 		return err // compiles the graphs of these shapes; the second run is timed
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	if *cpuprofile != "" { // stopped on return, also after an A/B (which had left it unwritten)
+		stop, err := startCPUProfile(*cpuprofile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+		defer stop()
 	}
 	if *ab != "" {
 		return benchGenerateAB(gen, req, abEnv, *repeat, *loraR)
@@ -206,9 +211,6 @@ func benchGenerate(args []string) error {
 		return err
 	}
 	dt := time.Since(t0).Seconds()
-	if *cpuprofile != "" {
-		pprof.StopCPUProfile()
-	}
 	tm := res.Timing
 	decoder := "xla"
 	if tm.StepDecoder {
@@ -218,6 +220,19 @@ func benchGenerate(args []string) error {
 		"batch": *batch, "num_generations": *gens, "prompt": *promptLen, "new": *newTok, "seconds": round(dt, 2), "tok_per_s": round(float64(*batch**newTok)/dt, 0),
 		"ms_per_token_step": round(dt*1000/float64(*newTok), 2), "prefill_s": round(tm.PrefillS, 3), "decode_dispatch_s": round(tm.DecodeS, 3),
 		"decode_wait_read_s": round(tm.ReadS, 3), "host_pick_s": round(tm.PickS, 3), "gpu_used_gib": round(gpuUsedGiB(), 2)}))
+}
+
+// startCPUProfile starts a Go CPU profile into path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchGenerateAB times req's generation repeat times with the environment as it is (A) and repeat

@@ -50,7 +50,7 @@ func (t *Trainer) SaveState(dir string) error {
 	}
 	ts := map[string]hf.RawTensor{}
 	for v := range t.Model.Store.IterVariables() {
-		if isBase(v.Path()) || strings.HasPrefix(v.Path(), "/grpo/grad_acc") {
+		if isBase(v.Path()) || v.Path() == accPath {
 			continue
 		}
 		val, err := v.Value()
@@ -141,6 +141,9 @@ func (t *Trainer) LoadState(dir string) error {
 			return err
 		}
 		v.SetTrainable(false) // optimizer moments and counters
+	}
+	if err := t.opt.adoptLegacy(t.Model.Store); err != nil { // a state saved with GoMLX's Adam (adamw.go)
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	t.Step, t.Cursor, t.buffer = st.Step, st.Cursor, st.Buffer
 	return nil

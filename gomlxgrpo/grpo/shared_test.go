@@ -88,9 +88,7 @@ func testSharedPromptMatchesRows(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range tr.accs {
-			acc = append(acc, tensors.MustCopyFlatData[float32](a.MustValue()))
-		}
+		acc = tr.opt.accumulated()
 		tr.zeroAccumulators()
 		return float64(tensors.ToScalar[float32](out[0])), acc
 	}

@@ -381,11 +381,7 @@ func (t *Trainer) StepOnce() (*StepMetrics, error) {
 	return m, nil
 }
 
-func (t *Trainer) zeroAccumulators() {
-	for _, acc := range t.accs {
-		acc.MustSetValue(tensors.FromShape(acc.Shape()))
-	}
-}
+func (t *Trainer) zeroAccumulators() { t.opt.zero() }
 
 func nanMin(x []float32) float64 {
 	v := math.Inf(1)

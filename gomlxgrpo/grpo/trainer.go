@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
@@ -56,7 +52,7 @@ type Trainer struct {
 	logpExec, refExec [2]*gmodel.Exec
 	microExec         [2]*gmodel.Exec
 	applyExec         *gmodel.Exec
-	accs              []*gmodel.Variable // gradient accumulators, one per trainable variable
+	opt               *adamW // the gradient accumulator and AdamW's state, flat (adamw.go)
 	trainable         []*gmodel.Variable
 	buffer            *genBatch // generation batch reused across num_iterations
 	warnedTruncate    bool
@@ -136,15 +132,10 @@ func (t *Trainer) build() error {
 			t.trainable = append(t.trainable, v)
 		}
 	}
-	for _, v := range t.trainable {
-		acc, err := store.CreateVariable("/grpo/grad_acc"+v.Path(), tensors.FromShape(shapes.Make(dtypes.Float32, v.Shape().Dimensions...)))
-		if err != nil {
-			return err
-		}
-		acc.SetTrainable(false)
-		t.accs = append(t.accs, acc)
-	}
 	var err error
+	if t.opt, err = newAdamW(store, t.trainable); err != nil {
+		return err
+	}
 	if t.gen, err = sample.NewGenerator(m); err != nil {
 		return err
 	}
@@ -154,35 +145,9 @@ func (t *Trainer) build() error {
 			return err
 		}
 	}
-	// Apply: global-norm clipping (torch's clip_grad_norm_: coef = min(1, max_norm/(‖g‖+1e-6))), AdamW, zero accumulators.
-	opt := optimizer.Adam().LearningRate(cfg.LearningRate).Betas(cfg.AdamBeta1, cfg.AdamBeta2).Epsilon(cfg.AdamEpsilon).
-		WeightDecay(cfg.WeightDecay).DType(dtypes.Float32).Done().(interface {
-		UpdateGraphWithGradients(scope *gmodel.Scope, grads []*Node, lossDType dtypes.DType)
-	})
+	// Apply: global-norm clipping (torch's clip_grad_norm_), AdamW, accumulator zeroed (adamw.go).
 	t.applyExec, err = gmodel.NewExec(m.Backend, store, func(scope *gmodel.Scope, lr *Node) *Node {
-		g := lr.Graph()
-		grads := make([]*Node, len(t.accs))
-		sq := ScalarZero(g, dtypes.Float32)
-		for i, acc := range t.accs {
-			grads[i] = acc.NodeValue(g)
-			sq = Add(sq, ReduceAllSum(Square(grads[i])))
-		}
-		norm := Sqrt(sq)
-		if cfg.MaxGradNorm > 0 {
-			coef := Min(Div(Scalar(g, dtypes.Float32, cfg.MaxGradNorm), AddScalar(norm, 1e-6)), ScalarOne(g, dtypes.Float32))
-			for i := range grads {
-				grads[i] = Mul(grads[i], coef)
-			}
-		}
-		for _, v := range t.trainable {
-			_ = v.NodeValue(g) // mark in use, so the optimizer sees them in store order
-		}
-		optimizer.LearningRateVarWithValue(scope.Store().RootScope(), dtypes.Float32, cfg.LearningRate).SetNodeValue(lr)
-		opt.UpdateGraphWithGradients(scope.Store().RootScope(), grads, dtypes.Float32)
-		for _, acc := range t.accs {
-			acc.SetNodeValue(ZerosLike(acc.NodeValue(g)))
-		}
-		return norm
+		return t.opt.apply(lr, cfg)
 	})
 	return err
 }
@@ -229,10 +194,7 @@ func (t *Trainer) buildPasses(layout int, shared bool) error {
 		for i, v := range t.trainable {
 			nodes[i] = v.NodeValue(g)
 		}
-		grads := Gradient(out.Loss, nodes...)
-		for i, acc := range t.accs {
-			acc.SetNodeValue(Add(acc.NodeValue(g), ConvertDType(grads[i], dtypes.Float32)))
-		}
+		t.opt.accumulate(Gradient(out.Loss, nodes...))
 		entSum := ReduceAllSum(Mul(ent, mask))
 		return []*Node{out.Loss, out.KLSum, out.LowClipSum, out.HighClipSum, out.RegionClipSum, out.Tokens, entSum, out.LowClipSeq, out.HighClipSeq}
 	})
