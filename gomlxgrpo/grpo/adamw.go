@@ -136,16 +136,6 @@ func (o *adamW) apply(lr *Node, cfg *Config) *Node {
 	return norm
 }
 
-// accumulated returns the accumulator split per trainable variable (flattened), for tests.
-func (o *adamW) accumulated() [][]float32 {
-	flat := tensors.MustCopyFlatData[float32](o.acc.MustValue())
-	out := make([][]float32, len(o.trainable))
-	for i, v := range o.trainable {
-		out[i] = flat[o.offsets[i] : o.offsets[i]+v.Shape().Size()]
-	}
-	return out
-}
-
 // zero resets the accumulator (a step that failed or was skipped).
 func (o *adamW) zero() {
 	o.acc.MustSetValue(tensors.FromShape(o.acc.Shape()))
@@ -198,18 +188,11 @@ func (o *adamW) adoptLegacy(store *gmodel.Store) error {
 	if err != nil {
 		return err
 	}
-	var steps int64
-	switch x := sv.Value().(type) {
-	case float32:
-		steps = int64(x)
-	case float64:
-		steps = int64(x)
-	case int64:
-		steps = x
-	default:
-		return fmt.Errorf("legacy optimizer step %s holds %T", stepVar.Path(), x)
+	steps, ok := sv.Value().(float32) // the trainer built GoMLX's Adam with DType(Float32)
+	if !ok {
+		return fmt.Errorf("legacy optimizer step %s holds %T, not the float32 the trainer kept", stepVar.Path(), sv.Value())
 	}
-	if err := o.step.SetValue(tensors.FromScalar(steps)); err != nil {
+	if err := o.step.SetValue(tensors.FromScalar(int64(steps))); err != nil {
 		return err
 	}
 	if err := store.DeleteVariablesInScope(legacyAdamScope); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -39,9 +40,26 @@ func f32s(x []float64) []float32 {
 	return out
 }
 
-// adamStore makes a store with trainable float32 variables /lora/pI/A of the golden's shapes and
-// initial values, and the flat AdamW over them.
-func adamStore(t *testing.T, gd *adamGolden) (*gmodel.Store, []*gmodel.Variable, *adamW) {
+// loadAdamGolden reads testdata/adamw.golden.json (scripts/make_adamw_goldens.py) and returns it
+// with a Config of its optimizer settings.
+func loadAdamGolden(t *testing.T) (*adamGolden, Config) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/adamw.golden.json")
+	if err != nil {
+		t.Fatalf("%v (run scripts/make_adamw_goldens.py)", err)
+	}
+	var gd adamGolden
+	if err := json.Unmarshal(data, &gd); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.MaxGradNorm, cfg.AdamBeta1, cfg.AdamBeta2, cfg.AdamEpsilon, cfg.WeightDecay = gd.MaxGradNorm, gd.Betas[0], gd.Betas[1], gd.Eps, gd.WeightDecay
+	return &gd, cfg
+}
+
+// trainableStore makes a store with trainable float32 variables /lora/pI/A of the golden's shapes
+// and initial values.
+func trainableStore(t *testing.T, gd *adamGolden) (*gmodel.Store, []*gmodel.Variable) {
 	t.Helper()
 	store := gmodel.NewStore()
 	var vars []*gmodel.Variable
@@ -53,6 +71,13 @@ func adamStore(t *testing.T, gd *adamGolden) (*gmodel.Store, []*gmodel.Variable,
 		v.SetTrainable(true)
 		vars = append(vars, v)
 	}
+	return store, vars
+}
+
+// adamStore is trainableStore with the flat AdamW over its variables.
+func adamStore(t *testing.T, gd *adamGolden) (*gmodel.Store, []*gmodel.Variable, *adamW) {
+	t.Helper()
+	store, vars := trainableStore(t, gd)
 	opt, err := newAdamW(store, vars)
 	if err != nil {
 		t.Fatal(err)
@@ -60,17 +85,57 @@ func adamStore(t *testing.T, gd *adamGolden) (*gmodel.Store, []*gmodel.Variable,
 	return store, vars, opt
 }
 
-// addGrads is an executable adding fixed gradients (one input per variable) into the accumulator
-// through adamW.accumulate, as the trainer's micro-batch executable does.
-func addGrads(t *testing.T, store *gmodel.Store, opt *adamW) *gmodel.Exec {
+// testBackend is the backend the package's tests run on.
+func testBackend(t *testing.T) compute.Backend {
 	t.Helper()
 	be, err := backend.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := gmodel.NewExec(be, store, func(scope *gmodel.Scope, in []*Node) *Node {
+	return be
+}
+
+// addGrads is an executable adding fixed gradients (one input per variable) into the accumulator
+// through adamW.accumulate, as the trainer's micro-batch executable does.
+func addGrads(t *testing.T, store *gmodel.Store, opt *adamW) *gmodel.Exec {
+	t.Helper()
+	e, err := gmodel.NewExec(testBackend(t), store, func(scope *gmodel.Scope, in []*Node) *Node {
 		opt.accumulate(in)
 		return ReduceAllSum(in[0])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// applyExec is the flat AdamW's update as the trainer's apply executable builds it (input: lr).
+func applyExec(t *testing.T, store *gmodel.Store, opt *adamW, cfg *Config) *gmodel.Exec {
+	t.Helper()
+	e, err := gmodel.NewExec(testBackend(t), store, func(scope *gmodel.Scope, lr *Node) *Node { return opt.apply(lr, cfg) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// gomlxAdamStep is one step of GoMLX's optimizer.Adam over vars, built as the trainer built it
+// before adamw.go (the learning rate in optimizer.LearningRateVar), gradients as inputs:
+// Call(lr, grads...).
+func gomlxAdamStep(t *testing.T, store *gmodel.Store, vars []*gmodel.Variable, cfg *Config) *gmodel.Exec {
+	t.Helper()
+	adam := optimizer.Adam().LearningRate(cfg.LearningRate).Betas(cfg.AdamBeta1, cfg.AdamBeta2).Epsilon(cfg.AdamEpsilon).
+		WeightDecay(cfg.WeightDecay).DType(dtypes.Float32).Done().(interface {
+		UpdateGraphWithGradients(scope *gmodel.Scope, grads []*Node, lossDType dtypes.DType)
+	})
+	e, err := gmodel.NewExec(testBackend(t), store, func(scope *gmodel.Scope, in []*Node) *Node {
+		lr, grads := in[0], in[1:]
+		for _, v := range vars {
+			_ = v.NodeValue(lr.Graph())
+		}
+		optimizer.LearningRateVarWithValue(scope.Store().RootScope(), dtypes.Float32, cfg.LearningRate).SetNodeValue(lr)
+		adam.UpdateGraphWithGradients(scope.Store().RootScope(), grads, dtypes.Float32)
+		return ReduceAllSum(grads[0])
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,30 +151,26 @@ func gradInputs(gd *adamGolden, k int) []any {
 	return in
 }
 
+// accumulated returns the accumulator split per trainable variable (flattened).
+func (o *adamW) accumulated() [][]float32 {
+	flat := tensors.MustCopyFlatData[float32](o.acc.MustValue())
+	out := make([][]float32, len(o.trainable))
+	for i, v := range o.trainable {
+		out[i] = flat[o.offsets[i] : o.offsets[i]+v.Shape().Size()]
+	}
+	return out
+}
+
 // TestAdamWMatchesTorch runs the flat AdamW (global-norm clipping, decoupled weight decay, the
 // learning rate changing per step) for five steps against torch.optim.AdamW after
 // clip_grad_norm_ (testdata/adamw.golden.json, scripts/make_adamw_goldens.py), the gradients
 // added through the accumulator in two halves, as two micro-batches would.
 func TestAdamWMatchesTorch(t *testing.T) {
-	data, err := os.ReadFile("testdata/adamw.golden.json")
-	if err != nil {
-		t.Fatalf("%v (run scripts/make_adamw_goldens.py)", err)
-	}
-	var gd adamGolden
-	if err := json.Unmarshal(data, &gd); err != nil {
-		t.Fatal(err)
-	}
-	cfg := Defaults()
-	cfg.MaxGradNorm, cfg.AdamBeta1, cfg.AdamBeta2, cfg.AdamEpsilon, cfg.WeightDecay = gd.MaxGradNorm, gd.Betas[0], gd.Betas[1], gd.Eps, gd.WeightDecay
-	store, vars, opt := adamStore(t, &gd)
-	add := addGrads(t, store, opt)
-	be, _ := backend.Default()
-	apply, err := gmodel.NewExec(be, store, func(scope *gmodel.Scope, lr *Node) *Node { return opt.apply(lr, &cfg) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	gd, cfg := loadAdamGolden(t)
+	store, vars, opt := adamStore(t, gd)
+	add, apply := addGrads(t, store, opt), applyExec(t, store, opt, &cfg)
 	for k, want := range gd.Steps {
-		half := gradInputs(&gd, k)
+		half := gradInputs(gd, k)
 		for i := range half { // two micro-batches of half the gradient each (exact in float32: a power of 2)
 			x := tensors.MustCopyFlatData[float32](half[i].(*tensors.Tensor))
 			for j := range x {
@@ -155,46 +216,13 @@ func TestAdamWMatchesTorch(t *testing.T) {
 // moments and step count adopted by the flat AdamW, then a third step by each; the parameters must
 // agree as if one optimizer had run all three steps, and the legacy variables must be gone.
 func TestAdamWAdoptsGoMLXAdamState(t *testing.T) {
-	data, err := os.ReadFile("testdata/adamw.golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gd adamGolden
-	if err := json.Unmarshal(data, &gd); err != nil {
-		t.Fatal(err)
-	}
-	cfg := Defaults()
-	cfg.MaxGradNorm, cfg.AdamBeta1, cfg.AdamBeta2, cfg.AdamEpsilon, cfg.WeightDecay = 0, gd.Betas[0], gd.Betas[1], gd.Eps, gd.WeightDecay
-	be, err := backend.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	gd, cfg := loadAdamGolden(t)
+	cfg.MaxGradNorm, cfg.LearningRate = 0, gd.LRs[0]
 	// Legacy: GoMLX's Adam as the trainer built it, gradients fed directly.
-	legacy := gmodel.NewStore()
-	var lvars []*gmodel.Variable
-	for i, s := range gd.Shapes {
-		v, _ := legacy.CreateVariable(fmt.Sprintf("/lora/p%d/A", i), tensors.FromFlatDataAndDimensions(f32s(gd.Init[i]), s...))
-		v.SetTrainable(true)
-		lvars = append(lvars, v)
-	}
-	adam := optimizer.Adam().LearningRate(gd.LRs[0]).Betas(cfg.AdamBeta1, cfg.AdamBeta2).Epsilon(cfg.AdamEpsilon).
-		WeightDecay(cfg.WeightDecay).DType(dtypes.Float32).Done().(interface {
-		UpdateGraphWithGradients(scope *gmodel.Scope, grads []*Node, lossDType dtypes.DType)
-	})
-	legacyStep, err := gmodel.NewExec(be, legacy, func(scope *gmodel.Scope, in []*Node) *Node {
-		lr, grads := in[0], in[1:]
-		for _, v := range lvars {
-			_ = v.NodeValue(lr.Graph())
-		}
-		optimizer.LearningRateVarWithValue(scope.Store().RootScope(), dtypes.Float32, gd.LRs[0]).SetNodeValue(lr)
-		adam.UpdateGraphWithGradients(scope.Store().RootScope(), grads, dtypes.Float32)
-		return ReduceAllSum(grads[0])
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	legacy, lvars := trainableStore(t, gd)
+	legacyStep := gomlxAdamStep(t, legacy, lvars, &cfg)
 	for k := range 2 {
-		if _, err := legacyStep.Call(append([]any{float32(gd.LRs[k])}, gradInputs(&gd, k)...)...); err != nil {
+		if _, err := legacyStep.Call(append([]any{float32(gd.LRs[k])}, gradInputs(gd, k)...)...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,39 +245,18 @@ func TestAdamWAdoptsGoMLXAdamState(t *testing.T) {
 	if s := tensors.ToScalar[int64](opt.step.MustValue()); s != 2 {
 		t.Fatalf("adopted step count %d, want 2", s)
 	}
-	add := addGrads(t, legacy, opt)
-	apply, err := gmodel.NewExec(be, legacy, func(scope *gmodel.Scope, lr *Node) *Node { return opt.apply(lr, &cfg) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := add.Call(gradInputs(&gd, 2)...); err != nil {
+	add, apply := addGrads(t, legacy, opt), applyExec(t, legacy, opt, &cfg)
+	if _, err := add.Call(gradInputs(gd, 2)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := apply.Call(float32(gd.LRs[2])); err != nil {
 		t.Fatal(err)
 	}
 	// Reference: GoMLX's Adam for all three steps in a fresh store.
-	ref := gmodel.NewStore()
-	var rvars []*gmodel.Variable
-	for i, s := range gd.Shapes {
-		v, _ := ref.CreateVariable(fmt.Sprintf("/lora/p%d/A", i), tensors.FromFlatDataAndDimensions(f32s(gd.Init[i]), s...))
-		v.SetTrainable(true)
-		rvars = append(rvars, v)
-	}
-	refStep, err := gmodel.NewExec(be, ref, func(scope *gmodel.Scope, in []*Node) *Node {
-		lr, grads := in[0], in[1:]
-		for _, v := range rvars {
-			_ = v.NodeValue(lr.Graph())
-		}
-		optimizer.LearningRateVarWithValue(scope.Store().RootScope(), dtypes.Float32, gd.LRs[0]).SetNodeValue(lr)
-		adam.UpdateGraphWithGradients(scope.Store().RootScope(), grads, dtypes.Float32)
-		return ReduceAllSum(grads[0])
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, rvars := trainableStore(t, gd)
+	refStep := gomlxAdamStep(t, ref, rvars, &cfg)
 	for k := range 3 {
-		if _, err := refStep.Call(append([]any{float32(gd.LRs[k])}, gradInputs(&gd, k)...)...); err != nil {
+		if _, err := refStep.Call(append([]any{float32(gd.LRs[k])}, gradInputs(gd, k)...)...); err != nil {
 			t.Fatal(err)
 		}
 	}
