@@ -66,6 +66,11 @@ func Init() error {
 					initErr = fmt.Errorf("cuda: kernel %s: %w", n, err)
 					return
 				}
+				if bytes, ok := sharedLimits[n]; ok {
+					if initErr = setSharedLimit(n, fns[n], bytes); initErr != nil {
+						return
+					}
+				}
 			}
 		}
 	})
