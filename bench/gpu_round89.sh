@@ -7,7 +7,7 @@
 #   (2) A/B in one process, 3B NF4 batch 64 (8 prompts × 8): GOMLXGRPO_S64_K2=1 against the default.
 #   (3) 1.5B GRPO step and the peer's; 8B GRPO step and the peer's (round 87).
 #   (4) With time left: the k2 forms at 1 block per SM (A: k2, B: k2 + GOMLXGRPO_S64_BLOCKS=1).
-# ~420 s: run with timeout_s 600. Build: scripts/build_gpu_binaries.sh, then keep only
+# ~525 s on an H100 (round 89): run with timeout_s 600. Build: scripts/build_gpu_binaries.sh, then keep only
 # .gpu/grpo-cuda.gz and .gpu/cuda.test.gz (the transfer's 64 MiB).
 set -u
 source "$(dirname "$0")/gpu_common.sh"

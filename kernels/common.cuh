@@ -74,16 +74,6 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait_group() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
 #endif
 
-// bar_sync_named waits at hardware barrier id (1 … 15; __syncthreads is barrier 0) for n threads
-// of the block (a multiple of 32): a group of warps synchronizes without the block's other warps,
-// which may be at another point of their own loop (nf4_mma_s64k2's two K-groups).
-#ifdef KERNEL_EMULATOR
-void emuBarSync(int id, int n);
-__device__ __forceinline__ void bar_sync_named(int id, int n) { emuBarSync(id, n); }
-#else
-__device__ __forceinline__ void bar_sync_named(int id, int n) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }
-#endif
-
 // atomic_add_acq_rel is atomicAdd with acquire-release semantics at GPU scope.
 #ifdef KERNEL_EMULATOR
 __device__ __forceinline__ unsigned int atomic_add_acq_rel(unsigned int* p, unsigned int v) { return atomicAdd(p, v); }

@@ -28,26 +28,10 @@ __device__ __forceinline__ void mma_chunks(int n, int& begin, int& end) {
 // a ring of S64_STAGES slots of shared memory, xs[S64_STAGES][64][S64_STRIDE / 8] (uint4: 8 bf16).
 #define S64_STAGES 4
 #define S64_STRIDE 72  // bf16 per staged row: 64 + 8 of padding, so a quarter-warp's 16-byte reads (rows g, g+1; t = 0…3) hit 32 distinct banks
-// S64K2_SHARED: the dynamic shared memory of the two-K-group forms (nf4_mma_s64k2): a ring per group.
-#define S64K2_SHARED (2 * S64_STAGES * 64 * S64_STRIDE * 2)
 
-// mma_stage64_to copies chunk `chunk` (inputs 64·chunk …) of x's rows b0 … b0+63 into one slot
-// of a ring (zeros past B) with cp.async: thread tid (0 … 127) of the 128 that stage it copies
-// 16-byte pieces tid, tid+128, tid+256, tid+384 (row p/8, inputs 8·(p%8) … +7). The caller
-// commits the group.
-__device__ __forceinline__ void mma_stage64_to(uint4 (*slot)[S64_STRIDE / 8], int chunk, const unsigned short* __restrict__ x,
-                                               int b0, int B, int in, int tid) {
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    const int p = tid + 128 * k, row = p >> 3, v = p & 7;
-    const bool ok = b0 + row < B;
-    cp_async16(&slot[row][v], ok ? x + (long long)(b0 + row) * in + 64 * chunk + 8 * v : x, ok);
-  }
-}
-
-// mma_stage64 stages chunk begin+j into slot j % S64_STAGES as mma_stage64_to does, thread
-// threadIdx.x of the block's 128 (written out, not a call of it: the 4-warp forms' register
-// allocation, and their spills, moved when it was one).
+// mma_stage64 copies chunk begin+j of x's rows b0 … b0+63 into slot j % S64_STAGES (zeros past B)
+// with cp.async: thread i of the block's 128 copies 16-byte pieces i, i+128, i+256, i+384 (row
+// p/8, inputs 8·(p%8) … +7). The caller commits the group.
 __device__ __forceinline__ void mma_stage64(uint4 (*xs)[64][S64_STRIDE / 8], int j, const unsigned short* __restrict__ x,
                                             int b0, int B, int in, int begin) {
   const int slot = j % S64_STAGES;

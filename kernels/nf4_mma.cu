@@ -278,10 +278,8 @@ struct NF4Mat {
 #define NF4_FORM_N8 0
 #define NF4_FORM_N8W 1
 #define NF4_FORM_S64 2
-#define NF4_FORM_S64K2 3
 
 __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX);
-__device__ __forceinline__ void nf4_mma_s64k2_tile(NF4_MMA_ARGS, int tileX);
 
 template <int FORM>
 __device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
@@ -294,8 +292,6 @@ __device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1)
                PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt, tileX
   if constexpr (FORM == NF4_FORM_S64) {
     nf4_mma_s64_tile(PICKED);
-  } else if constexpr (FORM == NF4_FORM_S64K2) {
-    nf4_mma_s64k2_tile(PICKED);
   } else {
     nf4_mma_n8_tile<FORM == NF4_FORM_N8W>(PICKED);
   }
@@ -426,135 +422,7 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
   mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
 }
 
-// nf4_mma_s64k2_tile (nf4_mma_s64k2, nf4_mma_s64gk2) is nf4_mma_s64_tile with 8 warps per block
-// in two K-groups of 4 (the same code otherwise, kept apart while the two forms are timed against
-// each other: folding both into one template changed the 4-warp form's register allocation,
-// 60/112 → 96/148 bytes of spills). Warp w takes warp tile w % 4 of the block's 64 output rows, and K-group w / 4 the block's chunks of its
-// parity (group 0 chunks 0, 2, 4 …; group 1 chunks 1, 3, 5 …), each group with its own ring of
-// S64_STAGES slots (dynamic shared memory, S64K2_SHARED bytes) and its own barrier (bar.sync 1 or
-// 2, so the groups do not wait for each other); at the end group 1 hands its sums to group 0
-// through shared memory, and group 0 adds them to its own (c0 + c1) and finishes the tiles as
-// before. Why: the 4-warp form runs at ~2 warps per scheduler (2 blocks per SM) and is bound by
-// latency there (round 71's stall samples: "wait" and short scoreboard in the main loop); more
-// blocks per SM did not help (rounds 64, 74) because each also raised the split-K, whose finish
-// costs per split. Two K-groups double the warps per SM at the same split-K and grid.
-__device__ __forceinline__ void nf4_mma_s64k2_tile(NF4_MMA_ARGS, int tileX) {
-  constexpr int KG = 2;
-  pdl_trigger();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int kg = warp / MMA_WARPS, wt = warp % MMA_WARPS, tid = threadIdx.x % 128;  // K-group, warp tile, thread in the group
-  DYNAMIC_SHARED(uint4, dyn);  // [KG][S64_STAGES][64][S64_STRIDE / 8]
-  uint4(*xs)[64][S64_STRIDE / 8] = reinterpret_cast<uint4(*)[64][S64_STRIDE / 8]>(dyn) + kg * S64_STAGES;  // this group's ring
-  const int o0 = (tileX * MMA_WARPS + wt) * 16, b0 = blockIdx.y * 64;
-  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
-  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
-  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
-  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
-  int begin, end;
-  mma_chunks(in / 64, begin, end);
-  // n: this K-group's chunks of the block's (the last blocks of a split may have none); its j-th
-  // is chunk begin + kg + KG·j.
-  const int n = max(0, (end - begin - kg + KG - 1) / KG);
-  auto chunk_of = [&](int j) { return begin + kg + KG * j; };
-  auto load_codes = [&](NF4Codes& w, int chunk) {
-    w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
-    w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
-  };
-  // The scales of NF4_DEPTH chunks at a time: lane (g, t) loads those of the group's chunk t for
-  // rows g and g+8, and chunk d's reach every lane of the row by a shuffle from lane (g, d). Each
-  // lane loading its own chunk's scale instead fetched a 32-byte sector per 4-byte scale and row
-  // (round 68's ncu: 25–28% of nf4_mma_s64's global sectors were excess).
-  static_assert(NF4_DEPTH == 4, "a group's scales are one per lane t");
-  auto load_scales = [&](float& sa, float& sb, int j) {  // the group of the block's chunks j … j+3
-    const bool in_range = j + t < n;
-    sa = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + chunk_of(j + t)) : 0.f;
-    sb = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + chunk_of(j + t)) : 0.f;
-  };
-  auto stage = [&](int j) { mma_stage64_to(xs[j % S64_STAGES], chunk_of(j), x, b0, B, in, tid); };
-
-  NF4Codes w[NF4_DEPTH];
-#pragma unroll
-  for (int d = 0; d < NF4_DEPTH; d++)
-    if (d < n) load_codes(w[d], chunk_of(d));
-  float nextA, nextB;  // the scales of the next group of chunks
-  load_scales(nextA, nextB, 0);
-  pdl_wait();  // x is the previous kernel's
-#pragma unroll
-  for (int j = 0; j < S64_STAGES - 1; j++) {
-    if (j < n) stage(j);
-    cp_async_commit();  // one group per stage, empty past the block's chunks: the count stays exact
-  }
-  float c[8][4];
-#pragma unroll
-  for (int k = 0; k < 8; k++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) c[k][i] = 0.f;
-  for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
-    const float groupA = nextA, groupB = nextB;
-    load_scales(nextA, nextB, j0 + NF4_DEPTH);  // needed NF4_DEPTH chunks later, as the codes
-#pragma unroll
-    for (int d = 0; d < NF4_DEPTH; d++) {
-      const int j = j0 + d;
-      if (j >= n) break;  // n is the K-group's: all of its threads leave together
-      const unsigned int sa = nf4_scale2(__shfl_sync(0xffffffffu, groupA, (lane & ~3) | d));
-      const unsigned int sb = nf4_scale2(__shfl_sync(0xffffffffu, groupB, (lane & ~3) | d));
-      // S64_STAGES−1 + j groups committed so far; at most S64_STAGES−2 in flight: chunk j's landed.
-      cp_async_wait_group<S64_STAGES - 2>();
-      bar_sync_named(1 + kg, 128);  // the group's copies of chunk j; the group done with chunk j−1's slot
-      if (j + S64_STAGES - 1 < n) stage(j + S64_STAGES - 1);  // into chunk j−1's slot
-      cp_async_commit();
-      const int slot = j % S64_STAGES;
-#pragma unroll
-      for (int p = 0; p < 2; p++) {  // word p of the lane's codes per row: steps 2p and 2p+1
-        uint4 xv[8];
-#pragma unroll
-        for (int k = 0; k < 8; k++) xv[k] = xs[slot][8 * k + g][2 * t + p];  // inputs 16t+8p … +7 of row 8k+g
-        const unsigned int wA = p ? w[d].a.y : w[d].a.x, wB = p ? w[d].b.y : w[d].b.x;
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-          // Bytes 2q and 2q+1 of word p hold the lane's inputs 16t+8p+4q … +3, as do words 2q and
-          // 2q+1 of xv[k].
-          const int sh = 16 * q;
-          unsigned int a[4];
-          nf4_a(wA, wB, sh, sa, sb, a);
-#pragma unroll
-          for (int k = 0; k < 8; k++) {
-            const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};
-            mma_bf16_16816(c[k], a, b);
-          }
-        }
-      }
-      if (j + NF4_DEPTH < n) load_codes(w[d], chunk_of(j + NF4_DEPTH));
-    }
-  }
-  {  // c = group 0's sums + group 1's, through the rings' memory
-    cp_async_wait_all();  // (the copies past each group's last chunk were empty groups)
-    __syncthreads();      // both groups done with their rings
-    static_assert(MMA_WARPS * 32 * 32 * 4 <= S64K2_SHARED, "the hand-over fits the rings");
-    float* red = reinterpret_cast<float*>(xs - kg * S64_STAGES);  // [MMA_WARPS warp tiles][32 accumulators][32 lanes]
-    if (kg == 1) {
-#pragma unroll
-      for (int k = 0; k < 8; k++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) red[(wt * 32 + 4 * k + i) * 32 + lane] = c[k][i];
-    }
-    __syncthreads();
-    if (kg == 1) return;
-#pragma unroll
-    for (int k = 0; k < 8; k++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) c[k][i] += red[(wt * 32 + 4 * k + i) * 32 + lane];
-  }
-  const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * MMA_WARPS + wt;
-  mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
-}
-
 extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64(NF4_MMA_ARGS) { nf4_mma_s64_tile(NF4_MMA_CALL, blockIdx.x); }
-
-// nf4_mma_s64k2: nf4_mma_s64 with two K-groups of 4 warps per block (nf4_mma_s64k2_tile). Dynamic shared
-// memory: S64K2_SHARED bytes (past the 48 KiB a launch gets without opting in: the launcher sets
-// the function's limit when it loads it).
-extern "C" __global__ void __launch_bounds__(256, 2) nf4_mma_s64k2(NF4_MMA_ARGS) { nf4_mma_s64k2_tile(NF4_MMA_CALL, blockIdx.x); }
 
 // nf4_mma_s64g: nf4_mma_s64 over up to 3 matrices that read the same x (nf4_mma_n8g's grouping; a
 // matrix's tiles field counts its blocks of 64 output rows).
@@ -562,11 +430,4 @@ extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64g(NF4MAT_PARAMS(
                                                                const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                                unsigned int* cnt) {
   nf4_mma_group<NF4_FORM_S64>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
-}
-
-// nf4_mma_s64gk2: nf4_mma_s64g with two K-groups (nf4_mma_s64k2).
-extern "C" __global__ void __launch_bounds__(256, 2) nf4_mma_s64gk2(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
-                                                                 const unsigned short* __restrict__ x, int B, int in, float* ws,
-                                                                 unsigned int* cnt) {
-  nf4_mma_group<NF4_FORM_S64K2>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }

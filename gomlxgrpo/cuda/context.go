@@ -66,11 +66,6 @@ func Init() error {
 					initErr = fmt.Errorf("cuda: kernel %s: %w", n, err)
 					return
 				}
-				if bytes, ok := sharedLimits[n]; ok {
-					if initErr = setSharedLimit(n, fns[n], bytes); initErr != nil {
-						return
-					}
-				}
 			}
 		}
 	})

@@ -172,22 +172,6 @@ func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 2, 1, 32) }
 
 const s64MinChunks = 4
 
-// s64K2 reports whether the NF4 matmuls of more than 8 rows take the two-K-group forms
-// (nf4_mma_s64k2, nf4_mma_s64gk2: 8 warps per block, the block's chunks split between two groups
-// of 4, each with its own ring of x stages; kernels/nf4_mma.cu): GOMLXGRPO_S64_K2=1, read at each
-// launch so that `grpo bench generate --ab` compares the forms in one process. The grid and the
-// split-K are the 4-warp form's, so the warps per SM double at the same finish cost.
-func s64K2() bool { return os.Getenv("GOMLXGRPO_S64_K2") == "1" }
-
-// s64K2Shared is the two-K-group forms' dynamic shared memory, S64K2_SHARED in kernels/mma.cuh
-// (2 rings × S64_STAGES 4 × 64 rows × S64_STRIDE 72 bf16): past the 48 KiB a launch gets without
-// opting in, so Init raises those functions' limit (sharedLimits).
-const s64K2Shared = 2 * 4 * 64 * 72 * 2
-
-// sharedLimits are the kernels launched with more dynamic shared memory than the default 48 KiB,
-// and how much (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, set when Init loads them).
-var sharedLimits = map[string]int{"nf4_mma_s64k2": s64K2Shared, "nf4_mma_s64gk2": s64K2Shared}
-
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
 // its grid (output rows along x: 16 per block, 64 for the warp-tile forms; 8 or 64 rows of x along
 // y; split-K blocks along z), threads per block, dynamic shared memory and the split-K scratch it
@@ -215,9 +199,6 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 	tiles := grid[0] * grid[1]
 	switch {
 	case rows > 8:
-		if nf4 && s64K2() {
-			name, threads, shared = base+"_s64k2", 2*gemvThreads, s64K2Shared
-		}
 		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
 		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
 		chunks, blocks, wave := in/64, grid[0]*grid[1], s64PerSM()*multiprocessors()

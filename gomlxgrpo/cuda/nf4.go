@@ -108,7 +108,7 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
 	name, grid, threads, shared, floats, counters := mmaKernelForm("nf4_mma", rows, in, groupRows(total, wt), true, wt) // the n8 form's grid over all tiles
-	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw", "nf4_mma_s64": "nf4_mma_s64g", "nf4_mma_s64k2": "nf4_mma_s64gk2"}[name]
+	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw", "nf4_mma_s64": "nf4_mma_s64g"}[name]
 	rows32, in32 := int32(rows), int32(in)
 	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)

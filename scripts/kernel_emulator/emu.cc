@@ -33,16 +33,3 @@ void emuLaunch(dim3 grid, unsigned threads, size_t dynShared, const std::functio
         for (auto& th : ts) th.join();
       }
 }
-
-// emuBarSync: barrier id of the current block for n threads, made by its first caller (every
-// caller of one id passes the same n, as bar.sync requires).
-void emuBarSync(int id, int n) {
-  std::barrier<>* b;
-  {
-    std::lock_guard<std::mutex> l(emuBlock->namedMu);
-    if (emuBlock->named.size() <= (size_t)id) emuBlock->named.resize(id + 1);
-    if (!emuBlock->named[id]) emuBlock->named[id].reset(new std::barrier<>(n));
-    b = emuBlock->named[id].get();
-  }
-  b->arrive_and_wait();
-}

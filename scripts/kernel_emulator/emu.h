@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,8 +39,6 @@ struct EmuBlock {
   std::vector<unsigned long long> warpbuf;  // [warps][32]
   std::vector<unsigned> mmabuf;             // [warps][32][6]: each lane's A and B fragments
   std::vector<char> dynShared;
-  std::mutex namedMu;                                  // guards named
-  std::vector<std::unique_ptr<std::barrier<>>> named;  // bar.sync ids 1 … 15, made at first use
 };
 extern EmuBlock* emuBlock;
 

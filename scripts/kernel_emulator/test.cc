@@ -8,7 +8,6 @@
 #include <random>
 
 #include "emu.h"
-#include "mma.cuh"  // the launch sizes (S64K2_SHARED); its device functions are inline
 
 typedef unsigned short u16;
 struct NF4Mat {  // kernels/nf4_mma.cu's grouped-launch matrix, passed as its 14 fields (NF4MAT_ARGS)
@@ -30,7 +29,6 @@ extern "C" {
 void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_n8gw(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
-void nf4_mma_s64gk2(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
@@ -46,7 +44,6 @@ void lora_down3(const u16*, const float*, const float*, const float*, float*, fl
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void nf4_mma_s64k2(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_s64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
@@ -289,15 +286,12 @@ struct MMACase {
 
 // testMMAStaged: nf4_mma_s64, the NF4 matmul of more than 8 rows: 4 warps each owning a 16-row
 // output tile (64 per block), 64 rows of x per block, split-K per warp tile.
-// k2: nf4_mma_s64k2, the same with two K-groups of 4 warps (256 threads, a ring per group in
-// dynamic shared memory, S64K2_SHARED bytes as the launcher passes).
-static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3, bool k2 = false) {
+static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r = 3) {
   MMAWeights mw(out, in, dq);
   auto& [q, d, wf] = mw;
   MMACase c(rows, out, in, splits, r);
-  auto k = k2 ? nf4_mma_s64k2 : nf4_mma_s64;
-  emuLaunch(c.grid(), k2 ? 256 : 128, k2 ? S64K2_SHARED : 0, [&] { k((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, k2 ? (dq ? "nf4 mma s64k2 (double quant)" : "nf4 mma s64k2") : dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
+  emuLaunch(c.grid(), 128, 0, [&] { nf4_mma_s64((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
 }
 
 // testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
@@ -333,7 +327,7 @@ static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3
 // up to three NF4 matrices of different heights on the same x in one launch (the decoder's q/k/v
 // and gate/up groups): each output equals its own reference, some matrices with double-quantized
 // scales, some without an adapter or a bias, the split-K counters of the whole grid back at zero.
-static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false, bool k2 = false) {
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
   const bool s64 = rows > 8;
   wt = wt || s64;
   const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
@@ -361,11 +355,11 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     if (m != 0) std::fill(cs[m].bias.begin(), cs[m].bias.end(), 0);  // the reference's bias: none
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
-  const size_t shared = s64 ? (k2 ? S64K2_SHARED : 0) : 8 * (16 * per + 1) * 16;
-  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, k2 ? 256 : 128, shared,
-            [&] { (s64 ? (k2 ? nf4_mma_s64gk2 : nf4_mma_s64g) : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  const size_t shared = s64 ? 0 : 8 * (16 * per + 1) * 16;
+  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, 128, shared,
+            [&] { (s64 ? nf4_mma_s64g : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
-  const std::string form = s64 ? (k2 ? "nf4 mma group (s64k2)" : "nf4 mma group (s64)") : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
+  const std::string form = s64 ? "nf4 mma group (s64)" : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
   for (int m = 0; m < n; m++) cs[m].check(mw[m].wf, (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
@@ -978,14 +972,6 @@ int main() {
   testMMAGroup(64, {72, 16, 24}, 640, 2);      // s64g: q/k/v-like, ragged blocks of 64 rows, split-K
   testMMAGroup(37, {130, 64}, 384, 1, 16);     // s64g: gate/up-like, unsplit, rank 16
   testMMAGroup(70, {40, 24, 8}, 192, 3);       // s64g: two x-row blocks, 3 chunks over 3 blocks
-  // The two-K-group forms (nf4_mma_s64k2, s64gk2): odd and even chunk counts per block, blocks
-  // whose second group (or both) has no chunk, the rings of both groups wrapping.
-  testMMAStaged(false, 37, 40, 640, 1, 3, true);      // 10 chunks: 5 per group, each ring wraps
-  testMMAStaged(true, 64, 150, 640, 3, 3, true);      // (4, 4, 2) chunks over 3 blocks; two row blocks
-  testMMAStaged(false, 70, 16, 128, 4, 3, true);      // 2 chunks over 4 blocks: 1 each (group 1 idle), two with none
-  testMMAStaged(false, 64, 130, 1472, 2, 16, true);   // 23 chunks over 2 blocks (12, 11): 6+6 and 6+5, rank 16
-  testMMAGroup(64, {72, 16, 24}, 640, 2, 3, false, true);  // s64gk2: q/k/v-like, split-K
-  testMMAGroup(37, {130, 64}, 704, 1, 16, false, true);    // s64gk2: 11 chunks unsplit (6 + 5), rank 16
   testMMA(false, 8, 40, 640, 2, 16);      // rank 16: the LoRA term 4 at a time
   testMMA(true, 37, 24, 256, 1, 8);
   testMMABF16(3, 40, 320);
