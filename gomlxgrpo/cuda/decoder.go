@@ -50,6 +50,7 @@ type Decoder struct {
 	share  []int32
 	shareP int
 	shared SharedPrompts
+	io     *stepIO // the step's pinned copies (GOMLXGRPO_STEP_IO=pinned); nil: synchronous copies
 }
 
 // SharePrompts (sample.PromptSharer) makes the next generation's attention read each row's cache
@@ -221,6 +222,11 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 				return fmt.Errorf("cuda: allocating %d bytes of decode scratch (%s): %w", n, name, err)
 			}
 			d.buf[name], d.bufBytes[name] = ptr, int64(n)
+		}
+		if pinnedStepIO() {
+			if d.io, err = newStepIO(B, d.S); err != nil {
+				return err
+			}
 		}
 		inv := c.InvFreq()
 		if err := cu.MemcpyHtoD(d.buf["invFreq"], unsafe.Pointer(&inv[0]), int64(4*len(inv))); err != nil {
@@ -485,6 +491,23 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 			}
 		}
 	}
+	var err error
+	if d.graph == nil && os.Getenv("GOMLXGRPO_CUDA_GRAPH") != "0" && !profile.on {
+		if d.graph, err = capture(d.stream, d.record); err != nil { // records the launches, runs none
+			return nil, nil, err
+		}
+	}
+	launch := d.record
+	if d.graph != nil {
+		launch = func() error { return d.graph.launch(d.stream) }
+	}
+	if d.io != nil { // GOMLXGRPO_STEP_IO=pinned: asynchronous copies, one wait
+		toks, lps, err := d.io.run(d.stream, b, ids, pos, mask, writeIdx, step, launch)
+		if err == nil {
+			err = collectProfile()
+		}
+		return toks, lps, err
+	}
 	upload := func() error {
 		return onContext(func() error {
 			if err := cu.MemcpyHtoD(b["ids"], unsafe.Pointer(&ids[0]), int64(4*B)); err != nil {
@@ -506,17 +529,7 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 	if err := upload(); err != nil {
 		return nil, nil, fmt.Errorf("cuda decode step: %w", err)
 	}
-	var err error
-	if d.graph == nil && os.Getenv("GOMLXGRPO_CUDA_GRAPH") != "0" && !profile.on {
-		if d.graph, err = capture(d.stream, d.record); err != nil {
-			return nil, nil, err
-		}
-	}
-	if d.graph != nil {
-		err = d.graph.launch(d.stream)
-	} else {
-		err = d.record()
-	}
+	err = launch()
 	if err == nil {
 		err = syncStream(d.stream)
 	}
@@ -608,6 +621,8 @@ func (d *Decoder) Close() {
 		for name, ptr := range d.buf {
 			_ = memFree(ptr, d.bufBytes[name])
 		}
+		d.io.free()
+		d.io = nil
 		if d.stream != (cu.Stream{}) {
 			_ = d.stream.Destroy()
 			d.stream = cu.Stream{}

@@ -79,9 +79,10 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 }
 
 // checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
-// greedy again with the kernels launched one by one, with dependent launches, and with the forms
+// greedy again with the kernels launched one by one, with dependent launches, with the forms
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
-// several query heads per attention block, the matmul of more than 8 rows).
+// several query heads per attention block, the matmul of more than 8 rows), and with the step's
+// copies through page-locked memory.
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -97,15 +98,16 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	for range 3 {
 		nine = append(nine, prompts...)
 	}
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
 		// the GoMLX path as case 0 does; so must case 5, nine rows through the NF4 matmul of more
 		// than 8 rows (nf4_mma_s64, grouped q/k/v and gate/up), each row against its prompt's row
-		// of the reference.
-		graphs, pdl, mma8, attnHeads, ps := "1", "0", "", "", prompts
+		// of the reference. Case 6 copies each step's inputs and outputs through page-locked memory
+		// (GOMLXGRPO_STEP_IO=pinned) and must decode what the graph decoded.
+		graphs, pdl, mma8, attnHeads, stepIO, ps := "1", "0", "", "", "", prompts
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -115,11 +117,14 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 			mma8, attnHeads = "warps", heads
 		case 5:
 			ps = nine
+		case 6:
+			stepIO = "pinned"
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
+		t.Setenv("GOMLXGRPO_STEP_IO", stepIO)
 		res, err := gen.Generate(&sample.Request{Prompts: ps, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
@@ -155,8 +160,8 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 						name, quant, ci, i, j, res.Tokens[i][j], want[j], gap)
 				}
 			}
-		case 2, 3:
-			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches"}[ci]
+		case 2, 3, 6:
+			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches", 6: "pinned step copies"}[ci]
 			for i := range prompts {
 				if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
 					t.Errorf("%s %s row %d: %s decoded %v, the captured graph %v", name, quant, i, how, res.Tokens[i], captured[i])

@@ -1,0 +1,109 @@
+//go:build cuda
+
+package cuda
+
+/*
+#cgo LDFLAGS: -lcuda
+#include <cuda.h>
+
+static CUresult gg_alloc_host(void** p, size_t n) { return cuMemAllocHost(p, n); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// stepIO is a decode step's traffic with the host through page-locked memory: the inputs
+// (ids, positions, the mask, the cache and token indices) are written into one pinned block and
+// copied to their device buffers with asynchronous copies on the decoder's stream, the step's
+// graph is launched behind them, the tokens and log-probs come back by asynchronous copies behind
+// the graph, and the host waits once. Why: Step's synchronous copies (5 uploads, 2 downloads, each
+// a round trip through the driver with the GPU idle) sit between every two graph launches; at
+// batch 8 a step is ~2.5 ms, each copy ~5–15 µs (not measured separately). gorgonia.org/cu v0.9.6
+// frees page-locked memory but cannot allocate it, hence cuMemAllocHost here.
+//
+// Opt-in while it has not run on a GPU: GOMLXGRPO_STEP_IO=pinned, read at Start.
+type stepIO struct {
+	host  unsafe.Pointer // [ids B int32][pos B int32][widx int32][step int32][toks B int32][logps B float32][mask B·S bytes]
+	bytes int
+	B, S  int
+}
+
+// pinnedStepIO reports whether Start sets up a stepIO (GOMLXGRPO_STEP_IO=pinned).
+func pinnedStepIO() bool { return os.Getenv("GOMLXGRPO_STEP_IO") == "pinned" }
+
+// newStepIO allocates the pinned block for B rows of S cache positions (call on the context's thread).
+func newStepIO(B, S int) (*stepIO, error) {
+	io := &stepIO{B: B, S: S, bytes: 16*B + 8 + B*S}
+	if r := C.gg_alloc_host(&io.host, C.size_t(io.bytes)); r != C.CUDA_SUCCESS {
+		return nil, fmt.Errorf("cuda: allocating %d bytes of page-locked memory for the decode step's copies failed with CUresult %d (unset GOMLXGRPO_STEP_IO to copy from pageable memory)", io.bytes, int(r))
+	}
+	return io, nil
+}
+
+// Offsets into host, in bytes.
+func (io *stepIO) ids() int   { return 0 }
+func (io *stepIO) pos() int   { return 4 * io.B }
+func (io *stepIO) widx() int  { return 8 * io.B }
+func (io *stepIO) step() int  { return 8*io.B + 4 }
+func (io *stepIO) toks() int  { return 8*io.B + 8 }
+func (io *stepIO) logps() int { return 12*io.B + 8 }
+func (io *stepIO) mask() int  { return 16*io.B + 8 }
+
+func (io *stepIO) at(off int) unsafe.Pointer { return unsafe.Add(io.host, off) }
+
+// run stages the step's inputs, uploads them, launches the step (launch: the graph, or the
+// recorded launches) and downloads the tokens and log-probs, all on s, then waits for s.
+func (io *stepIO) run(s cu.Stream, buf map[string]cu.DevicePtr, ids, pos []int32, mask []byte, writeIdx, step int, launch func() error) (toks []int32, lps []float32, err error) {
+	B := io.B
+	copy(unsafe.Slice((*int32)(io.at(io.ids())), B), ids)
+	copy(unsafe.Slice((*int32)(io.at(io.pos())), B), pos)
+	*(*int32)(io.at(io.widx())) = int32(writeIdx)
+	*(*int32)(io.at(io.step())) = int32(step)
+	copy(unsafe.Slice((*byte)(io.at(io.mask())), B*io.S), mask)
+	err = onContext(func() error {
+		for _, c := range []struct {
+			name     string
+			off, len int
+		}{{"ids", io.ids(), 4 * B}, {"pos", io.pos(), 4 * B}, {"valid", io.mask(), B * io.S}, {"widx", io.widx(), 4}, {"step", io.step(), 4}} {
+			if err := cu.MemcpyHtoDAsync(buf[c.name], io.at(c.off), int64(c.len), s); err != nil {
+				return fmt.Errorf("uploading %s: %w", c.name, err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = launch()
+	}
+	if err == nil {
+		err = onContext(func() error {
+			if err := cu.MemcpyDtoHAsync(io.at(io.toks()), buf["tokens"], int64(4*B), s); err != nil {
+				return err
+			}
+			return cu.MemcpyDtoHAsync(io.at(io.logps()), buf["logps"], int64(4*B), s)
+		})
+	}
+	if err == nil {
+		err = syncStream(s)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cuda decode step: %w", err)
+	}
+	toks, lps = make([]int32, B), make([]float32, B)
+	copy(toks, unsafe.Slice((*int32)(io.at(io.toks())), B))
+	copy(lps, unsafe.Slice((*float32)(io.at(io.logps())), B))
+	return toks, lps, nil
+}
+
+// free releases the pinned block (call on the context's thread).
+func (io *stepIO) free() {
+	if io != nil && io.host != nil {
+		_ = cu.MemFreeHost(io.host)
+		io.host = nil
+	}
+}
