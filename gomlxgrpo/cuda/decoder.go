@@ -50,7 +50,7 @@ type Decoder struct {
 	share  []int32
 	shareP int
 	shared SharedPrompts
-	io     *stepIO // the step's pinned copies (GOMLXGRPO_STEP_IO=pinned); nil: synchronous copies
+	io     *stepIO // the step's copies through page-locked memory; nil with GOMLXGRPO_STEP_IO=sync
 }
 
 // SharePrompts (sample.PromptSharer) makes the next generation's attention read each row's cache
@@ -501,7 +501,7 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 	if d.graph != nil {
 		launch = func() error { return d.graph.launch(d.stream) }
 	}
-	if d.io != nil { // GOMLXGRPO_STEP_IO=pinned: asynchronous copies, one wait
+	if d.io != nil { // asynchronous copies, one wait (stepio.go); GOMLXGRPO_STEP_IO=sync: the copies below
 		toks, lps, err := d.io.run(d.stream, b, ids, pos, mask, writeIdx, step, launch)
 		if err == nil {
 			err = collectProfile()

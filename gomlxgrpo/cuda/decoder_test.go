@@ -82,7 +82,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 // greedy again with the kernels launched one by one, with dependent launches, with the forms
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
 // several query heads per attention block, the matmul of more than 8 rows), and with the step's
-// copies through page-locked memory.
+// synchronous copies (the default's go through page-locked memory).
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -105,8 +105,9 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		// Case 4 takes the other kernel forms, whose sums run in another order: it must match
 		// the GoMLX path as case 0 does; so must case 5, nine rows through the NF4 matmul of more
 		// than 8 rows (nf4_mma_s64, grouped q/k/v and gate/up), each row against its prompt's row
-		// of the reference. Case 6 copies each step's inputs and outputs through page-locked memory
-		// (GOMLXGRPO_STEP_IO=pinned) and must decode what the graph decoded.
+		// of the reference. Case 6 copies each step's inputs and outputs synchronously from pageable
+		// memory (GOMLXGRPO_STEP_IO=sync; the others through page-locked memory, the default) and
+		// must decode what the graph decoded.
 		graphs, pdl, mma8, attnHeads, stepIO, ps := "1", "0", "", "", "", prompts
 		switch ci {
 		case 2:
@@ -118,7 +119,7 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		case 5:
 			ps = nine
 		case 6:
-			stepIO = "pinned"
+			stepIO = "sync"
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
@@ -161,7 +162,7 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 				}
 			}
 		case 2, 3, 6:
-			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches", 6: "pinned step copies"}[ci]
+			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches", 6: "synchronous step copies"}[ci]
 			for i := range prompts {
 				if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
 					t.Errorf("%s %s row %d: %s decoded %v, the captured graph %v", name, quant, i, how, res.Tokens[i], captured[i])
