@@ -29,6 +29,7 @@ extern "C" {
 void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_n8gw(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
+void nf4_mma_s64gw8(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
@@ -44,6 +45,7 @@ void lora_down3(const u16*, const float*, const float*, const float*, float*, fl
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
+void nf4_mma_s64w8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_s64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
@@ -294,6 +296,20 @@ static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r 
   c.check(wf, dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
 }
 
+// testMMAStagedW8: nf4_mma_s64w8, the same with 8 warps (256 threads) and 128 output rows per
+// block, split-K per warp tile (the launcher's grid and scratch: gomlxgrpo/cuda/matmul.go).
+static void testMMAStagedW8(bool dq, int rows, int out, int in, int splits, int r = 3) {
+  MMAWeights mw(out, in, dq);
+  auto& [q, d, wf] = mw;
+  MMACase c(rows, out, in, splits, r);
+  const dim3 grid{unsigned((out + 127) / 128), unsigned((rows + 63) / 64), unsigned(splits)};
+  const size_t tiles = (size_t)grid.x * 8 * grid.y;
+  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
+  c.cnt.assign(tiles, 0);
+  emuLaunch(grid, 256, 0, [&] { nf4_mma_s64w8((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
+  c.check(wf, dq ? "nf4 mma s64w8 (double quant)" : "nf4 mma s64w8");
+}
+
 // testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
 // the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes. More
 // than 8 rows: nf4_mma_s64 (testMMAStaged).
@@ -327,10 +343,11 @@ static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3
 // up to three NF4 matrices of different heights on the same x in one launch (the decoder's q/k/v
 // and gate/up groups): each output equals its own reference, some matrices with double-quantized
 // scales, some without an adapter or a bias, the split-K counters of the whole grid back at zero.
-static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
+// w8 (more than 8 rows): nf4_mma_s64gw8, 8 warps and 128 output rows per block.
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false, bool w8 = false) {
   const bool s64 = rows > 8;
   wt = wt || s64;
-  const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
+  const int tileRows = w8 ? 128 : wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
   std::vector<MMAWeights> mw;
   std::vector<MMACase> cs;
@@ -341,7 +358,7 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     cs[m].xb = cs[0].xb;
     tiles += (outs[m] + tileRows - 1) / tileRows;
   }
-  const int rowBlocks = s64 ? (rows + 63) / 64 : (rows + 7) / 8, warpTiles = (wt ? 4 * tiles : tiles) * rowBlocks;
+  const int rowBlocks = s64 ? (rows + 63) / 64 : (rows + 7) / 8, warpTiles = (wt ? tileRows / 16 * tiles : tiles) * rowBlocks;
   std::vector<float> ws((size_t)warpTiles * splits * 32 * 4 * (s64 ? 8 : 1), 0.f);  // the launcher's sizes
   std::vector<unsigned> cnt(warpTiles, 0);
   NF4Mat ms[3] = {};
@@ -356,10 +373,10 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = s64 ? 0 : 8 * (16 * per + 1) * 16;
-  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, 128, shared,
-            [&] { (s64 ? nf4_mma_s64g : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, w8 ? 256 : 128, shared,
+            [&] { (s64 ? (w8 ? nf4_mma_s64gw8 : nf4_mma_s64g) : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
-  const std::string form = s64 ? "nf4 mma group (s64)" : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
+  const std::string form = s64 ? (w8 ? "nf4 mma group (s64w8)" : "nf4 mma group (s64)") : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
   for (int m = 0; m < n; m++) cs[m].check(mw[m].wf, (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
@@ -972,6 +989,12 @@ int main() {
   testMMAGroup(64, {72, 16, 24}, 640, 2);      // s64g: q/k/v-like, ragged blocks of 64 rows, split-K
   testMMAGroup(37, {130, 64}, 384, 1, 16);     // s64g: gate/up-like, unsplit, rank 16
   testMMAGroup(70, {40, 24, 8}, 192, 3);       // s64g: two x-row blocks, 3 chunks over 3 blocks
+  // The 8-warp forms (nf4_mma_s64w8, s64gw8): 128 output rows per block, ragged and split.
+  testMMAStagedW8(false, 37, 40, 640, 1);      // one ragged block: 3 of its 8 warp tiles, rings wrap
+  testMMAStagedW8(true, 64, 300, 640, 3);      // (4, 4, 2) chunks over 3 blocks; the third block ragged
+  testMMAStagedW8(false, 70, 150, 128, 4, 16); // two x-row blocks; 2 chunks over 4 blocks: two have none
+  testMMAGroup(64, {72, 16, 136}, 640, 2, 3, false, true);  // s64gw8: a matrix over two blocks, split-K
+  testMMAGroup(37, {130, 64}, 384, 1, 16, false, true);     // s64gw8: unsplit, rank 16
   testMMA(false, 8, 40, 640, 2, 16);      // rank 16: the LoRA term 4 at a time
   testMMA(true, 37, 24, 256, 1, 8);
   testMMABF16(3, 40, 320);
