@@ -483,7 +483,13 @@ func (d *Decoder) gemvGroup(ls []*linearPtrs, h cu.DevicePtr, ys []cu.DevicePtr,
 // Step runs one decode step (see Decoder) and returns the tokens and log-probs.
 func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]int32, []float32, error) {
 	B, b := d.B, d.buf
-	mask := make([]byte, B*d.S)
+	var mask []byte // filled in place in the pinned block when there is one
+	if d.io != nil {
+		mask = d.io.maskBytes()
+		clear(mask)
+	} else {
+		mask = make([]byte, B*d.S)
+	}
 	for r := range B {
 		for s, ok := range valid[r] {
 			if ok {
@@ -502,7 +508,7 @@ func (d *Decoder) Step(ids, pos []int32, valid [][]bool, writeIdx, step int) ([]
 		launch = func() error { return d.graph.launch(d.stream) }
 	}
 	if d.io != nil { // asynchronous copies, one wait (stepio.go); GOMLXGRPO_STEP_IO=sync: the copies below
-		toks, lps, err := d.io.run(d.stream, b, ids, pos, mask, writeIdx, step, launch)
+		toks, lps, err := d.io.run(d.stream, b, ids, pos, writeIdx, step, launch)
 		if err == nil {
 			err = collectProfile()
 		}

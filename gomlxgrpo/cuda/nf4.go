@@ -77,12 +77,9 @@ var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") != "0"
 // (nf4_mma_n8g and n8gw up to 8 rows, nf4_mma_s64g beyond), with in a multiple of 64.
 func groupable(rows, in int) bool { return groupedMMA && tensorCores && in%64 == 0 }
 
-// groupWarpTiles reports whether a group's grid numbers blocks of warp tiles of 16 output rows (the
-// warp-tile forms nf4_mma_n8gw, nf4_mma_s64g and s64gw8) rather than single tiles (nf4_mma_n8g).
-func groupWarpTiles(rows, in int, outs []int) bool { return rows > 8 || n8WarpTiles(in, sum(outs)) }
-
 // groupBlockRows is the output rows of one block of a group's grid: 16 (nf4_mma_n8g), 64
-// (n8gw, s64g) or 128 (s64gw8, s64Warps).
+// (n8gw, s64g) or 128 (s64gw8, s64Warps). Above 16 the grid numbers blocks of warp tiles of 16
+// output rows (the warp-tile forms) rather than single tiles.
 func groupBlockRows(rows, in int, outs []int) int {
 	switch {
 	case rows > 8:
@@ -111,7 +108,8 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	for i, m := range ms {
 		outs[i] = m.Out
 	}
-	wt, blockRows := groupWarpTiles(rows, in, outs), groupBlockRows(rows, in, outs)
+	blockRows := groupBlockRows(rows, in, outs)
+	wt := blockRows > 16
 	tiles, total := groupTiles(outs, blockRows)
 	var args [3]nf4Mat
 	for i, m := range ms {
@@ -151,7 +149,8 @@ func reserveGroup(rows, in int, outs []int) error {
 	if !tensorCores || in%64 != 0 {
 		return nil
 	}
-	wt, blockRows := groupWarpTiles(rows, in, outs), groupBlockRows(rows, in, outs)
+	blockRows := groupBlockRows(rows, in, outs)
+	wt := blockRows > 16
 	_, total := groupTiles(outs, blockRows)
 	_, _, _, _, floats, counters := mmaKernelForm("", rows, in, blockRows*total, true, wt)
 	return splitK.reserve(floats, counters)

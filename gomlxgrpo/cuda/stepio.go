@@ -30,9 +30,8 @@ import (
 //
 // The default; GOMLXGRPO_STEP_IO=sync keeps the synchronous copies (read at Start).
 type stepIO struct {
-	host  unsafe.Pointer // [ids B int32][pos B int32][widx int32][step int32][toks B int32][logps B float32][mask B·S bytes]
-	bytes int
-	B, S  int
+	host unsafe.Pointer // [ids B int32][pos B int32][widx int32][step int32][toks B int32][logps B float32][mask B·S bytes]
+	B, S int
 }
 
 // pinnedStepIO reports whether Start sets up a stepIO: unless GOMLXGRPO_STEP_IO=sync.
@@ -40,9 +39,10 @@ func pinnedStepIO() bool { return os.Getenv("GOMLXGRPO_STEP_IO") != "sync" }
 
 // newStepIO allocates the pinned block for B rows of S cache positions (call on the context's thread).
 func newStepIO(B, S int) (*stepIO, error) {
-	io := &stepIO{B: B, S: S, bytes: 16*B + 8 + B*S}
-	if r := C.gg_alloc_host(&io.host, C.size_t(io.bytes)); r != C.CUDA_SUCCESS {
-		return nil, fmt.Errorf("cuda: allocating %d bytes of page-locked memory for the decode step's copies failed with CUresult %d (GOMLXGRPO_STEP_IO=sync copies from pageable memory instead)", io.bytes, int(r))
+	io := &stepIO{B: B, S: S}
+	n := io.mask() + B*S
+	if r := C.gg_alloc_host(&io.host, C.size_t(n)); r != C.CUDA_SUCCESS {
+		return nil, fmt.Errorf("cuda: allocating %d bytes of page-locked memory for the decode step's copies failed with CUresult %d (GOMLXGRPO_STEP_IO=sync copies from pageable memory instead)", n, int(r))
 	}
 	return io, nil
 }
@@ -58,15 +58,18 @@ func (io *stepIO) mask() int  { return 16*io.B + 8 }
 
 func (io *stepIO) at(off int) unsafe.Pointer { return unsafe.Add(io.host, off) }
 
-// run stages the step's inputs, uploads them, launches the step (launch: the graph, or the
-// recorded launches) and downloads the tokens and log-probs, all on s, then waits for s.
-func (io *stepIO) run(s cu.Stream, buf map[string]cu.DevicePtr, ids, pos []int32, mask []byte, writeIdx, step int, launch func() error) (toks []int32, lps []float32, err error) {
+// maskBytes is the pinned mask [B·S], which Step fills in place before run uploads it.
+func (io *stepIO) maskBytes() []byte { return unsafe.Slice((*byte)(io.at(io.mask())), io.B*io.S) }
+
+// run stages the step's other inputs beside the mask (maskBytes, already filled), uploads them,
+// launches the step (launch: the graph, or the recorded launches) and downloads the tokens and
+// log-probs, all on s, then waits for s.
+func (io *stepIO) run(s cu.Stream, buf map[string]cu.DevicePtr, ids, pos []int32, writeIdx, step int, launch func() error) (toks []int32, lps []float32, err error) {
 	B := io.B
 	copy(unsafe.Slice((*int32)(io.at(io.ids())), B), ids)
 	copy(unsafe.Slice((*int32)(io.at(io.pos())), B), pos)
 	*(*int32)(io.at(io.widx())) = int32(writeIdx)
 	*(*int32)(io.at(io.step())) = int32(step)
-	copy(unsafe.Slice((*byte)(io.at(io.mask())), B*io.S), mask)
 	err = onContext(func() error {
 		for _, c := range []struct {
 			name     string
