@@ -697,6 +697,103 @@ ATTN_ROWS(2, 4)
 ATTN_ROWS(3, 2)
 ATTN_ROWS(4, 2)
 
+// The _rope forms: rope_cache_bf16's work (rope_cache.cu) done at the start of the attention that
+// reads it, instead of in a launch of its own per layer (the decode step's RoPE launch: ~5 µs per
+// layer in round 71's per-kernel profile of the 1.5B batch-8 step). A block (rows b0 … b0+R−1,
+// query heads n0 … n0+QH−1, kv head kh = n0/(N/K)) first writes what it reads of the new position w:
+//
+//   q[b, n, :] = rot(rq[b, n·H …])    for its rows b and query heads n (q: the body's bf16 query)
+//   kcache[b, kh, w, :] = rot(rk[b, kh·H …]),  vcache[b, kh, w, :] = bf16(rv[b, kh·H …])
+//
+// by rope_head (rope_cache_bf16's bits), then runs its form's body unchanged. The G/QH blocks of a
+// row's kv head all write its k and v at w: the same bits to the same addresses, each block before
+// it reads them (after its __syncthreads), so whichever write lands last leaves the same values. No
+// block reads position w of another row (a shared prompt's rows read only positions below the
+// prompt width, and w is past it). q and the caches are written here, so these kernels take them
+// without __restrict__: loads through a const __restrict__ kernel parameter compile to
+// ld.global.nc, whose cache need not see the kernel's own writes. rq, rk, rv are the projections'
+// float32 outputs, rows q_stride and kv_stride floats apart (RopeCache's arguments).
+#define ROPE_ARGS                                                                                                      \
+  const float *__restrict__ rq, const float *__restrict__ rk, const float *__restrict__ rv, const int *__restrict__ pos, \
+      const float *__restrict__ inv_freq, int q_stride, int kv_stride
+#define ATTN_ROPE_ARGS                                                                                                 \
+  ROPE_ARGS, unsigned short *q, unsigned short *kcache, unsigned short *vcache, const unsigned char *__restrict__ valid, \
+      unsigned short *__restrict__ out, int N, int K, int H, int S, const int *__restrict__ write_idx_p,                \
+      const int *__restrict__ src_row, int prefix
+
+// attn_rope writes the block's q rows and its kv head's k and v at w (above): (R rows) × (QH query
+// heads + the kv head) × H/2 pairs over the block's threads. Every thread of the block calls it; it
+// ends with a barrier.
+template <int QH, int R>
+__device__ __noinline__ void attn_rope(ROPE_ARGS, unsigned short* q, unsigned short* kcache, unsigned short* vcache, int N,
+                                          int K, int H, int S, int w, int b0, int n0) {
+  const int half = H / 2, kh = n0 / (N / K), per = (QH + 1) * half;
+  for (int e = threadIdx.x; e < R * per; e += blockDim.x) {
+    const int b = b0 + e / per, hd = (e % per) / half, i = e % half;
+    const float *src, *vs = nullptr;
+    unsigned short *dst, *dv = nullptr;
+    if (hd < QH) {
+      src = rq + (long long)b * q_stride + (long long)(n0 + hd) * H;
+      dst = q + ((long long)b * N + n0 + hd) * H;
+    } else {
+      const long long at = (((long long)b * K + kh) * S + w) * H;
+      src = rk + (long long)b * kv_stride + (long long)kh * H, vs = rv + (long long)b * kv_stride + (long long)kh * H;
+      dst = kcache + at, dv = vcache + at;
+    }
+    rope_head(src, dst, vs, dv, pos[b], inv_freq, i, half);
+  }
+  __syncthreads();
+}
+
+#define ROPE_CALL(QH, R) \
+  rq, rk, rv, pos, inv_freq, q_stride, kv_stride, q, kcache, vcache, N, K, H, S, *write_idx_p, blockIdx.x * (R), blockIdx.y * (QH)
+
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16u16_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<1, 1>(ROPE_CALL(1, 1));
+  attention_decode_w<2 * WARPS, 2 * UNROLL, 1>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h2_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<2, 1>(ROPE_CALL(2, 1));
+  attention_decode_heads<2>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h3_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<3, 1>(ROPE_CALL(3, 1));
+  attention_decode_heads<3>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h4_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<4, 1>(ROPE_CALL(4, 1));
+  attention_decode_heads<4>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h2w8_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<2, 1>(ROPE_CALL(2, 1));
+  attention_decode_heads<2, WARPS, UNROLL>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h3w8_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<3, 1>(ROPE_CALL(3, 1));
+  attention_decode_heads<3, WARPS, UNROLL>(ATTN_CALL);
+}
+extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h4w8_rope(ATTN_ROPE_ARGS) {
+  pdl_start();
+  attn_rope<4, 1>(ROPE_CALL(4, 1));
+  attention_decode_heads<4, WARPS, UNROLL>(ATTN_CALL);
+}
+#define ATTN_ROWS_ROPE(QH, R)                                                                                         \
+  extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h##QH##r##R##w8_rope(ATTN_ROPE_ARGS) { \
+    pdl_start();                                                                                                      \
+    attn_rope<QH, R>(ROPE_CALL(QH, R));                                                                               \
+    if (H == 128) attention_decode_rows<QH, R, 8, WARPS>(ATTN_CALL);                                                  \
+    else attention_decode_rows<QH, R, 4, WARPS>(ATTN_CALL);                                                           \
+  }
+ATTN_ROWS_ROPE(2, 4)
+ATTN_ROWS_ROPE(3, 2)
+ATTN_ROWS_ROPE(4, 2)
+
 // The split form ("flash-decoding"): the per-head kernels walk all S positions in one block, 8 or
 // 16 warps × UNROLL positions per round trip to memory, so a block waits on ⌈S / (W·UNROLL)⌉
 // round trips per pass (456 positions: 8 with 8 warps) and a batch-8 step has only 96 such blocks

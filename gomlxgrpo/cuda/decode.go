@@ -136,22 +136,79 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 			return launch("attention_out_split_bf16", grid, 256, 0, args...)
 		})
 	}
+	name, grid, threads, shared := attentionForm(rows, n, kv, h, s, sp)
+	return launch(name, grid, threads, shared, args...)
+}
+
+// attentionForm picks AttentionDecode's one-launch kernel for a step (not the split form): its
+// name, grid, threads per block and dynamic shared memory (the scores).
+func attentionForm(rows, n, kv, h, s int, sp SharedPrompts) (name string, grid [3]int, threads, shared int) {
 	if qh := attentionHeads(rows, n, kv, h, s); qh > 1 {
 		if rows*n/qh > wideAttentionBlocks { // more blocks than the card holds at once: 8 warps, as the per-head kernels
 			if r := 8 / qh; attentionRows() && sp.Src != 0 && sp.Group%r == 0 && rows%r == 0 && (h == 64 || h == 128) && 4*qh*r*s <= maxRowsScores {
-				return launch(fmt.Sprintf("attention_decode_bf16_h%dr%dw8", qh, r), [3]int{rows / r, n / qh, 1}, 256, 4*qh*r*s, args...)
+				return fmt.Sprintf("attention_decode_bf16_h%dr%dw8", qh, r), [3]int{rows / r, n / qh, 1}, 256, 4 * qh * r * s
 			}
-			return launch(fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4*qh*s, args...)
+			return fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4 * qh * s
 		}
-		return launch(fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4*qh*s, args...)
+		return fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4 * qh * s
 	}
 	if (wideAttention || deepAttention) && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
 		if deepAttention && h <= 128 {
-			return launch("attention_decode_bf16_w16u16", [3]int{rows, n, 1}, 512, 4*s, args...)
+			return "attention_decode_bf16_w16u16", [3]int{rows, n, 1}, 512, 4 * s
 		}
-		return launch("attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4*s, args...)
+		return "attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4 * s
 	}
-	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
+	return "attention_decode_bf16", [3]int{rows, n, 1}, 256, 4 * s
+}
+
+// RopeInputs are RopeCache's inputs for AttentionDecodeRope: the projections' float32 outputs q
+// [rows, n·h] and k, v [rows, kv·h] (rows QStride and KVStride floats apart, 0: packed), the
+// positions [rows] int32 and inv_freq [h/2] float32.
+type RopeInputs struct {
+	Q, K, V, Pos, InvFreq cu.DevicePtr
+	QStride, KVStride     int
+}
+
+// ropeForms are the attention forms with a _rope twin (kernels/attention_decode.cu): the form
+// that also applies the rotary embedding and writes the new position's k and v into the caches.
+var ropeForms = map[string]bool{
+	"attention_decode_bf16_w16u16": true, "attention_decode_bf16_h2": true, "attention_decode_bf16_h3": true,
+	"attention_decode_bf16_h4": true, "attention_decode_bf16_h2w8": true, "attention_decode_bf16_h3w8": true,
+	"attention_decode_bf16_h4w8": true, "attention_decode_bf16_h2r4w8": true, "attention_decode_bf16_h3r2w8": true,
+	"attention_decode_bf16_h4r2w8": true,
+}
+
+// RopeInAttention reports whether the decoder folds RopeCache into the attention launch
+// (AttentionDecodeRope): GOMLXGRPO_ROPE_ATTN=1, read when a step is recorded so that `grpo bench
+// generate --ab GOMLXGRPO_ROPE_ATTN=1` compares the two in one process. Opt-in until timed on a GPU.
+func RopeInAttention() bool { return os.Getenv("GOMLXGRPO_ROPE_ATTN") == "1" }
+
+// AttentionDecodeRope is RopeCache(rope…, qOut = q, the caches) followed by AttentionDecode, in one
+// launch where the attention form has a _rope twin: each block rotates its query heads into q and
+// writes its kv head's k and v at the cache index, then attends (the same bits as the two launches:
+// TestAttentionDecodeRope). Other forms (the split form, head dims over 128 without a heads form)
+// take the two launches.
+func AttentionDecodeRope(rope RopeInputs, q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
+	qs, kvs := rope.QStride, rope.KVStride
+	if qs == 0 {
+		qs = n * h
+	}
+	if kvs == 0 {
+		kvs = kv * h
+	}
+	name, grid, threads, shared := "", [3]int{}, 0, 0
+	if !useSplitAttention(s) && h%4 == 0 && h <= 256 && n%kv == 0 && sp.Prefix >= 0 && sp.Prefix <= s {
+		name, grid, threads, shared = attentionForm(rows, n, kv, h, s, sp)
+	}
+	if !ropeForms[name] {
+		if err := RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, q, kCache, vCache, rows, n, kv, h, s, writeIdx, qs, kvs); err != nil {
+			return err
+		}
+		return AttentionDecode(q, kCache, vCache, valid, out, rows, n, kv, h, s, writeIdx, sp)
+	}
+	n32, k32, h32, s32, p32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix), int32(qs), int32(kvs)
+	return launch(name+"_rope", grid, threads, shared, p(&rope.Q), p(&rope.K), p(&rope.V), p(&rope.Pos), p(&rope.InvFreq), p(&qs32), p(&kvs32),
+		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32))
 }
 
 // splitAttention selects the split form (attention_scores_split_bf16 then attention_out_split_bf16,

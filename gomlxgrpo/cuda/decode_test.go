@@ -356,6 +356,142 @@ func TestAttentionDecodeSharedPrompts(t *testing.T) {
 	}
 }
 
+// TestAttentionDecodeRope: AttentionDecodeRope (RoPE and the cache write in the attention's
+// blocks, the _rope kernels) gives the bits of RopeCache then AttentionDecode: the same q buffer,
+// caches and output, on the benchmark shapes' batches (Qwen2.5-1.5B, Llama-3.1-8B and Phi-4 at 8
+// rows, Llama-3.2-3B at 64 in prompts of 8: w16u16, the heads and the rows forms; 4 and 3 heads
+// per block forced), with the
+// projections in three buffers or one fused row (Phi-3), with and without shared prompts, and on
+// the split form (two launches, the fallback). The caches hold NaN at the new position before the
+// step, so a form that reads it before writing it fails.
+func TestAttentionDecodeRope(t *testing.T) {
+	defer func(s bool, h int) { splitAttention, forceHeads = s, h }(splitAttention, forceHeads)
+	be := xlaBackend(t)
+	rng := freshRNG(17)
+	nan := bfloat16From(float32(math.NaN()))
+	for _, c := range []struct {
+		rows, n, kv, h, s, prefix, group, heads int
+		fused, split                            bool
+	}{
+		{8, 12, 2, 128, 456, 256, 8, 0, false, false}, {8, 12, 2, 128, 456, 0, 0, 0, true, false},
+		{8, 32, 8, 128, 456, 256, 8, 0, false, false}, {8, 40, 10, 128, 456, 256, 8, 0, true, false},
+		{64, 24, 8, 128, 456, 256, 8, 0, false, false}, {64, 24, 8, 128, 300, 0, 0, 0, false, false},
+		{4, 8, 2, 64, 200, 100, 2, 0, false, false}, {8, 32, 8, 128, 300, 100, 4, 4, false, false},
+		{6, 12, 2, 64, 200, 0, 0, 3, true, false}, {8, 12, 2, 128, 456, 256, 8, 0, false, true},
+	} {
+		splitAttention, forceHeads = c.split, c.heads
+		stride := (c.n + 2*c.kv) * c.h
+		proj := randF32(rng, c.rows*stride, 1)
+		pos := make([]int32, c.rows)
+		src := make([]int32, c.rows)
+		valid := make([]uint8, c.rows*c.s)
+		w := c.s - 1 - rng.IntN(c.s-max(c.prefix, c.s/2))
+		for b := range c.rows {
+			pos[b] = int32(w - b%3)
+			if c.group > 0 {
+				src[b] = int32(b - b%c.group)
+			}
+			for s := 3 * (b % 2); s < c.s; s++ {
+				valid[b*c.s+s] = 1
+			}
+		}
+		pos[c.rows-1] = 150000 // past cosf's fast argument reduction
+		inv := make([]float32, c.h/2)
+		for i := range inv {
+			inv[i] = float32(math.Pow(10000, -2*float64(i)/float64(c.h)))
+		}
+		_, kch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+		_, vch := randBF16(rng, c.rows*c.kv*c.s*c.h, 1)
+		for b := range c.rows {
+			for kh := range c.kv {
+				for i := range c.h {
+					at := ((b*c.kv+kh)*c.s+w)*c.h + i
+					kch[at], vch[at] = nan, nan
+				}
+				if c.group > 0 && int(src[b]) != b { // the copies' prompt entries: not read with shared prompts
+					for s := range c.prefix {
+						for i := range c.h {
+							at := ((b*c.kv+kh)*c.s+s)*c.h + i
+							kch[at], vch[at] = nan, nan
+						}
+					}
+				}
+			}
+		}
+		run := func(fold bool) (q, k, v, out []float32, form string) {
+			_, pw := onDevice(t, be, []int32{int32(w)}, 1)
+			_, pp := onDevice(t, be, pos, len(pos))
+			_, pi := onDevice(t, be, inv, len(inv))
+			_, pm := onDevice(t, be, valid, len(valid))
+			_, ps := onDevice(t, be, src, len(src))
+			kt, pk := onDevice(t, be, kch, len(kch))
+			vt, pv := onDevice(t, be, vch, len(vch))
+			var rope RopeInputs
+			if c.fused { // [q | k | v] per row
+				_, pr := onDevice(t, be, proj, len(proj))
+				rope = RopeInputs{Q: pr, K: pr + cu.DevicePtr(4*c.n*c.h), V: pr + cu.DevicePtr(4*(c.n+c.kv)*c.h), Pos: pp, InvFreq: pi, QStride: stride, KVStride: stride}
+			} else {
+				nq, nk := c.rows*c.n*c.h, c.rows*c.kv*c.h
+				_, pq := onDevice(t, be, proj[:nq], nq)
+				_, pk := onDevice(t, be, proj[nq:nq+nk], nk)
+				_, pv := onDevice(t, be, proj[nq+nk:nq+2*nk], nk)
+				rope = RopeInputs{Q: pq, K: pk, V: pv, Pos: pp, InvFreq: pi}
+			}
+			qt, pq := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
+			ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
+			sp := SharedPrompts{}
+			if c.group > 0 {
+				sp = SharedPrompts{Src: ps, Prefix: c.prefix, Group: c.group}
+			}
+			form = "split (two launches)"
+			if !useSplitAttention(c.s) {
+				form, _, _, _ = attentionForm(c.rows, c.n, c.kv, c.h, c.s, sp)
+			}
+			var err error
+			if fold {
+				err = AttentionDecodeRope(rope, pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp)
+			} else if err = RopeCache(rope.Q, rope.K, rope.V, pp, pi, pq, pk, pv, c.rows, c.n, c.kv, c.h, c.s, pw, rope.QStride, rope.KVStride); err == nil {
+				err = AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			return readBF16(t, qt), readBF16(t, kt), readBF16(t, vt), readBF16(t, ot), form
+		}
+		wq, wk, wv, wo, form := run(false)
+		gq, gk, gv, got, _ := run(true)
+		if !c.split && !ropeForms[form] {
+			t.Errorf("%+v: the launcher's form %s has no _rope twin: the shape does not test one", c, form)
+		}
+		what := fmt.Sprintf("%+v (%s)", c, form)
+		sameBits(t, what+": q", gq, wq)
+		sameBits(t, what+": k cache", gk, wk)
+		sameBits(t, what+": v cache", gv, wv)
+		sameBits(t, what+": output", got, wo)
+	}
+}
+
+// sameBits fails unless got and want hold the same float32 bits (NaN where want has NaN: the
+// caches' positions neither path writes).
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	bad, first := 0, -1
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			if bad++; first < 0 {
+				first = i
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values differ, the first at %d: %v, want %v", what, bad, len(want), first, got[first], want[first])
+	}
+}
+
 func TestElementwise(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(7)

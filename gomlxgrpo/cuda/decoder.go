@@ -568,6 +568,7 @@ func (d *Decoder) record() error {
 			err = fmt.Errorf("cuda decode step: %w", e)
 		}
 	}
+	ropeAttn := RopeInAttention()
 	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
 	run(EmbedRows(b["ids"], d.embed, x, B, D))
 	pre, e := d.norm(&x, 0, d.layers[0].inNorm, d.layers[0].attnInputs())
@@ -575,16 +576,20 @@ func (d *Decoder) record() error {
 	for i, l := range d.layers {
 		kc, vc := d.caches[2*i], d.caches[2*i+1]
 		// h = rms(x) of this layer's input norm: the previous residual add computed it.
+		rope := RopeInputs{Q: b["q"], K: b["k"], V: b["v"], Pos: b["pos"], InvFreq: b["invFreq"]}
 		if l.fused { // y = [q | k | v] per row
 			qkv, w := b["qkv"], NH+2*KH
 			run(d.gemvGroup([]*linearPtrs{&l.qkv}, b["h"], []cu.DevicePtr{qkv}, pre))
-			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
-				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
+			rope = RopeInputs{Q: qkv, K: qkv + cu.DevicePtr(4*NH), V: qkv + cu.DevicePtr(4*(NH+KH)), Pos: b["pos"], InvFreq: b["invFreq"], QStride: w, KVStride: w}
 		} else {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
-			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
-		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
+		if ropeAttn { // one launch for RoPE, the cache write and the attention (GOMLXGRPO_ROPE_ATTN=1)
+			run(AttentionDecodeRope(rope, b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
+		} else {
+			run(RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], rope.QStride, rope.KVStride))
+			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
+		}
 		run(d.gemv(&l.o, b["attn"], b["y"]))
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)

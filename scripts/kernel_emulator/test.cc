@@ -77,6 +77,17 @@ void attention_decode_bf16_h3r2w8(const u16*, const u16*, const u16*, const unsi
 void attention_decode_bf16_h4r2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
+#define ATTN_ROPE_DECL const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int
+void attention_decode_bf16_w16u16_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h2_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h3_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h4_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h2w8_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h3w8_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h4w8_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h2r4w8_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h3r2w8_rope(ATTN_ROPE_DECL);
+void attention_decode_bf16_h4r2w8_rope(ATTN_ROPE_DECL);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
 void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
@@ -710,6 +721,115 @@ static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, 
   printf("ok %s (H=%d S=%d P=%d N=%d K=%d)\n", what, H, S, P, N, K);
 }
 
+// testAttentionRope: a _rope form (the rotary embedding and the K/V cache write done by the
+// attention's blocks) gives the bits of rope_cache_bf16 followed by its plain form: the same q
+// buffer, caches and output. B rows of N query heads and K kv heads, the projections as one fused
+// [q | k | v] row (Phi-3) or three buffers; with group > 0 the rows share prompts in groups of
+// group rows (src_row, prefix P, the copies' prompt entries NaN), as the sampler leaves them. The
+// caches start with NaN at the new position w, which the plain launches read only after
+// rope_cache_bf16 wrote it: a _rope form that reads it before its own write fails. fwd and rope
+// launch the plain and the _rope form on the grid the launcher gives them.
+typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, const int*, int)> PlainLaunch;
+typedef std::function<void(const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*,
+                           const unsigned char*, u16*, const int*, int)>
+    RopeLaunch;
+static void testAttentionRope(const char* what, int B, int H, int S, int w, int N, int K, bool fused, int group, int P,
+                              PlainLaunch fwd, RopeLaunch rope) {
+  const int qs = fused ? (N + 2 * K) * H : N * H, kvs = fused ? (N + 2 * K) * H : K * H;
+  std::vector<float> buf(B * (N + 2 * K) * H);
+  for (auto& x : buf) x = gauss(1);
+  const float *rq = buf.data(), *rk = buf.data() + B * N * H, *rv = buf.data() + B * (N + K) * H;
+  if (fused) rq = buf.data(), rk = buf.data() + N * H, rv = buf.data() + (N + K) * H;
+  std::vector<int> pos(B), src(B);
+  for (int b = 0; b < B; b++) pos[b] = w - 3 * (b % 3), src[b] = group ? b / group * group : b;
+  pos[B - 1] = 200000;  // past cosf's fast argument reduction
+  std::vector<float> inv(H / 2);
+  for (int i = 0; i < H / 2; i++) inv[i] = std::pow(10000.0, -2.0 * i / H);
+  std::vector<u16> kc(B * K * S * H), vc(B * K * S * H);
+  for (auto& x : kc) x = tobf(gauss(1));
+  for (auto& x : vc) x = tobf(gauss(1));
+  std::vector<unsigned char> valid(B * S, 1);
+  for (int b = 0; b < B; b++) {
+    for (int s = 0; s < (b % 2) * 3; s++) valid[b * S + s] = 0;  // left padding on odd rows
+    for (int kh = 0; kh < K; kh++)
+      for (int i = 0; i < H; i++) kc[((b * K + kh) * S + w) * H + i] = vc[((b * K + kh) * S + w) * H + i] = 0x7fc0;
+  }
+  if (group) copyPrompts(kc, src.data(), B, K, S, H, P, 0x7fc0), copyPrompts(vc, src.data(), B, K, S, H, P, 0x7fc0);
+  const int* sr = group ? src.data() : nullptr;
+  const int pf = group ? P : 0;
+  std::vector<u16> qref(B * N * H, 0x7fc0), kref = kc, vref = vc, ref(B * N * H);
+  emuLaunch({unsigned(B), unsigned(N + K)}, H / 2, 0, [&] {
+    rope_cache_bf16(rq, rk, rv, pos.data(), inv.data(), qref.data(), kref.data(), vref.data(), N, K, H, S, &w, qs, kvs);
+  });
+  fwd(qref.data(), kref.data(), vref.data(), valid.data(), ref.data(), sr, pf);
+  std::vector<u16> q(B * N * H, 0x7fc0), out(B * N * H);
+  rope(rq, rk, rv, pos.data(), inv.data(), qs, kvs, q.data(), kc.data(), vc.data(), valid.data(), out.data(), sr, pf);
+  int bad = 0;
+  for (int i = 0; i < B * N * H; i++) bad += q[i] != qref[i];
+  CHECK(bad == 0, "%s: %d values of q differ from rope_cache_bf16's", what, bad);
+  bad = 0;
+  for (size_t i = 0; i < kc.size(); i++) bad += (kc[i] != kref[i]) + (vc[i] != vref[i]);
+  CHECK(bad == 0, "%s: %d cache values differ from rope_cache_bf16's", what, bad);
+  bad = 0;
+  for (int i = 0; i < B * N * H; i++) bad += out[i] != ref[i];
+  CHECK(bad == 0, "%s: %d outputs differ from rope_cache_bf16 + the plain form", what, bad);
+  printf("ok %s equals rope_cache_bf16 + its plain form (B=%d H=%d S=%d N=%d K=%d%s%s)\n", what, B, H, S, N, K,
+         fused ? ", fused qkv" : "", group ? ", shared prompts" : "");
+}
+
+// testAttentionRopeForms runs testAttentionRope on every _rope form.
+static void testAttentionRopeForms() {
+#define PLAIN(grid, threads, shared, kernel)                                                              \
+  [&](const u16* q, const u16* kc, const u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf) { \
+    emuLaunch(grid, threads, shared, [&] { kernel(q, kc, vc, valid, out, N, K, H, S, &w, sr, pf); });          \
+  }
+#define ROPED(grid, threads, shared, kernel)                                                                        \
+  [&](const float* rq, const float* rk, const float* rv, const int* pos, const float* inv, int qs, int kvs, u16* q, \
+      u16* kc, u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf) {                             \
+    emuLaunch(grid, threads, shared, [&] { kernel(rq, rk, rv, pos, inv, qs, kvs, q, kc, vc, valid, out, N, K, H, S, &w, sr, pf); }); \
+  }
+  {
+    const int B = 3, H = 128, S = 300, w = 290, N = 12, K = 2;  // the Qwen2.5-1.5B batch-8 form
+    const dim3 grid{B, N};
+    testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, false, 0, 0,
+                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope));
+    testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, true, 3, 256,
+                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope));
+  }
+  {
+    const int B = 2, H = 64, S = 70, w = 60, N = 8, K = 2;  // G = 4 (Llama-3.1-8B, Phi-4), H = 64
+    testAttentionRope("attention_decode_bf16_h2_rope", B, H, S, w, N, K, false, 0, 0, PLAIN((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2),
+                      ROPED((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2_rope));
+    testAttentionRope("attention_decode_bf16_h4_rope", B, H, S, w, N, K, true, 2, 50, PLAIN((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4),
+                      ROPED((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4_rope));
+    testAttentionRope("attention_decode_bf16_h2w8_rope", B, H, S, w, N, K, false, 2, 50, PLAIN((dim3{B, N / 2}), 256, 4 * 2 * S, attention_decode_bf16_h2w8),
+                      ROPED((dim3{B, N / 2}), 256, 4 * 2 * S, attention_decode_bf16_h2w8_rope));
+    testAttentionRope("attention_decode_bf16_h4w8_rope", B, H, S, w, N, K, true, 0, 0, PLAIN((dim3{B, N / 4}), 256, 4 * 4 * S, attention_decode_bf16_h4w8),
+                      ROPED((dim3{B, N / 4}), 256, 4 * 4 * S, attention_decode_bf16_h4w8_rope));
+  }
+  {
+    const int B = 4, H = 16, S = 48, w = 40, N = 6, K = 2;  // G = 3 (Llama-3.2-3B), the CUDA-core passes (H = 16)
+    testAttentionRope("attention_decode_bf16_h3_rope", B, H, S, w, N, K, false, 2, 20, PLAIN((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3),
+                      ROPED((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3_rope));
+    testAttentionRope("attention_decode_bf16_h3w8_rope", B, H, S, w, N, K, true, 0, 0, PLAIN((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8),
+                      ROPED((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8_rope));
+  }
+  {
+    const int B = 8, H = 128, S = 150, w = 140, N = 6, K = 2;  // rows forms: the Llama-3.2-3B batch-64 grouping
+    testAttentionRope("attention_decode_bf16_h3r2w8_rope", B, H, S, w, N, K, false, 4, 100, PLAIN((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8),
+                      ROPED((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8_rope));
+  }
+  {
+    const int B = 8, H = 64, S = 100, w = 90, N = 8, K = 2;
+    testAttentionRope("attention_decode_bf16_h2r4w8_rope", B, H, S, w, N, K, true, 4, 40, PLAIN((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8),
+                      ROPED((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8_rope));
+    testAttentionRope("attention_decode_bf16_h4r2w8_rope", B, H, S, w, N, K, false, 2, 40, PLAIN((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8),
+                      ROPED((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8_rope));
+  }
+#undef PLAIN
+#undef ROPED
+}
+
 // testResidualRMSNormLoRA: the norm with the LoRA down-projections fused gives residual_rmsnorm's
 // (or rmsnorm's, without a residual) bits for x and the output, and each adapter's u = out·Aᵀ
 // within float32 rounding of a double-precision sum, for n adapters of rank r over J blocks per
@@ -1043,6 +1163,7 @@ int main() {
   testAttentionRows(3, 2, 128, 300, 256, 299, 6, 2);  // the Llama-3.2-3B batch-64 shape's grouping (G = 3)
   testAttentionRows(4, 2, 64, 100, 40, 90, 8, 2);     // P not a multiple of 16: a tile across the prompt width
   testAttentionRows(2, 4, 128, 70, 32, 69, 4, 2);
+  testAttentionRopeForms();
   testElementwise();
   testSample();
   testSampleSplit();
