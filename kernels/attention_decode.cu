@@ -713,13 +713,26 @@ ATTN_ROWS(4, 2)
 // without __restrict__: loads through a const __restrict__ kernel parameter compile to
 // ld.global.nc, whose cache need not see the kernel's own writes. rq, rk, rv are the projections'
 // float32 outputs, rows q_stride and kv_stride floats apart (RopeCache's arguments).
+//
+// With lora_a (not null) they also compute the o projection's LoRA down-projection, the decode
+// step's lora_down launch (~5 µs per layer, round 71), from their own output (attn_lora_down):
+//
+//   u[b, j] = Σ_i out[b, i] · A[j, i]      A = lora_a [r, N·H] float32, u = lora_u [B, r] float32
+//
+// each block its rows' and heads' part of the sum over i into lora_part [B, N, r], the last block
+// of a row to finish (lora_cnt [B], left at 0) adding the N heads' parts in the order n = 0 … N−1:
+// the same result whatever the blocks' timing (not lora_down's bits: its sum runs in another
+// order). The blocks ask L2 for their slices of A before waiting on the previous kernel (A does
+// not change within a step).
 #define ROPE_ARGS                                                                                                      \
   const float *__restrict__ rq, const float *__restrict__ rk, const float *__restrict__ rv, const int *__restrict__ pos, \
       const float *__restrict__ inv_freq, int q_stride, int kv_stride
+#define LORA_ARGS \
+  const float *__restrict__ lora_a, float *lora_part, unsigned int *lora_cnt, float *lora_u, int lora_r
 #define ATTN_ROPE_ARGS                                                                                                 \
   ROPE_ARGS, unsigned short *q, unsigned short *kcache, unsigned short *vcache, const unsigned char *__restrict__ valid, \
       unsigned short *__restrict__ out, int N, int K, int H, int S, const int *__restrict__ write_idx_p,                \
-      const int *__restrict__ src_row, int prefix
+      const int *__restrict__ src_row, int prefix, LORA_ARGS
 
 // attn_rope writes the block's q rows and its kv head's k and v at w (above): (R rows) × (QH query
 // heads + the kv head) × H/2 pairs over the block's threads. Every thread of the block calls it; it
@@ -745,50 +758,113 @@ __device__ __noinline__ void attn_rope(ROPE_ARGS, unsigned short* q, unsigned sh
   __syncthreads();
 }
 
+// attn_lora_prefetch asks L2 for the rows of lora_a that attn_lora_down reads: the block's QH
+// heads' H columns of each of the r rows (128-byte lines).
+template <int QH>
+__device__ __forceinline__ void attn_lora_prefetch(const float* __restrict__ lora_a, int lora_r, int N, int H, int n0) {
+  if (lora_a == nullptr) return;
+  const int lines = (H + 31) / 32;  // 32 floats per line
+  for (int e = threadIdx.x; e < lora_r * QH * lines; e += blockDim.x) {
+    const int j = e / (QH * lines), h = (e / lines) % QH, l = e % lines;
+    prefetch_l2(lora_a + (long long)j * N * H + (long long)(n0 + h) * H + 32 * l);
+  }
+}
+
+// attn_lora_down is the LoRA down-projection above for the block's rows b0 … b0+R−1 and heads
+// n0 … n0+QH−1, after the form's body wrote their outputs: one warp per (row, head, j) at a time,
+// a lane taking 4 consecutive dimensions (out read back: this block's writes, after a barrier),
+// then the last block of each row adds the rows' parts. Every thread of the block calls it.
+template <int QH, int R>
+__device__ __noinline__ void attn_lora_down(const unsigned short* out, LORA_ARGS, int N, int H, int b0, int n0) {
+  __shared__ bool last[R];
+  __syncthreads();  // the block's outputs are written
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, W = blockDim.x / 32;
+  const long long D = (long long)N * H;
+  for (int task = warp; task < R * QH * lora_r; task += W) {
+    const int b = b0 + task / (QH * lora_r), n = n0 + (task / lora_r) % QH, j = task % lora_r;
+    const unsigned short* o = out + b * D + (long long)n * H;
+    const float* a = lora_a + j * D + (long long)n * H;
+    float acc = 0.f;
+    for (int i = 4 * lane; i < H; i += 128) {
+      float f[4];
+      unpack4(load4(o + i), f);
+      const float4 av = *reinterpret_cast<const float4*>(a + i);
+      acc += f[0] * av.x + f[1] * av.y + f[2] * av.z + f[3] * av.w;
+    }
+    for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffff, acc, off);
+    if (lane == 0) lora_part[((long long)b * N + n) * lora_r + j] = acc;
+  }
+  __threadfence();  // this block's parts are visible before it is counted
+  __syncthreads();
+  if (threadIdx.x < R) last[threadIdx.x] = atomicAdd(&lora_cnt[b0 + threadIdx.x], 1u) == (unsigned int)(N / QH - 1);
+  __syncthreads();
+#pragma unroll
+  for (int rr = 0; rr < R; rr++) {
+    if (!last[rr]) continue;
+    __threadfence();
+    const int b = b0 + rr;
+    for (int j = threadIdx.x; j < lora_r; j += blockDim.x) {
+      float v = 0.f;
+      for (int n = 0; n < N; n++) v += ld_cg(&lora_part[((long long)b * N + n) * lora_r + j]);  // from L2: other blocks wrote them
+      lora_u[(long long)b * lora_r + j] = v;
+    }
+    if (threadIdx.x == 0) lora_cnt[b] = 0;
+  }
+}
+
 #define ROPE_CALL(QH, R) \
   rq, rk, rv, pos, inv_freq, q_stride, kv_stride, q, kcache, vcache, N, K, H, S, *write_idx_p, blockIdx.x * (R), blockIdx.y * (QH)
+#define LORA_CALL lora_a, lora_part, lora_cnt, lora_u, lora_r
+// ROPE_START and ROPE_END open and close a _rope kernel around its body (QH heads, R rows per block).
+#define ROPE_START(QH, R)                                             \
+  pdl_trigger();                                                      \
+  attn_lora_prefetch<QH>(lora_a, lora_r, N, H, blockIdx.y * (QH));    \
+  pdl_wait();                                                         \
+  attn_rope<QH, R>(ROPE_CALL(QH, R))
+#define ROPE_END(QH, R) \
+  if (lora_a != nullptr) attn_lora_down<QH, R>(out, LORA_CALL, N, H, blockIdx.x * (R), blockIdx.y * (QH))
 
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_w16u16_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<1, 1>(ROPE_CALL(1, 1));
+  ROPE_START(1, 1);
   attention_decode_w<2 * WARPS, 2 * UNROLL, 1>(ATTN_CALL);
+  ROPE_END(1, 1);
 }
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h2_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<2, 1>(ROPE_CALL(2, 1));
+  ROPE_START(2, 1);
   attention_decode_heads<2>(ATTN_CALL);
+  ROPE_END(2, 1);
 }
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h3_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<3, 1>(ROPE_CALL(3, 1));
+  ROPE_START(3, 1);
   attention_decode_heads<3>(ATTN_CALL);
+  ROPE_END(3, 1);
 }
 extern "C" __global__ void __launch_bounds__(2 * THREADS) attention_decode_bf16_h4_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<4, 1>(ROPE_CALL(4, 1));
+  ROPE_START(4, 1);
   attention_decode_heads<4>(ATTN_CALL);
+  ROPE_END(4, 1);
 }
 extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h2w8_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<2, 1>(ROPE_CALL(2, 1));
+  ROPE_START(2, 1);
   attention_decode_heads<2, WARPS, UNROLL>(ATTN_CALL);
+  ROPE_END(2, 1);
 }
 extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h3w8_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<3, 1>(ROPE_CALL(3, 1));
+  ROPE_START(3, 1);
   attention_decode_heads<3, WARPS, UNROLL>(ATTN_CALL);
+  ROPE_END(3, 1);
 }
 extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h4w8_rope(ATTN_ROPE_ARGS) {
-  pdl_start();
-  attn_rope<4, 1>(ROPE_CALL(4, 1));
+  ROPE_START(4, 1);
   attention_decode_heads<4, WARPS, UNROLL>(ATTN_CALL);
+  ROPE_END(4, 1);
 }
 #define ATTN_ROWS_ROPE(QH, R)                                                                                         \
   extern "C" __global__ void __launch_bounds__(THREADS, 2) attention_decode_bf16_h##QH##r##R##w8_rope(ATTN_ROPE_ARGS) { \
-    pdl_start();                                                                                                      \
-    attn_rope<QH, R>(ROPE_CALL(QH, R));                                                                               \
+    ROPE_START(QH, R);                                                                                                \
     if (H == 128) attention_decode_rows<QH, R, 8, WARPS>(ATTN_CALL);                                                  \
     else attention_decode_rows<QH, R, 4, WARPS>(ATTN_CALL);                                                           \
+    ROPE_END(QH, R);                                                                                                  \
   }
 ATTN_ROWS_ROPE(2, 4)
 ATTN_ROWS_ROPE(3, 2)

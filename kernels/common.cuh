@@ -74,6 +74,14 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait_group() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
 #endif
 
+// prefetch_l2 asks L2 for the 128-byte line holding p (prefetch.global.L2), without waiting and
+// without a register; a no-op on the emulator.
+#ifdef KERNEL_EMULATOR
+__device__ __forceinline__ void prefetch_l2(const void*) {}
+#else
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+#endif
+
 // atomic_add_acq_rel is atomicAdd with acquire-release semantics at GPU scope.
 #ifdef KERNEL_EMULATOR
 __device__ __forceinline__ unsigned int atomic_add_acq_rel(unsigned int* p, unsigned int v) { return atomicAdd(p, v); }

@@ -183,18 +183,35 @@ var ropeForms = map[string]bool{
 // generate --ab GOMLXGRPO_ROPE_ATTN=1` compares the two in one process. Opt-in until timed on a GPU.
 func RopeInAttention() bool { return os.Getenv("GOMLXGRPO_ROPE_ATTN") == "1" }
 
-// AttentionDecodeRope is RopeCache(rope…, qOut = q, the caches) followed by AttentionDecode, in one
-// launch where the attention form has a _rope twin: each block rotates its query heads into q and
-// writes its kv head's k and v at the cache index, then attends (the same bits as the two launches:
-// TestAttentionDecodeRope). Other forms (the split form, head dims over 128 without a heads form)
-// take the two launches.
-func AttentionDecodeRope(rope RopeInputs, q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
+// LoRAInAttention reports whether, with RopeInAttention, the attention launch also computes the o
+// projection's LoRA down-projection (AttnLoRA; its own lora_down launch otherwise):
+// GOMLXGRPO_ATTN_LORA=1, read when a step is recorded. Opt-in until timed on a GPU.
+func LoRAInAttention() bool { return os.Getenv("GOMLXGRPO_ATTN_LORA") == "1" }
+
+// AttnLoRA asks AttentionDecodeRope for the o projection's LoRA down-projection of its output:
+// U [rows, R] float32 = out · Aᵀ for A [R, n·h] float32.
+type AttnLoRA struct {
+	A, U cu.DevicePtr
+	R    int
+}
+
+// AttentionDecodeRope is RopeCache(rope…, qOut = q, the caches) followed by AttentionDecode (and,
+// with lora, LoRADown of the output), in one launch where the attention form has a _rope twin:
+// each block rotates its query heads into q and writes its kv head's k and v at the cache index,
+// then attends, then adds its heads' part of the LoRA down-projection, the last block of a row
+// summing the parts (q, the caches and out are the two launches' bits, u lora_down's within
+// float32 rounding: TestAttentionDecodeRope). Other forms (the split form, head dims over 128
+// without a heads form) take the separate launches.
+func AttentionDecodeRope(rope RopeInputs, lora *AttnLoRA, q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
 	qs, kvs := rope.QStride, rope.KVStride
 	if qs == 0 {
 		qs = n * h
 	}
 	if kvs == 0 {
 		kvs = kv * h
+	}
+	if lora != nil && (lora.R < 1 || (n*h)%8 != 0) {
+		return fmt.Errorf("cuda: AttentionDecodeRope: the LoRA down-projection needs a rank ≥ 1 and n·h %% 8 == 0, got rank %d, n·h = %d", lora.R, n*h)
 	}
 	name, grid, threads, shared := "", [3]int{}, 0, 0
 	if !useSplitAttention(s) && h%4 == 0 && h <= 256 && n%kv == 0 && sp.Prefix >= 0 && sp.Prefix <= s {
@@ -204,11 +221,34 @@ func AttentionDecodeRope(rope RopeInputs, q, kCache, vCache, valid, out cu.Devic
 		if err := RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, q, kCache, vCache, rows, n, kv, h, s, writeIdx, qs, kvs); err != nil {
 			return err
 		}
-		return AttentionDecode(q, kCache, vCache, valid, out, rows, n, kv, h, s, writeIdx, sp)
+		if err := AttentionDecode(q, kCache, vCache, valid, out, rows, n, kv, h, s, writeIdx, sp); err != nil || lora == nil {
+			return err
+		}
+		return LoRADown(out, lora.A, lora.U, rows, n*h, lora.R)
 	}
 	n32, k32, h32, s32, p32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix), int32(qs), int32(kvs)
-	return launch(name+"_rope", grid, threads, shared, p(&rope.Q), p(&rope.K), p(&rope.V), p(&rope.Pos), p(&rope.InvFreq), p(&qs32), p(&kvs32),
-		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32))
+	args := []unsafe.Pointer{p(&rope.Q), p(&rope.K), p(&rope.V), p(&rope.Pos), p(&rope.InvFreq), p(&qs32), p(&kvs32),
+		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32)}
+	if lora == nil {
+		var none cu.DevicePtr
+		var r32 int32
+		return launch(name+"_rope", grid, threads, shared, append(args, p(&none), p(&none), p(&none), p(&none), p(&r32))...)
+	}
+	floats, counters := attentionLoRAScratch(rows, n, lora.R)
+	return splitK.with("AttentionDecodeRope", floats, counters, func(ws, cnt cu.DevicePtr) error {
+		r32 := int32(lora.R)
+		return launch(name+"_rope", grid, threads, shared, append(args, p(&lora.A), p(&ws), p(&cnt), p(&lora.U), p(&r32))...)
+	})
+}
+
+// attentionLoRAScratch is AttentionDecodeRope's scratch in the split-K buffers for a LoRA
+// down-projection of rank r: the heads' parts [rows, n, r] float32 and one counter per row.
+func attentionLoRAScratch(rows, n, r int) (floats, counters int) { return rows * n * r, rows }
+
+// reserveAttentionLoRA grows the split-K scratch for AttentionDecodeRope's LoRA down-projection
+// ahead of a stream capture.
+func reserveAttentionLoRA(rows, n, r int) error {
+	return splitK.reserve(attentionLoRAScratch(rows, n, r))
 }
 
 // splitAttention selects the split form (attention_scores_split_bf16 then attention_out_split_bf16,

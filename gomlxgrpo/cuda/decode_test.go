@@ -358,7 +358,8 @@ func TestAttentionDecodeSharedPrompts(t *testing.T) {
 
 // TestAttentionDecodeRope: AttentionDecodeRope (RoPE and the cache write in the attention's
 // blocks, the _rope kernels) gives the bits of RopeCache then AttentionDecode: the same q buffer,
-// caches and output, on the benchmark shapes' batches (Qwen2.5-1.5B, Llama-3.1-8B and Phi-4 at 8
+// caches and output, and with a LoRA adapter lora_down's down-projection of that output within
+// float32 rounding, on the benchmark shapes' batches (Qwen2.5-1.5B, Llama-3.1-8B and Phi-4 at 8
 // rows, Llama-3.2-3B at 64 in prompts of 8: w16u16, the heads and the rows forms; 4 and 3 heads
 // per block forced), with the
 // projections in three buffers or one fused row (Phi-3), with and without shared prompts, and on
@@ -370,14 +371,14 @@ func TestAttentionDecodeRope(t *testing.T) {
 	rng := freshRNG(17)
 	nan := bfloat16From(float32(math.NaN()))
 	for _, c := range []struct {
-		rows, n, kv, h, s, prefix, group, heads int
-		fused, split                            bool
+		rows, n, kv, h, s, prefix, group, heads, lora int
+		fused, split                                  bool
 	}{
-		{8, 12, 2, 128, 456, 256, 8, 0, false, false}, {8, 12, 2, 128, 456, 0, 0, 0, true, false},
-		{8, 32, 8, 128, 456, 256, 8, 0, false, false}, {8, 40, 10, 128, 456, 256, 8, 0, true, false},
-		{64, 24, 8, 128, 456, 256, 8, 0, false, false}, {64, 24, 8, 128, 300, 0, 0, 0, false, false},
-		{4, 8, 2, 64, 200, 100, 2, 0, false, false}, {8, 32, 8, 128, 300, 100, 4, 4, false, false},
-		{6, 12, 2, 64, 200, 0, 0, 3, true, false}, {8, 12, 2, 128, 456, 256, 8, 0, false, true},
+		{8, 12, 2, 128, 456, 256, 8, 0, 16, false, false}, {8, 12, 2, 128, 456, 0, 0, 0, 0, true, false},
+		{8, 32, 8, 128, 456, 256, 8, 0, 16, false, false}, {8, 40, 10, 128, 456, 256, 8, 0, 16, true, false},
+		{64, 24, 8, 128, 456, 256, 8, 0, 16, false, false}, {64, 24, 8, 128, 300, 0, 0, 0, 0, false, false},
+		{4, 8, 2, 64, 200, 100, 2, 0, 5, false, false}, {8, 32, 8, 128, 300, 100, 4, 4, 16, false, false},
+		{6, 12, 2, 64, 200, 0, 0, 3, 8, true, false}, {8, 12, 2, 128, 456, 256, 8, 0, 16, false, true},
 	} {
 		splitAttention, forceHeads = c.split, c.heads
 		stride := (c.n + 2*c.kv) * c.h
@@ -418,7 +419,8 @@ func TestAttentionDecodeRope(t *testing.T) {
 				}
 			}
 		}
-		run := func(fold bool) (q, k, v, out []float32, form string) {
+		loraA := randF32(rng, c.lora*c.n*c.h, 0.05)
+		run := func(fold bool) (q, k, v, out, u []float32, form string) {
 			_, pw := onDevice(t, be, []int32{int32(w)}, 1)
 			_, pp := onDevice(t, be, pos, len(pos))
 			_, pi := onDevice(t, be, inv, len(inv))
@@ -439,6 +441,14 @@ func TestAttentionDecodeRope(t *testing.T) {
 			}
 			qt, pq := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n, c.h)
 			ot, po := zerosOnDevice(t, be, dtypes.BFloat16, c.rows, c.n*c.h)
+			var lora *AttnLoRA
+			var ut *tensors.Tensor
+			if c.lora > 0 {
+				var pa, pu cu.DevicePtr
+				_, pa = onDevice(t, be, loraA, c.lora, c.n*c.h)
+				ut, pu = zerosOnDevice(t, be, dtypes.Float32, c.rows, c.lora)
+				lora = &AttnLoRA{A: pa, U: pu, R: c.lora}
+			}
 			sp := SharedPrompts{}
 			if c.group > 0 {
 				sp = SharedPrompts{Src: ps, Prefix: c.prefix, Group: c.group}
@@ -449,18 +459,23 @@ func TestAttentionDecodeRope(t *testing.T) {
 			}
 			var err error
 			if fold {
-				err = AttentionDecodeRope(rope, pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp)
+				err = AttentionDecodeRope(rope, lora, pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp)
 			} else if err = RopeCache(rope.Q, rope.K, rope.V, pp, pi, pq, pk, pv, c.rows, c.n, c.kv, c.h, c.s, pw, rope.QStride, rope.KVStride); err == nil {
-				err = AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp)
+				if err = AttentionDecode(pq, pk, pv, pm, po, c.rows, c.n, c.kv, c.h, c.s, pw, sp); err == nil && lora != nil {
+					err = LoRADown(po, lora.A, lora.U, c.rows, c.n*c.h, lora.R)
+				}
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			syncT(t)
-			return readBF16(t, qt), readBF16(t, kt), readBF16(t, vt), readBF16(t, ot), form
+			if ut != nil {
+				u = readDevice[float32](ut)
+			}
+			return readBF16(t, qt), readBF16(t, kt), readBF16(t, vt), readBF16(t, ot), u, form
 		}
-		wq, wk, wv, wo, form := run(false)
-		gq, gk, gv, got, _ := run(true)
+		wq, wk, wv, wo, wu, form := run(false)
+		gq, gk, gv, got, gu, _ := run(true)
 		if !c.split && !ropeForms[form] {
 			t.Errorf("%+v: the launcher's form %s has no _rope twin: the shape does not test one", c, form)
 		}
@@ -469,6 +484,9 @@ func TestAttentionDecodeRope(t *testing.T) {
 		sameBits(t, what+": k cache", gk, wk)
 		sameBits(t, what+": v cache", gv, wv)
 		sameBits(t, what+": output", got, wo)
+		if c.lora > 0 { // lora_down's sums in another order
+			near(t, what+": LoRA down-projection", gu, wu, func(i int) float64 { return 1e-4 * (1 + math.Abs(float64(wu[i]))) })
+		}
 	}
 }
 

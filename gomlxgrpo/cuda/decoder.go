@@ -328,6 +328,9 @@ func (d *Decoder) reserve() error {
 	if err := reserveSample(d.B); err != nil {
 		return err
 	}
+	if err := reserveAttentionLoRA(d.B, c.NumHeads, d.maxR); err != nil {
+		return err
+	}
 	for _, l := range d.layers {
 		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
 			if lin.out > 0 {
@@ -364,10 +367,6 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 		}
 	}
 	return true
-}
-
-func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
-	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y}, false)
 }
 
 // loraSlice is adapter i's slice of the "lora" scratch: its down-projection u [B, r].
@@ -569,6 +568,7 @@ func (d *Decoder) record() error {
 		}
 	}
 	ropeAttn := RopeInAttention()
+	attnLoRA := ropeAttn && LoRAInAttention()
 	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
 	run(EmbedRows(b["ids"], d.embed, x, B, D))
 	pre, e := d.norm(&x, 0, d.layers[0].inNorm, d.layers[0].attnInputs())
@@ -584,13 +584,18 @@ func (d *Decoder) record() error {
 		} else {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
 		}
+		oPre := false // the o projection's LoRA down-projection already in its slice
 		if ropeAttn { // one launch for RoPE, the cache write and the attention (GOMLXGRPO_ROPE_ATTN=1)
-			run(AttentionDecodeRope(rope, b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
+			var al *AttnLoRA
+			if oPre = attnLoRA && l.o.r > 0; oPre { // and the o projection's LoRA down-projection (GOMLXGRPO_ATTN_LORA=1)
+				al = &AttnLoRA{A: l.o.a, U: d.loraSlice(0), R: l.o.r}
+			}
+			run(AttentionDecodeRope(rope, al, b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
 		} else {
 			run(RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], rope.QStride, rope.KVStride))
 			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
 		}
-		run(d.gemv(&l.o, b["attn"], b["y"]))
+		run(d.gemvGroup([]*linearPtrs{&l.o}, b["attn"], []cu.DevicePtr{b["y"]}, oPre))
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)
 		g, u, stride := b["g"], b["u"], 0

@@ -83,7 +83,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
 // several query heads per attention block, the matmul of more than 8 rows), with the step's
 // synchronous copies (the default's go through page-locked memory), and with RoPE folded into the
-// attention launch.
+// attention launch, with and without the o projection's LoRA down-projection.
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -99,7 +99,7 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	for range 3 {
 		nine = append(nine, prompts...)
 	}
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
@@ -110,8 +110,10 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		// memory (GOMLXGRPO_STEP_IO=sync; the others through page-locked memory, the default) and
 		// must decode what the graph decoded. Case 7 folds RoPE and the cache write into the
 		// attention launch (GOMLXGRPO_ROPE_ATTN=1, the _rope kernels: the same bits) and must decode
-		// what the graph decoded.
-		graphs, pdl, mma8, attnHeads, stepIO, ropeAttn, ps := "1", "0", "", "", "", "", prompts
+		// what the graph decoded. Case 8 also computes the o projection's LoRA down-projection in
+		// that launch (GOMLXGRPO_ATTN_LORA=1: its sums in another order than lora_down's) and must
+		// match the GoMLX path as case 0 does.
+		graphs, pdl, mma8, attnHeads, stepIO, ropeAttn, attnLoRA, ps := "1", "0", "", "", "", "", "", prompts
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -125,6 +127,8 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 			stepIO = "sync"
 		case 7:
 			ropeAttn = "1"
+		case 8:
+			ropeAttn, attnLoRA = "1", "1"
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
@@ -132,12 +136,13 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
 		t.Setenv("GOMLXGRPO_STEP_IO", stepIO)
 		t.Setenv("GOMLXGRPO_ROPE_ATTN", ropeAttn)
+		t.Setenv("GOMLXGRPO_ATTN_LORA", attnLoRA)
 		res, err := gen.Generate(&sample.Request{Prompts: ps, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0, 4, 5:
+		case 0, 4, 5, 8:
 			if ci == 0 {
 				captured = res.Tokens
 				gen.Decoder = nil // the GoMLX path's greedy decode, token for token

@@ -77,7 +77,7 @@ void attention_decode_bf16_h3r2w8(const u16*, const u16*, const u16*, const unsi
 void attention_decode_bf16_h4r2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
-#define ATTN_ROPE_DECL const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int
+#define ATTN_ROPE_DECL const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, const float*, float*, unsigned*, float*, int
 void attention_decode_bf16_w16u16_rope(ATTN_ROPE_DECL);
 void attention_decode_bf16_h2_rope(ATTN_ROPE_DECL);
 void attention_decode_bf16_h3_rope(ATTN_ROPE_DECL);
@@ -728,13 +728,16 @@ static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, 
 // group rows (src_row, prefix P, the copies' prompt entries NaN), as the sampler leaves them. The
 // caches start with NaN at the new position w, which the plain launches read only after
 // rope_cache_bf16 wrote it: a _rope form that reads it before its own write fails. fwd and rope
-// launch the plain and the _rope form on the grid the launcher gives them.
+// launch the plain and the _rope form on the grid the launcher gives them. With r > 0 the _rope
+// form also computes the o projection's LoRA down-projection of its output (rank r, A random):
+// u must be lora_down's on the reference output within float32 rounding (another summation
+// order), and the per-row counters must be back at 0.
 typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, const int*, int)> PlainLaunch;
 typedef std::function<void(const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*,
-                           const unsigned char*, u16*, const int*, int)>
+                           const unsigned char*, u16*, const int*, int, const float*, float*, unsigned*, float*, int)>
     RopeLaunch;
 static void testAttentionRope(const char* what, int B, int H, int S, int w, int N, int K, bool fused, int group, int P,
-                              PlainLaunch fwd, RopeLaunch rope) {
+                              PlainLaunch fwd, RopeLaunch rope, int r = 0) {
   const int qs = fused ? (N + 2 * K) * H : N * H, kvs = fused ? (N + 2 * K) * H : K * H;
   std::vector<float> buf(B * (N + 2 * K) * H);
   for (auto& x : buf) x = gauss(1);
@@ -763,7 +766,17 @@ static void testAttentionRope(const char* what, int B, int H, int S, int w, int 
   });
   fwd(qref.data(), kref.data(), vref.data(), valid.data(), ref.data(), sr, pf);
   std::vector<u16> q(B * N * H, 0x7fc0), out(B * N * H);
-  rope(rq, rk, rv, pos.data(), inv.data(), qs, kvs, q.data(), kc.data(), vc.data(), valid.data(), out.data(), sr, pf);
+  std::vector<float> A(r * N * H), part(B * N * r, NAN), u(B * r, NAN), uref(B * r);
+  std::vector<unsigned> cnt(B, 0);
+  for (auto& x : A) x = gauss(0.05);
+  rope(rq, rk, rv, pos.data(), inv.data(), qs, kvs, q.data(), kc.data(), vc.data(), valid.data(), out.data(), sr, pf,
+       r ? A.data() : nullptr, part.data(), cnt.data(), u.data(), r);
+  if (r) {
+    emuLaunch({unsigned(B * r)}, 128, 0, [&] { lora_down(ref.data(), A.data(), uref.data(), B, N * H, r); });
+    for (int i = 0; i < B * r; i++)
+      CHECK(std::fabs(u[i] - uref[i]) <= 1e-4 * (1 + std::fabs(uref[i])), "%s: LoRA down-projection u[%d] %g, lora_down %g", what, i, u[i], uref[i]);
+    for (unsigned c : cnt) CHECK(c == 0, "%s: a row counter left at %u", what, c);
+  }
   int bad = 0;
   for (int i = 0; i < B * N * H; i++) bad += q[i] != qref[i];
   CHECK(bad == 0, "%s: %d values of q differ from rope_cache_bf16's", what, bad);
@@ -773,7 +786,7 @@ static void testAttentionRope(const char* what, int B, int H, int S, int w, int 
   bad = 0;
   for (int i = 0; i < B * N * H; i++) bad += out[i] != ref[i];
   CHECK(bad == 0, "%s: %d outputs differ from rope_cache_bf16 + the plain form", what, bad);
-  printf("ok %s equals rope_cache_bf16 + its plain form (B=%d H=%d S=%d N=%d K=%d%s%s)\n", what, B, H, S, N, K,
+  printf("ok %s equals rope_cache_bf16 + its plain form%s (B=%d H=%d S=%d N=%d K=%d%s%s)\n", what, r ? " + lora_down" : "", B, H, S, N, K,
          fused ? ", fused qkv" : "", group ? ", shared prompts" : "");
 }
 
@@ -785,8 +798,9 @@ static void testAttentionRopeForms() {
   }
 #define ROPED(grid, threads, shared, kernel)                                                                        \
   [&](const float* rq, const float* rk, const float* rv, const int* pos, const float* inv, int qs, int kvs, u16* q, \
-      u16* kc, u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf) {                             \
-    emuLaunch(grid, threads, shared, [&] { kernel(rq, rk, rv, pos, inv, qs, kvs, q, kc, vc, valid, out, N, K, H, S, &w, sr, pf); }); \
+      u16* kc, u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf, const float* la, float* lp, unsigned* lc, \
+      float* lu, int lr) {                                                                                          \
+    emuLaunch(grid, threads, shared, [&] { kernel(rq, rk, rv, pos, inv, qs, kvs, q, kc, vc, valid, out, N, K, H, S, &w, sr, pf, la, lp, lc, lu, lr); }); \
   }
   {
     const int B = 3, H = 128, S = 300, w = 290, N = 12, K = 2;  // the Qwen2.5-1.5B batch-8 form
@@ -794,12 +808,12 @@ static void testAttentionRopeForms() {
     testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, false, 0, 0,
                       PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope));
     testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, true, 3, 256,
-                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope));
+                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope), 16);
   }
   {
     const int B = 2, H = 64, S = 70, w = 60, N = 8, K = 2;  // G = 4 (Llama-3.1-8B, Phi-4), H = 64
     testAttentionRope("attention_decode_bf16_h2_rope", B, H, S, w, N, K, false, 0, 0, PLAIN((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2),
-                      ROPED((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2_rope));
+                      ROPED((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2_rope), 16);
     testAttentionRope("attention_decode_bf16_h4_rope", B, H, S, w, N, K, true, 2, 50, PLAIN((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4),
                       ROPED((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4_rope));
     testAttentionRope("attention_decode_bf16_h2w8_rope", B, H, S, w, N, K, false, 2, 50, PLAIN((dim3{B, N / 2}), 256, 4 * 2 * S, attention_decode_bf16_h2w8),
@@ -812,17 +826,17 @@ static void testAttentionRopeForms() {
     testAttentionRope("attention_decode_bf16_h3_rope", B, H, S, w, N, K, false, 2, 20, PLAIN((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3),
                       ROPED((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3_rope));
     testAttentionRope("attention_decode_bf16_h3w8_rope", B, H, S, w, N, K, true, 0, 0, PLAIN((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8),
-                      ROPED((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8_rope));
+                      ROPED((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8_rope), 3);
   }
   {
     const int B = 8, H = 128, S = 150, w = 140, N = 6, K = 2;  // rows forms: the Llama-3.2-3B batch-64 grouping
     testAttentionRope("attention_decode_bf16_h3r2w8_rope", B, H, S, w, N, K, false, 4, 100, PLAIN((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8),
-                      ROPED((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8_rope));
+                      ROPED((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8_rope), 8);
   }
   {
     const int B = 8, H = 64, S = 100, w = 90, N = 8, K = 2;
     testAttentionRope("attention_decode_bf16_h2r4w8_rope", B, H, S, w, N, K, true, 4, 40, PLAIN((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8),
-                      ROPED((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8_rope));
+                      ROPED((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8_rope), 16);
     testAttentionRope("attention_decode_bf16_h4r2w8_rope", B, H, S, w, N, K, false, 2, 40, PLAIN((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8),
                       ROPED((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8_rope));
   }
