@@ -87,18 +87,24 @@ func loraNormSplit(rows, outs int) (per, blocks int) {
 // (bfloat16 bits) at the cache index held in device memory at writeIdx (int32). Rows of q are
 // qStride floats apart, rows of k and v kvStride (0 means packed: n·h and kv·h).
 func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, qStride, kvStride int) error {
-	if qStride == 0 {
-		qStride = n * h
-	}
-	if kvStride == 0 {
-		kvStride = kv * h
-	}
+	qStride, kvStride = ropeStrides(qStride, kvStride, n, kv, h)
 	if h%2 != 0 || h > 2048 {
 		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
 	}
 	n32, k32, h32, s32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(qStride), int32(kvStride)
 	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
 		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
+}
+
+// ropeStrides returns RopeCache's row strides with 0 (packed) replaced by n·h and kv·h.
+func ropeStrides(qStride, kvStride, n, kv, h int) (int, int) {
+	if qStride == 0 {
+		qStride = n * h
+	}
+	if kvStride == 0 {
+		kvStride = kv * h
+	}
+	return qStride, kvStride
 }
 
 // MaxAttentionPositions is the longest cache the one-launch attention forms take (longer ones go to
@@ -115,11 +121,8 @@ const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
 // prompt): the rows of a prompt then read one copy of it, from L2 for all but the first
 // (kernels/attention_decode.cu).
 func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
-	if h > 256 || h%4 != 0 || n%kv != 0 {
-		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
-	}
-	if sp.Prefix < 0 || sp.Prefix > s {
-		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", sp.Prefix, s)
+	if err := checkAttention(n, kv, h, s, sp); err != nil {
+		return err
 	}
 	n32, k32, h32, s32, p32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix)
 	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32)}
@@ -138,6 +141,17 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 	}
 	name, grid, threads, shared := attentionForm(rows, n, kv, h, s, sp)
 	return launch(name, grid, threads, shared, args...)
+}
+
+// checkAttention rejects what AttentionDecode's kernels do not take.
+func checkAttention(n, kv, h, s int, sp SharedPrompts) error {
+	if h > 256 || h%4 != 0 || n%kv != 0 {
+		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
+	}
+	if sp.Prefix < 0 || sp.Prefix > s {
+		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", sp.Prefix, s)
+	}
+	return nil
 }
 
 // attentionForm picks AttentionDecode's one-launch kernel for a step (not the split form): its
@@ -203,18 +217,15 @@ type AttnLoRA struct {
 // float32 rounding: TestAttentionDecodeRope). Other forms (the split form, head dims over 128
 // without a heads form) take the separate launches.
 func AttentionDecodeRope(rope RopeInputs, lora *AttnLoRA, q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
-	qs, kvs := rope.QStride, rope.KVStride
-	if qs == 0 {
-		qs = n * h
-	}
-	if kvs == 0 {
-		kvs = kv * h
+	if err := checkAttention(n, kv, h, s, sp); err != nil {
+		return err
 	}
 	if lora != nil && (lora.R < 1 || (n*h)%8 != 0) {
 		return fmt.Errorf("cuda: AttentionDecodeRope: the LoRA down-projection needs a rank ≥ 1 and n·h %% 8 == 0, got rank %d, n·h = %d", lora.R, n*h)
 	}
+	qs, kvs := ropeStrides(rope.QStride, rope.KVStride, n, kv, h)
 	name, grid, threads, shared := "", [3]int{}, 0, 0
-	if !useSplitAttention(s) && h%4 == 0 && h <= 256 && n%kv == 0 && sp.Prefix >= 0 && sp.Prefix <= s {
+	if !useSplitAttention(s) {
 		name, grid, threads, shared = attentionForm(rows, n, kv, h, s, sp)
 	}
 	if !ropeForms[name] {
