@@ -74,14 +74,6 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait_group() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
 #endif
 
-// prefetch_l2 asks L2 for the 128-byte line holding p (prefetch.global.L2), without waiting and
-// without a register; a no-op on the emulator.
-#ifdef KERNEL_EMULATOR
-__device__ __forceinline__ void prefetch_l2(const void*) {}
-#else
-__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
-#endif
-
 // atomic_add_acq_rel is atomicAdd with acquire-release semantics at GPU scope.
 #ifdef KERNEL_EMULATOR
 __device__ __forceinline__ unsigned int atomic_add_acq_rel(unsigned int* p, unsigned int v) { return atomicAdd(p, v); }
@@ -200,25 +192,3 @@ __device__ __forceinline__ void mma_bf16_16816(float (&c)[4], const unsigned int
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 #endif
-
-// rope_head writes one head's rotary embedding (rope_cache.cu's header: transformers' rotate_half)
-// of the float32 projection row src at position pos to dst as bfloat16, pair i (i < H/2) by the
-// calling thread, and with v (not null) also dv[i], dv[i + H/2] = bf16(v): the K/V cache write.
-//   ang = pos · inv_freq[i];  c = bf16(cos ang), s = bf16(sin ang)
-//   dst[i] = bf16(z_i·c − z_{i+H/2}·s),  dst[i+H/2] = bf16(z_{i+H/2}·c + z_i·s)     z = bf16(src)
-// The attention kernels' _rope forms call it; these are rope_cache_bf16's formulas, operation for
-// operation (that kernel keeps its own copy: through this helper its PTX changed, and ptxas gave
-// it a stack frame), and the emulator's testAttentionRope and the GPU's TestAttentionDecodeRope
-// check that the two give the same bits.
-__device__ __forceinline__ void rope_head(const float* __restrict__ src, unsigned short* dst, const float* __restrict__ v,
-                                          unsigned short* dv, int pos, const float* __restrict__ inv_freq, int i, int half) {
-  const float ang = (float)pos * inv_freq[i];
-  const float c = bf16_to_f32(f32_to_bf16(cosf(ang))), s = bf16_to_f32(f32_to_bf16(sinf(ang)));
-  if (v != nullptr) {
-    dv[i] = f32_to_bf16(v[i]);
-    dv[i + half] = f32_to_bf16(v[i + half]);
-  }
-  const float z0 = bf16_to_f32(f32_to_bf16(src[i])), z1 = bf16_to_f32(f32_to_bf16(src[i + half]));
-  dst[i] = f32_to_bf16(z0 * c - z1 * s);
-  dst[i + half] = f32_to_bf16(z1 * c + z0 * s);
-}

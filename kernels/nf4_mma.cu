@@ -278,10 +278,8 @@ struct NF4Mat {
 #define NF4_FORM_N8 0
 #define NF4_FORM_N8W 1
 #define NF4_FORM_S64 2
-#define NF4_FORM_S64W8 3
 
 __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX);
-__device__ __forceinline__ void nf4_mma_s64w8_tile(NF4_MMA_ARGS, int tileX);
 
 template <int FORM>
 __device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
@@ -294,8 +292,6 @@ __device__ __forceinline__ void nf4_mma_group(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1)
                PICK(out), PICK(bias), PICK(u), PICK(lora_b), PICK(r), PICK(scale), ws, cnt, tileX
   if constexpr (FORM == NF4_FORM_S64) {
     nf4_mma_s64_tile(PICKED);
-  } else if constexpr (FORM == NF4_FORM_S64W8) {
-    nf4_mma_s64w8_tile(PICKED);
   } else {
     nf4_mma_n8_tile<FORM == NF4_FORM_N8W>(PICKED);
   }
@@ -426,114 +422,7 @@ __device__ __forceinline__ void nf4_mma_s64_tile(NF4_MMA_ARGS, int tileX) {
   mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
 }
 
-// nf4_mma_s64w8_tile (nf4_mma_s64w8, nf4_mma_s64gw8) is nf4_mma_s64_tile with 8 warps per block,
-// each with its own tile of 16 output rows: 128 output rows per block share one ring of x stages,
-// so x crosses L2 once per 128 output rows (2 bytes per byte of codes instead of 4), and with one
-// block per SM (the launcher's sizing) the warps per SM and the split-K are the 4-warp form's at 2
-// blocks per SM. __launch_bounds__(256, 1): up to 255 registers, no spills. Why: round 89's
-// two-K-group form (more warps per SM) lost, which points at what the warps share, x's traffic
-// from L2 into shared memory among it. Kept apart from nf4_mma_s64_tile while the two are timed
-// (sharing code moved the 4-warp form's register allocation, round 89).
-__device__ __forceinline__ void nf4_mma_s64w8_tile(NF4_MMA_ARGS, int tileX) {
-  constexpr int W = 2 * MMA_WARPS;  // warps per block, a 16-row tile each
-  pdl_trigger();
-  __shared__ uint4 xs[S64_STAGES][64][S64_STRIDE / 8];  // 8 bf16 per uint4
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int o0 = (tileX * W + warp) * 16, b0 = blockIdx.y * 64;
-  const int rowA = min(o0 + g, out - 1), rowB = min(o0 + g + 8, out - 1);  // rows past the end: never written
-  const unsigned char* pa = reinterpret_cast<const unsigned char*>(packed) + (long long)rowA * (in / 2) + 8 * t;
-  const unsigned char* pb = reinterpret_cast<const unsigned char*>(packed) + (long long)rowB * (in / 2) + 8 * t;
-  const long long blkA = (long long)rowA * (in / 64), blkB = (long long)rowB * (in / 64);
-  int begin, end;
-  mma_chunks(in / 64, begin, end);
-  const int n = max(0, end - begin);  // the block's chunks (the last blocks of a split may have none)
-  auto load_codes = [&](NF4Codes& w, int chunk) {
-    w.a = *reinterpret_cast<const uint2*>(pa + 32 * chunk);
-    w.b = *reinterpret_cast<const uint2*>(pb + 32 * chunk);
-  };
-  // The scales of NF4_DEPTH chunks at a time: lane (g, t) loads those of the group's chunk t for
-  // rows g and g+8, and chunk d's reach every lane of the row by a shuffle from lane (g, d). Each
-  // lane loading its own chunk's scale instead fetched a 32-byte sector per 4-byte scale and row
-  // (round 68's ncu: 25–28% of nf4_mma_s64's global sectors were excess).
-  static_assert(NF4_DEPTH == 4, "a group's scales are one per lane t");
-  auto load_scales = [&](float& sa, float& sb, int j) {  // the group of the block's chunks j … j+3
-    const bool in_range = j + t < n;
-    sa = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkA + begin + j + t) : 0.f;
-    sb = in_range ? nf4_scale(absmax, absmax_q, code2, absmax2, offset, blkB + begin + j + t) : 0.f;
-  };
-  auto stage = [&](int j) {  // mma_stage64's copies, 2 of the 512 per thread of 256
-    const int slot = j % S64_STAGES;
-#pragma unroll
-    for (int k = 0; k < 2; k++) {
-      const int p = threadIdx.x + 256 * k, row = p >> 3, v = p & 7;
-      const bool ok = b0 + row < B;
-      cp_async16(&xs[slot][row][v], ok ? x + (long long)(b0 + row) * in + 64 * (begin + j) + 8 * v : x, ok);
-    }
-  };
-
-  NF4Codes w[NF4_DEPTH];
-#pragma unroll
-  for (int d = 0; d < NF4_DEPTH; d++)
-    if (d < n) load_codes(w[d], begin + d);
-  float nextA, nextB;  // the scales of the next group of chunks
-  load_scales(nextA, nextB, 0);
-  pdl_wait();  // x is the previous kernel's
-#pragma unroll
-  for (int j = 0; j < S64_STAGES - 1; j++) {
-    if (j < n) stage(j);
-    cp_async_commit();  // one group per stage, empty past the block's chunks: the count stays exact
-  }
-  float c[8][4];
-#pragma unroll
-  for (int k = 0; k < 8; k++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) c[k][i] = 0.f;
-  for (int j0 = 0; j0 < n; j0 += NF4_DEPTH) {
-    const float groupA = nextA, groupB = nextB;
-    load_scales(nextA, nextB, j0 + NF4_DEPTH);  // needed NF4_DEPTH chunks later, as the codes
-#pragma unroll
-    for (int d = 0; d < NF4_DEPTH; d++) {
-      const int j = j0 + d;
-      if (j >= n) break;  // n is the block's: every thread leaves together
-      const unsigned int sa = nf4_scale2(__shfl_sync(0xffffffffu, groupA, (lane & ~3) | d));
-      const unsigned int sb = nf4_scale2(__shfl_sync(0xffffffffu, groupB, (lane & ~3) | d));
-      // S64_STAGES−1 + j groups committed so far; at most S64_STAGES−2 in flight: chunk j's landed.
-      cp_async_wait_group<S64_STAGES - 2>();
-      __syncthreads();  // everyone's copies of chunk j; everyone done with chunk j−1's slot
-      if (j + S64_STAGES - 1 < n) stage(j + S64_STAGES - 1);  // into chunk j−1's slot
-      cp_async_commit();
-      const int slot = j % S64_STAGES;
-#pragma unroll
-      for (int p = 0; p < 2; p++) {  // word p of the lane's codes per row: steps 2p and 2p+1
-        uint4 xv[8];
-#pragma unroll
-        for (int k = 0; k < 8; k++) xv[k] = xs[slot][8 * k + g][2 * t + p];  // inputs 16t+8p … +7 of row 8k+g
-        const unsigned int wA = p ? w[d].a.y : w[d].a.x, wB = p ? w[d].b.y : w[d].b.x;
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-          // Bytes 2q and 2q+1 of word p hold the lane's inputs 16t+8p+4q … +3, as do words 2q and
-          // 2q+1 of xv[k].
-          const int sh = 16 * q;
-          unsigned int a[4];
-          nf4_a(wA, wB, sh, sa, sb, a);
-#pragma unroll
-          for (int k = 0; k < 8; k++) {
-            const unsigned int b[2] = {q ? xv[k].z : xv[k].x, q ? xv[k].w : xv[k].y};
-            mma_bf16_16816(c[k], a, b);
-          }
-        }
-      }
-      if (j + NF4_DEPTH < n) load_codes(w[d], begin + j + NF4_DEPTH);
-    }
-  }
-  const long long tile = ((long long)blockIdx.y * gridDim.x + blockIdx.x) * W + warp;
-  mma_finish_warp<8>(c, lane, tile, o0, b0, B, out, y, bias, u, lora_b, r, scale, ws, cnt);
-}
-
 extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64(NF4_MMA_ARGS) { nf4_mma_s64_tile(NF4_MMA_CALL, blockIdx.x); }
-
-// nf4_mma_s64w8: nf4_mma_s64 with 8 warps and 128 output rows per block (nf4_mma_s64w8_tile).
-extern "C" __global__ void __launch_bounds__(256, 1) nf4_mma_s64w8(NF4_MMA_ARGS) { nf4_mma_s64w8_tile(NF4_MMA_CALL, blockIdx.x); }
 
 // nf4_mma_s64g: nf4_mma_s64 over up to 3 matrices that read the same x (nf4_mma_n8g's grouping; a
 // matrix's tiles field counts its blocks of 64 output rows).
@@ -541,12 +430,4 @@ extern "C" __global__ void __launch_bounds__(128, 4) nf4_mma_s64g(NF4MAT_PARAMS(
                                                                const unsigned short* __restrict__ x, int B, int in, float* ws,
                                                                unsigned int* cnt) {
   nf4_mma_group<NF4_FORM_S64>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
-}
-
-// nf4_mma_s64gw8: nf4_mma_s64g with 8 warps per block (nf4_mma_s64w8; a matrix's tiles field
-// counts its blocks of 128 output rows).
-extern "C" __global__ void __launch_bounds__(256, 1) nf4_mma_s64gw8(NF4MAT_PARAMS(0), NF4MAT_PARAMS(1), NF4MAT_PARAMS(2),
-                                                                 const unsigned short* __restrict__ x, int B, int in, float* ws,
-                                                                 unsigned int* cnt) {
-  nf4_mma_group<NF4_FORM_S64W8>(NF4MAT_CALL(0), NF4MAT_CALL(1), NF4MAT_CALL(2), x, B, in, ws, cnt);
 }

@@ -87,24 +87,18 @@ func loraNormSplit(rows, outs int) (per, blocks int) {
 // (bfloat16 bits) at the cache index held in device memory at writeIdx (int32). Rows of q are
 // qStride floats apart, rows of k and v kvStride (0 means packed: n·h and kv·h).
 func RopeCache(q, k, v, pos, invFreq, qOut, kCache, vCache cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, qStride, kvStride int) error {
-	qStride, kvStride = ropeStrides(qStride, kvStride, n, kv, h)
-	if h%2 != 0 || h > 2048 {
-		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
-	}
-	n32, k32, h32, s32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(qStride), int32(kvStride)
-	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
-		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
-}
-
-// ropeStrides returns RopeCache's row strides with 0 (packed) replaced by n·h and kv·h.
-func ropeStrides(qStride, kvStride, n, kv, h int) (int, int) {
 	if qStride == 0 {
 		qStride = n * h
 	}
 	if kvStride == 0 {
 		kvStride = kv * h
 	}
-	return qStride, kvStride
+	if h%2 != 0 || h > 2048 {
+		return fmt.Errorf("cuda: RopeCache needs an even head dim ≤ 2048, got %d", h)
+	}
+	n32, k32, h32, s32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(qStride), int32(kvStride)
+	return launch("rope_cache_bf16", [3]int{rows, n + kv, 1}, h/2, 0,
+		p(&q), p(&k), p(&v), p(&pos), p(&invFreq), p(&qOut), p(&kCache), p(&vCache), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&qs32), p(&kvs32))
 }
 
 // MaxAttentionPositions is the longest cache the one-launch attention forms take (longer ones go to
@@ -121,8 +115,11 @@ const MaxAttentionPositions = (48<<10 - 8<<10 - 32) / 4
 // prompt): the rows of a prompt then read one copy of it, from L2 for all but the first
 // (kernels/attention_decode.cu).
 func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
-	if err := checkAttention(n, kv, h, s, sp); err != nil {
-		return err
+	if h > 256 || h%4 != 0 || n%kv != 0 {
+		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
+	}
+	if sp.Prefix < 0 || sp.Prefix > s {
+		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", sp.Prefix, s)
 	}
 	n32, k32, h32, s32, p32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix)
 	args := []unsafe.Pointer{p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32)}
@@ -139,127 +136,22 @@ func AttentionDecode(q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h,
 			return launch("attention_out_split_bf16", grid, 256, 0, args...)
 		})
 	}
-	name, grid, threads, shared := attentionForm(rows, n, kv, h, s, sp)
-	return launch(name, grid, threads, shared, args...)
-}
-
-// checkAttention rejects what AttentionDecode's kernels do not take.
-func checkAttention(n, kv, h, s int, sp SharedPrompts) error {
-	if h > 256 || h%4 != 0 || n%kv != 0 {
-		return fmt.Errorf("cuda: AttentionDecode needs a head dim ≤ 256 divisible by 4 and heads divisible by kv heads, got h=%d n=%d kv=%d", h, n, kv)
-	}
-	if sp.Prefix < 0 || sp.Prefix > s {
-		return fmt.Errorf("cuda: AttentionDecode: shared prompt prefix %d outside the cache's %d positions", sp.Prefix, s)
-	}
-	return nil
-}
-
-// attentionForm picks AttentionDecode's one-launch kernel for a step (not the split form): its
-// name, grid, threads per block and dynamic shared memory (the scores).
-func attentionForm(rows, n, kv, h, s int, sp SharedPrompts) (name string, grid [3]int, threads, shared int) {
 	if qh := attentionHeads(rows, n, kv, h, s); qh > 1 {
 		if rows*n/qh > wideAttentionBlocks { // more blocks than the card holds at once: 8 warps, as the per-head kernels
 			if r := 8 / qh; attentionRows() && sp.Src != 0 && sp.Group%r == 0 && rows%r == 0 && (h == 64 || h == 128) && 4*qh*r*s <= maxRowsScores {
-				return fmt.Sprintf("attention_decode_bf16_h%dr%dw8", qh, r), [3]int{rows / r, n / qh, 1}, 256, 4 * qh * r * s
+				return launch(fmt.Sprintf("attention_decode_bf16_h%dr%dw8", qh, r), [3]int{rows / r, n / qh, 1}, 256, 4*qh*r*s, args...)
 			}
-			return fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4 * qh * s
+			return launch(fmt.Sprintf("attention_decode_bf16_h%dw8", qh), [3]int{rows, n / qh, 1}, 256, 4*qh*s, args...)
 		}
-		return fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4 * qh * s
+		return launch(fmt.Sprintf("attention_decode_bf16_h%d", qh), [3]int{rows, n / qh, 1}, 512, 4*qh*s, args...)
 	}
 	if (wideAttention || deepAttention) && rows*n <= wideAttentionBlocks && s <= maxWideAttentionPositions {
 		if deepAttention && h <= 128 {
-			return "attention_decode_bf16_w16u16", [3]int{rows, n, 1}, 512, 4 * s
+			return launch("attention_decode_bf16_w16u16", [3]int{rows, n, 1}, 512, 4*s, args...)
 		}
-		return "attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4 * s
+		return launch("attention_decode_bf16_w16", [3]int{rows, n, 1}, 512, 4*s, args...)
 	}
-	return "attention_decode_bf16", [3]int{rows, n, 1}, 256, 4 * s
-}
-
-// RopeInputs are RopeCache's inputs for AttentionDecodeRope: the projections' float32 outputs q
-// [rows, n·h] and k, v [rows, kv·h] (rows QStride and KVStride floats apart, 0: packed), the
-// positions [rows] int32 and inv_freq [h/2] float32.
-type RopeInputs struct {
-	Q, K, V, Pos, InvFreq cu.DevicePtr
-	QStride, KVStride     int
-}
-
-// ropeForms are the attention forms with a _rope twin (kernels/attention_decode.cu): the form
-// that also applies the rotary embedding and writes the new position's k and v into the caches.
-var ropeForms = map[string]bool{
-	"attention_decode_bf16_w16u16": true, "attention_decode_bf16_h2": true, "attention_decode_bf16_h3": true,
-	"attention_decode_bf16_h4": true, "attention_decode_bf16_h2w8": true, "attention_decode_bf16_h3w8": true,
-	"attention_decode_bf16_h4w8": true, "attention_decode_bf16_h2r4w8": true, "attention_decode_bf16_h3r2w8": true,
-	"attention_decode_bf16_h4r2w8": true,
-}
-
-// RopeInAttention reports whether the decoder folds RopeCache into the attention launch
-// (AttentionDecodeRope): GOMLXGRPO_ROPE_ATTN=1, read when a step is recorded so that `grpo bench
-// generate --ab GOMLXGRPO_ROPE_ATTN=1` compares the two in one process. Opt-in until timed on a GPU.
-func RopeInAttention() bool { return os.Getenv("GOMLXGRPO_ROPE_ATTN") == "1" }
-
-// LoRAInAttention reports whether, with RopeInAttention, the attention launch also computes the o
-// projection's LoRA down-projection (AttnLoRA; its own lora_down launch otherwise):
-// GOMLXGRPO_ATTN_LORA=1, read when a step is recorded. Opt-in until timed on a GPU.
-func LoRAInAttention() bool { return os.Getenv("GOMLXGRPO_ATTN_LORA") == "1" }
-
-// AttnLoRA asks AttentionDecodeRope for the o projection's LoRA down-projection of its output:
-// U [rows, R] float32 = out · Aᵀ for A [R, n·h] float32.
-type AttnLoRA struct {
-	A, U cu.DevicePtr
-	R    int
-}
-
-// AttentionDecodeRope is RopeCache(rope…, qOut = q, the caches) followed by AttentionDecode (and,
-// with lora, LoRADown of the output), in one launch where the attention form has a _rope twin:
-// each block rotates its query heads into q and writes its kv head's k and v at the cache index,
-// then attends, then adds its heads' part of the LoRA down-projection, the last block of a row
-// summing the parts (q, the caches and out are the two launches' bits, u lora_down's within
-// float32 rounding: TestAttentionDecodeRope). Other forms (the split form, head dims over 128
-// without a heads form) take the separate launches.
-func AttentionDecodeRope(rope RopeInputs, lora *AttnLoRA, q, kCache, vCache, valid, out cu.DevicePtr, rows, n, kv, h, s int, writeIdx cu.DevicePtr, sp SharedPrompts) error {
-	if err := checkAttention(n, kv, h, s, sp); err != nil {
-		return err
-	}
-	if lora != nil && (lora.R < 1 || (n*h)%8 != 0) {
-		return fmt.Errorf("cuda: AttentionDecodeRope: the LoRA down-projection needs a rank ≥ 1 and n·h %% 8 == 0, got rank %d, n·h = %d", lora.R, n*h)
-	}
-	qs, kvs := ropeStrides(rope.QStride, rope.KVStride, n, kv, h)
-	name, grid, threads, shared := "", [3]int{}, 0, 0
-	if !useSplitAttention(s) {
-		name, grid, threads, shared = attentionForm(rows, n, kv, h, s, sp)
-	}
-	if !ropeForms[name] {
-		if err := RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, q, kCache, vCache, rows, n, kv, h, s, writeIdx, qs, kvs); err != nil {
-			return err
-		}
-		if err := AttentionDecode(q, kCache, vCache, valid, out, rows, n, kv, h, s, writeIdx, sp); err != nil || lora == nil {
-			return err
-		}
-		return LoRADown(out, lora.A, lora.U, rows, n*h, lora.R)
-	}
-	n32, k32, h32, s32, p32, qs32, kvs32 := int32(n), int32(kv), int32(h), int32(s), int32(sp.Prefix), int32(qs), int32(kvs)
-	args := []unsafe.Pointer{p(&rope.Q), p(&rope.K), p(&rope.V), p(&rope.Pos), p(&rope.InvFreq), p(&qs32), p(&kvs32),
-		p(&q), p(&kCache), p(&vCache), p(&valid), p(&out), p(&n32), p(&k32), p(&h32), p(&s32), p(&writeIdx), p(&sp.Src), p(&p32)}
-	if lora == nil {
-		var none cu.DevicePtr
-		var r32 int32
-		return launch(name+"_rope", grid, threads, shared, append(args, p(&none), p(&none), p(&none), p(&none), p(&r32))...)
-	}
-	floats, counters := attentionLoRAScratch(rows, n, lora.R)
-	return splitK.with("AttentionDecodeRope", floats, counters, func(ws, cnt cu.DevicePtr) error {
-		r32 := int32(lora.R)
-		return launch(name+"_rope", grid, threads, shared, append(args, p(&lora.A), p(&ws), p(&cnt), p(&lora.U), p(&r32))...)
-	})
-}
-
-// attentionLoRAScratch is AttentionDecodeRope's scratch in the split-K buffers for a LoRA
-// down-projection of rank r: the heads' parts [rows, n, r] float32 and one counter per row.
-func attentionLoRAScratch(rows, n, r int) (floats, counters int) { return rows * n * r, rows }
-
-// reserveAttentionLoRA grows the split-K scratch for AttentionDecodeRope's LoRA down-projection
-// ahead of a stream capture.
-func reserveAttentionLoRA(rows, n, r int) error {
-	return splitK.reserve(attentionLoRAScratch(rows, n, r))
+	return launch("attention_decode_bf16", [3]int{rows, n, 1}, 256, 4*s, args...)
 }
 
 // splitAttention selects the split form (attention_scores_split_bf16 then attention_out_split_bf16,

@@ -328,9 +328,6 @@ func (d *Decoder) reserve() error {
 	if err := reserveSample(d.B); err != nil {
 		return err
 	}
-	if err := reserveAttentionLoRA(d.B, c.NumHeads, d.maxR); err != nil {
-		return err
-	}
 	for _, l := range d.layers {
 		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
 			if lin.out > 0 {
@@ -367,6 +364,10 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 		}
 	}
 	return true
+}
+
+func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
+	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y}, false)
 }
 
 // loraSlice is adapter i's slice of the "lora" scratch: its down-projection u [B, r].
@@ -567,8 +568,6 @@ func (d *Decoder) record() error {
 			err = fmt.Errorf("cuda decode step: %w", e)
 		}
 	}
-	ropeAttn := RopeInAttention()
-	attnLoRA := ropeAttn && LoRAInAttention()
 	x := b["x"] // the residual stream: b["x"] or b["x2"] (Decoder.norm alternates them)
 	run(EmbedRows(b["ids"], d.embed, x, B, D))
 	pre, e := d.norm(&x, 0, d.layers[0].inNorm, d.layers[0].attnInputs())
@@ -576,26 +575,17 @@ func (d *Decoder) record() error {
 	for i, l := range d.layers {
 		kc, vc := d.caches[2*i], d.caches[2*i+1]
 		// h = rms(x) of this layer's input norm: the previous residual add computed it.
-		rope := RopeInputs{Q: b["q"], K: b["k"], V: b["v"], Pos: b["pos"], InvFreq: b["invFreq"]}
 		if l.fused { // y = [q | k | v] per row
 			qkv, w := b["qkv"], NH+2*KH
 			run(d.gemvGroup([]*linearPtrs{&l.qkv}, b["h"], []cu.DevicePtr{qkv}, pre))
-			rope = RopeInputs{Q: qkv, K: qkv + cu.DevicePtr(4*NH), V: qkv + cu.DevicePtr(4*(NH+KH)), Pos: b["pos"], InvFreq: b["invFreq"], QStride: w, KVStride: w}
+			run(RopeCache(qkv, qkv+cu.DevicePtr(4*NH), qkv+cu.DevicePtr(4*(NH+KH)), b["pos"], b["invFreq"], b["qbf"], kc, vc,
+				B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], w, w))
 		} else {
 			run(d.gemvGroup([]*linearPtrs{&l.q, &l.k, &l.v}, b["h"], []cu.DevicePtr{b["q"], b["k"], b["v"]}, pre))
+			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
-		oPre := false // the o projection's LoRA down-projection already in its slice
-		if ropeAttn { // one launch for RoPE, the cache write and the attention (GOMLXGRPO_ROPE_ATTN=1)
-			var al *AttnLoRA
-			if oPre = attnLoRA && l.o.r > 0; oPre { // and the o projection's LoRA down-projection (GOMLXGRPO_ATTN_LORA=1)
-				al = &AttnLoRA{A: l.o.a, U: d.loraSlice(0), R: l.o.r}
-			}
-			run(AttentionDecodeRope(rope, al, b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
-		} else {
-			run(RopeCache(rope.Q, rope.K, rope.V, rope.Pos, rope.InvFreq, b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], rope.QStride, rope.KVStride))
-			run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
-		}
-		run(d.gemvGroup([]*linearPtrs{&l.o}, b["attn"], []cu.DevicePtr{b["y"]}, oPre))
+		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
+		run(d.gemv(&l.o, b["attn"], b["y"]))
 		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
 		run(e)
 		g, u, stride := b["g"], b["u"], 0

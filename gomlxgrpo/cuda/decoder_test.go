@@ -81,9 +81,8 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 // checkDecoder is one model and weight format of TestDecoderMatchesGoMLX: greedy, sampled, then
 // greedy again with the kernels launched one by one, with dependent launches, with the forms
 // that the tiny checkpoints' shapes do not take by default (the batch-8 NF4 matmul's warp tiles,
-// several query heads per attention block, the matmul of more than 8 rows), with the step's
-// synchronous copies (the default's go through page-locked memory), and with RoPE folded into the
-// attention launch, with and without the o projection's LoRA down-projection.
+// several query heads per attention block, the matmul of more than 8 rows), and with the step's
+// synchronous copies (the default's go through page-locked memory).
 func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.Generator, dec sample.StepDecoder) {
 	t.Helper()
 	prompts := [][]int{{5, 9, 13, 17, 21, 3, 7}, {11, 12, 13}, {11, 12, 13}}
@@ -99,7 +98,7 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	for range 3 {
 		nine = append(nine, prompts...)
 	}
-	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
+	for ci, p := range []sample.Params{{Greedy: true}, sample.DefaultParams(), {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}, {Greedy: true}} {
 		// Case 2 launches the kernels one by one instead of replaying a captured graph, case 3
 		// replays a graph of programmatic dependent launches (GOMLXGRPO_PDL=1: each kernel may
 		// start before the previous one ends): both must decode exactly what the graph decoded.
@@ -108,12 +107,8 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 		// than 8 rows (nf4_mma_s64, grouped q/k/v and gate/up), each row against its prompt's row
 		// of the reference. Case 6 copies each step's inputs and outputs synchronously from pageable
 		// memory (GOMLXGRPO_STEP_IO=sync; the others through page-locked memory, the default) and
-		// must decode what the graph decoded. Case 7 folds RoPE and the cache write into the
-		// attention launch (GOMLXGRPO_ROPE_ATTN=1, the _rope kernels: the same bits) and must decode
-		// what the graph decoded. Case 8 also computes the o projection's LoRA down-projection in
-		// that launch (GOMLXGRPO_ATTN_LORA=1: its sums in another order than lora_down's) and must
-		// match the GoMLX path as case 0 does.
-		graphs, pdl, mma8, attnHeads, stepIO, ropeAttn, attnLoRA, ps := "1", "0", "", "", "", "", "", prompts
+		// must decode what the graph decoded.
+		graphs, pdl, mma8, attnHeads, stepIO, ps := "1", "0", "", "", "", prompts
 		switch ci {
 		case 2:
 			graphs = "0"
@@ -125,24 +120,18 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 			ps = nine
 		case 6:
 			stepIO = "sync"
-		case 7:
-			ropeAttn = "1"
-		case 8:
-			ropeAttn, attnLoRA = "1", "1"
 		}
 		t.Setenv("GOMLXGRPO_CUDA_GRAPH", graphs)
 		t.Setenv("GOMLXGRPO_PDL", pdl)
 		t.Setenv("GOMLXGRPO_MMA8", mma8)
 		t.Setenv("GOMLXGRPO_ATTN_HEADS", attnHeads)
 		t.Setenv("GOMLXGRPO_STEP_IO", stepIO)
-		t.Setenv("GOMLXGRPO_ROPE_ATTN", ropeAttn)
-		t.Setenv("GOMLXGRPO_ATTN_LORA", attnLoRA)
 		res, err := gen.Generate(&sample.Request{Prompts: ps, MaxNewTokens: 12, Params: p, Seed: 9})
 		if err != nil {
 			t.Fatalf("%s %s: %v", name, quant, err)
 		}
 		switch ci {
-		case 0, 4, 5, 8:
+		case 0, 4, 5:
 			if ci == 0 {
 				captured = res.Tokens
 				gen.Decoder = nil // the GoMLX path's greedy decode, token for token
@@ -172,8 +161,8 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 						name, quant, ci, i, j, res.Tokens[i][j], want[j], gap)
 				}
 			}
-		case 2, 3, 6, 7:
-			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches", 6: "synchronous step copies", 7: "RoPE in the attention launch"}[ci]
+		case 2, 3, 6:
+			how := map[int]string{2: "direct launches", 3: "the graph of dependent launches", 6: "synchronous step copies"}[ci]
 			for i := range prompts {
 				if fmt.Sprint(res.Tokens[i]) != fmt.Sprint(captured[i]) {
 					t.Errorf("%s %s row %d: %s decoded %v, the captured graph %v", name, quant, i, how, res.Tokens[i], captured[i])

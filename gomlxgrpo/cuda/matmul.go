@@ -168,24 +168,9 @@ func envInt(name string, def, lo, hi int) int {
 // vs 5.45 ms, round 74). GOMLXGRPO_S64_BLOCKS overrides it for sweeps, read at each
 // launch. s64MinChunks: the fewest chunks of 64 inputs a split leaves a block (its ring of stages
 // needs a few to overlap the copies with the multiplies).
-//
-// warps is the form's warps per block (s64Warps): the default aims at the same 8 warps per SM for
-// the 8-warp form, 1 block.
-func s64PerSM(warps int) int { return envInt("GOMLXGRPO_S64_BLOCKS", 2*mmaWarps/warps, 1, 32) }
+func s64PerSM() int { return envInt("GOMLXGRPO_S64_BLOCKS", 2, 1, 32) }
 
 const s64MinChunks = 4
-
-// s64Warps is the warps per block, each with a tile of 16 output rows, of the NF4 matmul of more
-// than 8 rows: 4 (nf4_mma_s64, s64g), or 8 with GOMLXGRPO_S64_W8=1 (nf4_mma_s64w8, s64gw8: 128
-// output rows share one staging of x, half the 4-warp form's x traffic from L2; kernels/nf4_mma.cu).
-// Read at each launch, so that `grpo bench generate --ab` compares the two in one process. Opt-in
-// until timed on a GPU (bench/gpu_round90.sh).
-func s64Warps(nf4 bool) int {
-	if nf4 && os.Getenv("GOMLXGRPO_S64_W8") == "1" {
-		return 2 * mmaWarps
-	}
-	return mmaWarps
-}
 
 // mmaKernel returns the tensor-core kernel for rows × in → out (nf4: NF4 weights, else bfloat16),
 // its grid (output rows along x: 16 per block, 64 for the warp-tile forms; 8 or 64 rows of x along
@@ -214,13 +199,9 @@ func mmaKernelForm(base string, rows, in, out int, nf4, warpTiles bool) (name st
 	tiles := grid[0] * grid[1]
 	switch {
 	case rows > 8:
-		warps := s64Warps(nf4)
-		if warps != mmaWarps {
-			name, threads = base+"_s64w8", warps*32
-		}
-		grid[0] = (out + 16*warps - 1) / (16 * warps)
-		tiles = grid[0] * warps * grid[1] // warp tiles: each warp finishes its own split-K
-		chunks, blocks, wave := in/64, grid[0]*grid[1], s64PerSM(warps)*multiprocessors()
+		grid[0] = (out + 16*mmaWarps - 1) / (16 * mmaWarps)
+		tiles = grid[0] * mmaWarps * grid[1] // warp tiles: each warp finishes its own split-K
+		chunks, blocks, wave := in/64, grid[0]*grid[1], s64PerSM()*multiprocessors()
 		grid[2] = max(1, min((wave+blocks-1)/blocks, chunks/s64MinChunks))
 		if mmaSplits > 0 {
 			grid[2] = max(1, min(mmaSplits, chunks))

@@ -77,18 +77,9 @@ var groupedMMA = os.Getenv("GOMLXGRPO_MMA_GROUP") != "0"
 // (nf4_mma_n8g and n8gw up to 8 rows, nf4_mma_s64g beyond), with in a multiple of 64.
 func groupable(rows, in int) bool { return groupedMMA && tensorCores && in%64 == 0 }
 
-// groupBlockRows is the output rows of one block of a group's grid: 16 (nf4_mma_n8g), 64
-// (n8gw, s64g) or 128 (s64gw8, s64Warps). Above 16 the grid numbers blocks of warp tiles of 16
-// output rows (the warp-tile forms) rather than single tiles.
-func groupBlockRows(rows, in int, outs []int) int {
-	switch {
-	case rows > 8:
-		return 16 * s64Warps(true)
-	case n8WarpTiles(in, sum(outs)):
-		return 16 * mmaWarps
-	}
-	return 16
-}
+// groupWarpTiles reports whether a group's grid numbers blocks of 4 tiles of 16 output rows (the
+// warp-tile forms nf4_mma_n8gw and nf4_mma_s64g) rather than single tiles (nf4_mma_n8g).
+func groupWarpTiles(rows, in int, outs []int) bool { return rows > 8 || n8WarpTiles(in, sum(outs)) }
 
 // NF4GEMVGroup is NF4GEMV for 1 to 3 matrices that read the same x [rows, in]: one launch
 // (nf4_mma_n8g, nf4_mma_n8gw or nf4_mma_s64g) where groupable, else one NF4GEMV each.
@@ -108,17 +99,16 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	for i, m := range ms {
 		outs[i] = m.Out
 	}
-	blockRows := groupBlockRows(rows, in, outs)
-	wt := blockRows > 16
-	tiles, total := groupTiles(outs, blockRows)
+	wt := groupWarpTiles(rows, in, outs)
+	tiles, total := groupTiles(outs, wt)
 	var args [3]nf4Mat
 	for i, m := range ms {
 		u, b, r, scale := m.LoRA.args()
 		args[i] = nf4Mat{packed: m.Packed, absmax: m.Scales.Absmax, absmaxQ: m.Scales.Q, code2: m.Scales.Code, absmax2: m.Scales.Absmax2,
 			y: m.Y, bias: m.Bias, u: u, loraB: b, offset: m.Scales.Offset, out: int32(m.Out), tiles: tiles[i], r: r, scale: scale}
 	}
-	name, grid, threads, shared, floats, counters := mmaKernelForm("nf4_mma", rows, in, blockRows*total, true, wt) // the single form's grid over all tiles
-	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw", "nf4_mma_s64": "nf4_mma_s64g", "nf4_mma_s64w8": "nf4_mma_s64gw8"}[name]
+	name, grid, threads, shared, floats, counters := mmaKernelForm("nf4_mma", rows, in, groupRows(total, wt), true, wt) // the n8 form's grid over all tiles
+	name = map[string]string{"nf4_mma_n8": "nf4_mma_n8g", "nf4_mma_n8w": "nf4_mma_n8gw", "nf4_mma_s64": "nf4_mma_s64g"}[name]
 	rows32, in32 := int32(rows), int32(in)
 	return splitK.with("NF4GEMVGroup", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		params := append(append(args[0].params(), args[1].params()...), args[2].params()...)
@@ -126,15 +116,28 @@ func NF4GEMVGroup(ms []NF4Matrix, x cu.DevicePtr, rows, in int) error {
 	})
 }
 
-// groupTiles returns each matrix's tiles in a grouped launch's grid (matrices of outs rows, at
-// most 3) and their total: blocks of blockRows output rows (groupBlockRows), so that no block spans
-// two matrices.
-func groupTiles(outs []int, blockRows int) (tiles [3]int32, total int) {
+// groupTiles returns each matrix's tiles in nf4_mma_n8g's grid (matrices of outs rows, at most 3)
+// and their total: tiles of 16 output rows, or with warp tiles (nf4_mma_n8gw, nf4_mma_s64g) blocks of 4 of them,
+// so that no block spans two matrices.
+func groupTiles(outs []int, warpTiles bool) (tiles [3]int32, total int) {
+	rows := 16
+	if warpTiles {
+		rows = 16 * mmaWarps
+	}
 	for i, out := range outs {
-		t := (out + blockRows - 1) / blockRows
+		t := (out + rows - 1) / rows
 		tiles[i], total = int32(t), total+t
 	}
 	return tiles, total
+}
+
+// groupRows is the output rows whose grid mmaKernelForm sizes for a group of total tiles
+// (groupTiles with warpTiles).
+func groupRows(total int, warpTiles bool) int {
+	if warpTiles {
+		return 16 * mmaWarps * total
+	}
+	return 16 * total
 }
 
 func sum(v []int) (s int) {
@@ -149,9 +152,8 @@ func reserveGroup(rows, in int, outs []int) error {
 	if !tensorCores || in%64 != 0 {
 		return nil
 	}
-	blockRows := groupBlockRows(rows, in, outs)
-	wt := blockRows > 16
-	_, total := groupTiles(outs, blockRows)
-	_, _, _, _, floats, counters := mmaKernelForm("", rows, in, blockRows*total, true, wt)
+	wt := groupWarpTiles(rows, in, outs)
+	_, total := groupTiles(outs, wt)
+	_, _, _, _, floats, counters := mmaKernelForm("", rows, in, groupRows(total, wt), true, wt)
 	return splitK.reserve(floats, counters)
 }

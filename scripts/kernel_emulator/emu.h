@@ -45,7 +45,6 @@ extern EmuBlock* emuBlock;
 #define __global__
 #define __device__
 #define __forceinline__ inline
-#define __noinline__
 #define __launch_bounds__(...)
 #define __shared__ static
 #define DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(emuBlock->dynShared.data())

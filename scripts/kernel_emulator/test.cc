@@ -29,7 +29,6 @@ extern "C" {
 void nf4_mma_n8g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_n8gw(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
-void nf4_mma_s64gw8(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, float*, unsigned*);
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
@@ -45,7 +44,6 @@ void lora_down3(const u16*, const float*, const float*, const float*, float*, fl
 void nf4_mma_n8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_n8w(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void nf4_mma_s64(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
-void nf4_mma_s64w8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_n8(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void gemm_bf16_mma_s64(const u16*, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float, float*, unsigned*);
 void rmsnorm_bf16(const u16*, const u16*, u16*, int, float);
@@ -77,17 +75,6 @@ void attention_decode_bf16_h3r2w8(const u16*, const u16*, const u16*, const unsi
 void attention_decode_bf16_h4r2w8(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
 void attention_decode_bf16_w16u16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int);
-#define ATTN_ROPE_DECL const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, const float*, float*, unsigned*, float*, int
-void attention_decode_bf16_w16u16_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h2_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h3_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h4_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h2w8_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h3w8_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h4w8_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h2r4w8_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h3r2w8_rope(ATTN_ROPE_DECL);
-void attention_decode_bf16_h4r2w8_rope(ATTN_ROPE_DECL);
 void attention_scores_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
 void attention_out_split_bf16(const u16*, const u16*, const u16*, const unsigned char*, u16*, int, int, int, int, const int*, const int*, int, float*, float*, unsigned*, int);
 void embed_rows_bf16(const int*, const u16*, u16*, int, int);
@@ -307,20 +294,6 @@ static void testMMAStaged(bool dq, int rows, int out, int in, int splits, int r 
   c.check(wf, dq ? "nf4 mma s64 (double quant)" : "nf4 mma s64");
 }
 
-// testMMAStagedW8: nf4_mma_s64w8, the same with 8 warps (256 threads) and 128 output rows per
-// block, split-K per warp tile (the launcher's grid and scratch: gomlxgrpo/cuda/matmul.go).
-static void testMMAStagedW8(bool dq, int rows, int out, int in, int splits, int r = 3) {
-  MMAWeights mw(out, in, dq);
-  auto& [q, d, wf] = mw;
-  MMACase c(rows, out, in, splits, r);
-  const dim3 grid{unsigned((out + 127) / 128), unsigned((rows + 63) / 64), unsigned(splits)};
-  const size_t tiles = (size_t)grid.x * 8 * grid.y;
-  c.ws.assign(tiles * splits * 32 * 4 * 8, 0.f);
-  c.cnt.assign(tiles, 0);
-  emuLaunch(grid, 256, 0, [&] { nf4_mma_s64w8((const unsigned*)q.packed.data(), dq ? nullptr : q.absmax.data(), d.aq.data(), d.code2.data(), d.absmax2.data(), d.offset, c.xb.data(), c.y.data(), rows, in, out, c.bias.data(), c.u.data(), c.Bm.data(), c.r, 0.5f, c.ws.data(), c.cnt.data()); });
-  c.check(wf, dq ? "nf4 mma s64w8 (double quant)" : "nf4 mma s64w8");
-}
-
 // testMMA: the tensor-core NF4 matmul (nf4_mma.cu), weights rounded to bfloat16 in the reference as
 // the kernel and the GoMLX path use them; plain and double-quantized scales, ragged sizes. More
 // than 8 rows: nf4_mma_s64 (testMMAStaged).
@@ -354,11 +327,10 @@ static void testMMAN8W(bool dq, int rows, int out, int in, int splits, int r = 3
 // up to three NF4 matrices of different heights on the same x in one launch (the decoder's q/k/v
 // and gate/up groups): each output equals its own reference, some matrices with double-quantized
 // scales, some without an adapter or a bias, the split-K counters of the whole grid back at zero.
-// w8 (more than 8 rows): nf4_mma_s64gw8, 8 warps and 128 output rows per block.
-static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false, bool w8 = false) {
+static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, int r = 3, bool wt = false) {
   const bool s64 = rows > 8;
   wt = wt || s64;
-  const int tileRows = w8 ? 128 : wt ? 64 : 16;  // a grid tile: a block's output rows
+  const int tileRows = wt ? 64 : 16;  // a grid tile: a block's output rows
   const int n = outs.size();
   std::vector<MMAWeights> mw;
   std::vector<MMACase> cs;
@@ -369,7 +341,7 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
     cs[m].xb = cs[0].xb;
     tiles += (outs[m] + tileRows - 1) / tileRows;
   }
-  const int rowBlocks = s64 ? (rows + 63) / 64 : (rows + 7) / 8, warpTiles = (wt ? tileRows / 16 * tiles : tiles) * rowBlocks;
+  const int rowBlocks = s64 ? (rows + 63) / 64 : (rows + 7) / 8, warpTiles = (wt ? 4 * tiles : tiles) * rowBlocks;
   std::vector<float> ws((size_t)warpTiles * splits * 32 * 4 * (s64 ? 8 : 1), 0.f);  // the launcher's sizes
   std::vector<unsigned> cnt(warpTiles, 0);
   NF4Mat ms[3] = {};
@@ -384,10 +356,10 @@ static void testMMAGroup(int rows, std::vector<int> outs, int in, int splits, in
   }
   const int chunks = (in + 127) / 128, per = (chunks + splits - 1) / splits;
   const size_t shared = s64 ? 0 : 8 * (16 * per + 1) * 16;
-  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, w8 ? 256 : 128, shared,
-            [&] { (s64 ? (w8 ? nf4_mma_s64gw8 : nf4_mma_s64g) : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
+  emuLaunch(dim3{unsigned(tiles), unsigned(rowBlocks), unsigned(splits)}, 128, shared,
+            [&] { (s64 ? nf4_mma_s64g : wt ? nf4_mma_n8gw : nf4_mma_n8g)(NF4MAT_ARGS(ms[0]), NF4MAT_ARGS(ms[1]), NF4MAT_ARGS(ms[2]), cs[0].xb.data(), rows, in, ws.data(), cnt.data()); });
   for (int i = 0; i < warpTiles; i++) CHECK(cnt[i] == 0, "nf4 mma group: split-K counter %d left at %u", i, cnt[i]);
-  const std::string form = s64 ? (w8 ? "nf4 mma group (s64w8)" : "nf4 mma group (s64)") : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
+  const std::string form = s64 ? "nf4 mma group (s64)" : wt ? "nf4 mma group (warp tiles)" : "nf4 mma group";
   for (int m = 0; m < n; m++) cs[m].check(mw[m].wf, (form + (m == 0 ? ", matrix 0" : m == 1 ? ", matrix 1 (double quant)" : ", matrix 2 (no adapter)")).c_str());
 }
 
@@ -721,129 +693,6 @@ static void testAttentionRows(int QH, int R, int H, int S, int P, int w, int N, 
   printf("ok %s (H=%d S=%d P=%d N=%d K=%d)\n", what, H, S, P, N, K);
 }
 
-// testAttentionRope: a _rope form (the rotary embedding and the K/V cache write done by the
-// attention's blocks) gives the bits of rope_cache_bf16 followed by its plain form: the same q
-// buffer, caches and output. B rows of N query heads and K kv heads, the projections as one fused
-// [q | k | v] row (Phi-3) or three buffers; with group > 0 the rows share prompts in groups of
-// group rows (src_row, prefix P, the copies' prompt entries NaN), as the sampler leaves them. The
-// caches start with NaN at the new position w, which the plain launches read only after
-// rope_cache_bf16 wrote it: a _rope form that reads it before its own write fails. fwd and rope
-// launch the plain and the _rope form on the grid the launcher gives them. With r > 0 the _rope
-// form also computes the o projection's LoRA down-projection of its output (rank r, A random):
-// u must be lora_down's on the reference output within float32 rounding (another summation
-// order), and the per-row counters must be back at 0.
-typedef std::function<void(const u16*, const u16*, const u16*, const unsigned char*, u16*, const int*, int)> PlainLaunch;
-typedef std::function<void(const float*, const float*, const float*, const int*, const float*, int, int, u16*, u16*, u16*,
-                           const unsigned char*, u16*, const int*, int, const float*, float*, unsigned*, float*, int)>
-    RopeLaunch;
-static void testAttentionRope(const char* what, int B, int H, int S, int w, int N, int K, bool fused, int group, int P,
-                              PlainLaunch fwd, RopeLaunch rope, int r = 0) {
-  const int qs = fused ? (N + 2 * K) * H : N * H, kvs = fused ? (N + 2 * K) * H : K * H;
-  std::vector<float> buf(B * (N + 2 * K) * H);
-  for (auto& x : buf) x = gauss(1);
-  const float *rq = buf.data(), *rk = buf.data() + B * N * H, *rv = buf.data() + B * (N + K) * H;
-  if (fused) rq = buf.data(), rk = buf.data() + N * H, rv = buf.data() + (N + K) * H;
-  std::vector<int> pos(B), src(B);
-  for (int b = 0; b < B; b++) pos[b] = w - 3 * (b % 3), src[b] = group ? b / group * group : b;
-  pos[B - 1] = 200000;  // past cosf's fast argument reduction
-  std::vector<float> inv(H / 2);
-  for (int i = 0; i < H / 2; i++) inv[i] = std::pow(10000.0, -2.0 * i / H);
-  std::vector<u16> kc(B * K * S * H), vc(B * K * S * H);
-  for (auto& x : kc) x = tobf(gauss(1));
-  for (auto& x : vc) x = tobf(gauss(1));
-  std::vector<unsigned char> valid(B * S, 1);
-  for (int b = 0; b < B; b++) {
-    for (int s = 0; s < (b % 2) * 3; s++) valid[b * S + s] = 0;  // left padding on odd rows
-    for (int kh = 0; kh < K; kh++)
-      for (int i = 0; i < H; i++) kc[((b * K + kh) * S + w) * H + i] = vc[((b * K + kh) * S + w) * H + i] = 0x7fc0;
-  }
-  if (group) copyPrompts(kc, src.data(), B, K, S, H, P, 0x7fc0), copyPrompts(vc, src.data(), B, K, S, H, P, 0x7fc0);
-  const int* sr = group ? src.data() : nullptr;
-  const int pf = group ? P : 0;
-  std::vector<u16> qref(B * N * H, 0x7fc0), kref = kc, vref = vc, ref(B * N * H);
-  emuLaunch({unsigned(B), unsigned(N + K)}, H / 2, 0, [&] {
-    rope_cache_bf16(rq, rk, rv, pos.data(), inv.data(), qref.data(), kref.data(), vref.data(), N, K, H, S, &w, qs, kvs);
-  });
-  fwd(qref.data(), kref.data(), vref.data(), valid.data(), ref.data(), sr, pf);
-  std::vector<u16> q(B * N * H, 0x7fc0), out(B * N * H);
-  std::vector<float> A(r * N * H), part(B * N * r, NAN), u(B * r, NAN), uref(B * r);
-  std::vector<unsigned> cnt(B, 0);
-  for (auto& x : A) x = gauss(0.05);
-  rope(rq, rk, rv, pos.data(), inv.data(), qs, kvs, q.data(), kc.data(), vc.data(), valid.data(), out.data(), sr, pf,
-       r ? A.data() : nullptr, part.data(), cnt.data(), u.data(), r);
-  if (r) {
-    emuLaunch({unsigned(B * r)}, 128, 0, [&] { lora_down(ref.data(), A.data(), uref.data(), B, N * H, r); });
-    for (int i = 0; i < B * r; i++)
-      CHECK(std::fabs(u[i] - uref[i]) <= 1e-4 * (1 + std::fabs(uref[i])), "%s: LoRA down-projection u[%d] %g, lora_down %g", what, i, u[i], uref[i]);
-    for (unsigned c : cnt) CHECK(c == 0, "%s: a row counter left at %u", what, c);
-  }
-  int bad = 0;
-  for (int i = 0; i < B * N * H; i++) bad += q[i] != qref[i];
-  CHECK(bad == 0, "%s: %d values of q differ from rope_cache_bf16's", what, bad);
-  bad = 0;
-  for (size_t i = 0; i < kc.size(); i++) bad += (kc[i] != kref[i]) + (vc[i] != vref[i]);
-  CHECK(bad == 0, "%s: %d cache values differ from rope_cache_bf16's", what, bad);
-  bad = 0;
-  for (int i = 0; i < B * N * H; i++) bad += out[i] != ref[i];
-  CHECK(bad == 0, "%s: %d outputs differ from rope_cache_bf16 + the plain form", what, bad);
-  printf("ok %s equals rope_cache_bf16 + its plain form%s (B=%d H=%d S=%d N=%d K=%d%s%s)\n", what, r ? " + lora_down" : "", B, H, S, N, K,
-         fused ? ", fused qkv" : "", group ? ", shared prompts" : "");
-}
-
-// testAttentionRopeForms runs testAttentionRope on every _rope form.
-static void testAttentionRopeForms() {
-#define PLAIN(grid, threads, shared, kernel)                                                              \
-  [&](const u16* q, const u16* kc, const u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf) { \
-    emuLaunch(grid, threads, shared, [&] { kernel(q, kc, vc, valid, out, N, K, H, S, &w, sr, pf); });          \
-  }
-#define ROPED(grid, threads, shared, kernel)                                                                        \
-  [&](const float* rq, const float* rk, const float* rv, const int* pos, const float* inv, int qs, int kvs, u16* q, \
-      u16* kc, u16* vc, const unsigned char* valid, u16* out, const int* sr, int pf, const float* la, float* lp, unsigned* lc, \
-      float* lu, int lr) {                                                                                          \
-    emuLaunch(grid, threads, shared, [&] { kernel(rq, rk, rv, pos, inv, qs, kvs, q, kc, vc, valid, out, N, K, H, S, &w, sr, pf, la, lp, lc, lu, lr); }); \
-  }
-  {
-    const int B = 3, H = 128, S = 300, w = 290, N = 12, K = 2;  // the Qwen2.5-1.5B batch-8 form
-    const dim3 grid{B, N};
-    testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, false, 0, 0,
-                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope));
-    testAttentionRope("attention_decode_bf16_w16u16_rope", B, H, S, w, N, K, true, 3, 256,
-                      PLAIN(grid, 512, 4 * S, attention_decode_bf16_w16u16), ROPED(grid, 512, 4 * S, attention_decode_bf16_w16u16_rope), 16);
-  }
-  {
-    const int B = 2, H = 64, S = 70, w = 60, N = 8, K = 2;  // G = 4 (Llama-3.1-8B, Phi-4), H = 64
-    testAttentionRope("attention_decode_bf16_h2_rope", B, H, S, w, N, K, false, 0, 0, PLAIN((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2),
-                      ROPED((dim3{B, N / 2}), 512, 4 * 2 * S, attention_decode_bf16_h2_rope), 16);
-    testAttentionRope("attention_decode_bf16_h4_rope", B, H, S, w, N, K, true, 2, 50, PLAIN((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4),
-                      ROPED((dim3{B, N / 4}), 512, 4 * 4 * S, attention_decode_bf16_h4_rope));
-    testAttentionRope("attention_decode_bf16_h2w8_rope", B, H, S, w, N, K, false, 2, 50, PLAIN((dim3{B, N / 2}), 256, 4 * 2 * S, attention_decode_bf16_h2w8),
-                      ROPED((dim3{B, N / 2}), 256, 4 * 2 * S, attention_decode_bf16_h2w8_rope));
-    testAttentionRope("attention_decode_bf16_h4w8_rope", B, H, S, w, N, K, true, 0, 0, PLAIN((dim3{B, N / 4}), 256, 4 * 4 * S, attention_decode_bf16_h4w8),
-                      ROPED((dim3{B, N / 4}), 256, 4 * 4 * S, attention_decode_bf16_h4w8_rope));
-  }
-  {
-    const int B = 4, H = 16, S = 48, w = 40, N = 6, K = 2;  // G = 3 (Llama-3.2-3B), the CUDA-core passes (H = 16)
-    testAttentionRope("attention_decode_bf16_h3_rope", B, H, S, w, N, K, false, 2, 20, PLAIN((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3),
-                      ROPED((dim3{B, N / 3}), 512, 4 * 3 * S, attention_decode_bf16_h3_rope));
-    testAttentionRope("attention_decode_bf16_h3w8_rope", B, H, S, w, N, K, true, 0, 0, PLAIN((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8),
-                      ROPED((dim3{B, N / 3}), 256, 4 * 3 * S, attention_decode_bf16_h3w8_rope), 3);
-  }
-  {
-    const int B = 8, H = 128, S = 150, w = 140, N = 6, K = 2;  // rows forms: the Llama-3.2-3B batch-64 grouping
-    testAttentionRope("attention_decode_bf16_h3r2w8_rope", B, H, S, w, N, K, false, 4, 100, PLAIN((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8),
-                      ROPED((dim3{B / 2, N / 3}), 256, 4 * 3 * 2 * S, attention_decode_bf16_h3r2w8_rope), 8);
-  }
-  {
-    const int B = 8, H = 64, S = 100, w = 90, N = 8, K = 2;
-    testAttentionRope("attention_decode_bf16_h2r4w8_rope", B, H, S, w, N, K, true, 4, 40, PLAIN((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8),
-                      ROPED((dim3{B / 4, N / 2}), 256, 4 * 2 * 4 * S, attention_decode_bf16_h2r4w8_rope), 16);
-    testAttentionRope("attention_decode_bf16_h4r2w8_rope", B, H, S, w, N, K, false, 2, 40, PLAIN((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8),
-                      ROPED((dim3{B / 2, N / 4}), 256, 4 * 4 * 2 * S, attention_decode_bf16_h4r2w8_rope));
-  }
-#undef PLAIN
-#undef ROPED
-}
-
 // testResidualRMSNormLoRA: the norm with the LoRA down-projections fused gives residual_rmsnorm's
 // (or rmsnorm's, without a residual) bits for x and the output, and each adapter's u = out·Aᵀ
 // within float32 rounding of a double-precision sum, for n adapters of rank r over J blocks per
@@ -1123,12 +972,6 @@ int main() {
   testMMAGroup(64, {72, 16, 24}, 640, 2);      // s64g: q/k/v-like, ragged blocks of 64 rows, split-K
   testMMAGroup(37, {130, 64}, 384, 1, 16);     // s64g: gate/up-like, unsplit, rank 16
   testMMAGroup(70, {40, 24, 8}, 192, 3);       // s64g: two x-row blocks, 3 chunks over 3 blocks
-  // The 8-warp forms (nf4_mma_s64w8, s64gw8): 128 output rows per block, ragged and split.
-  testMMAStagedW8(false, 37, 40, 640, 1);      // one ragged block: 3 of its 8 warp tiles, rings wrap
-  testMMAStagedW8(true, 64, 300, 640, 3);      // (4, 4, 2) chunks over 3 blocks; the third block ragged
-  testMMAStagedW8(false, 70, 150, 128, 4, 16); // two x-row blocks; 2 chunks over 4 blocks: two have none
-  testMMAGroup(64, {72, 16, 136}, 640, 2, 3, false, true);  // s64gw8: a matrix over two blocks, split-K
-  testMMAGroup(37, {130, 64}, 384, 1, 16, false, true);     // s64gw8: unsplit, rank 16
   testMMA(false, 8, 40, 640, 2, 16);      // rank 16: the LoRA term 4 at a time
   testMMA(true, 37, 24, 256, 1, 8);
   testMMABF16(3, 40, 320);
@@ -1177,7 +1020,6 @@ int main() {
   testAttentionRows(3, 2, 128, 300, 256, 299, 6, 2);  // the Llama-3.2-3B batch-64 shape's grouping (G = 3)
   testAttentionRows(4, 2, 64, 100, 40, 90, 8, 2);     // P not a multiple of 16: a tile across the prompt width
   testAttentionRows(2, 4, 128, 70, 32, 69, 4, 2);
-  testAttentionRopeForms();
   testElementwise();
   testSample();
   testSampleSplit();
