@@ -64,6 +64,9 @@ var All = map[string]string{
 	"gemv_bf16_lora_b8r4":            gemvBF16,
 	"lora_down":                      gemvBF16,
 	"lora_down3":                     gemvBF16,
+	// grid_barrier.cu: the grid-wide barrier of a persistent kernel, tested and timed (cooperative launch).
+	"grid_chain_u32":    gridBarrier,
+	"grid_barrier_loop": gridBarrier,
 }
 
 var (
@@ -87,6 +90,8 @@ var (
 	elementwise string
 	//go:embed gemv_bf16.ptx
 	gemvBF16 string
+	//go:embed grid_barrier.ptx
+	gridBarrier string
 )
 
 // File names the embedded module ptx (a value of All) by its file in this folder, e.g.
@@ -96,7 +101,8 @@ var (
 func File(ptx string) string {
 	for name, text := range map[string]*string{"nf4_dequant.ptx": &nf4Dequant, "nf4_gemv.ptx": &nf4GEMV, "nf4_mma.ptx": &nf4MMA,
 		"gemm_bf16_mma.ptx": &gemmBF16MMA, "sample.ptx": &sample, "rmsnorm.ptx": &rmsnorm, "rope_cache.ptx": &ropeCache,
-		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16} {
+		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16,
+		"grid_barrier.ptx": &gridBarrier} {
 		if *text == ptx {
 			return name
 		}

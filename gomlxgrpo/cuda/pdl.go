@@ -8,21 +8,30 @@ package cuda
 #include <string.h>
 
 // gg_launch_ex launches f as cuLaunchKernel does, with programmatic dependent launch allowed when
-// pdl is non-zero (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION).
+// pdl is non-zero (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION), and as a cooperative
+// launch when coop is (CU_LAUNCH_ATTRIBUTE_COOPERATIVE: every block resident at once, or the
+// driver refuses the launch; gridbarrier.go).
 static CUresult gg_launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned shared,
-                             CUstream s, void** params, int pdl) {
-	CUlaunchAttribute attr;
-	memset(&attr, 0, sizeof attr);
-	attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-	attr.value.programmaticStreamSerializationAllowed = 1;
+                             CUstream s, void** params, int pdl, int coop) {
+	CUlaunchAttribute attr[2];
+	memset(attr, 0, sizeof attr);
+	int n = 0;
+	if (pdl) {
+		attr[n].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+		attr[n++].value.programmaticStreamSerializationAllowed = 1;
+	}
+	if (coop) {
+		attr[n].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+		attr[n++].value.cooperative = 1;
+	}
 	CUlaunchConfig cfg;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.gridDimX = gx; cfg.gridDimY = gy; cfg.gridDimZ = gz;
 	cfg.blockDimX = bx; cfg.blockDimY = 1; cfg.blockDimZ = 1;
 	cfg.sharedMemBytes = shared;
 	cfg.hStream = s;
-	cfg.attrs = &attr;
-	cfg.numAttrs = pdl ? 1 : 0;
+	cfg.attrs = attr;
+	cfg.numAttrs = n;
 	return cuLaunchKernelEx(&cfg, f, params, NULL);
 }
 */
@@ -56,6 +65,11 @@ func pdlOn() bool { return os.Getenv("GOMLXGRPO_PDL") == "1" }
 // launchEx launches fn on the package's stream, with programmatic dependent launch when pdl.
 // Arguments as cu.Function.Launch takes them: each a pointer to an 8-byte (or 4-byte) value.
 func launchEx(fn cu.Function, grid [3]int, block, shared int, args []unsafe.Pointer, pdl bool) error {
+	return launchAttrs(fn, grid, block, shared, args, pdl, false)
+}
+
+// launchAttrs is launchEx, also cooperative when coop.
+func launchAttrs(fn cu.Function, grid [3]int, block, shared int, args []unsafe.Pointer, pdl, coop bool) error {
 	n := max(len(args), 1)
 	argv := C.malloc(C.size_t(8 * n)) // the values
 	argp := C.malloc(C.size_t(8 * n)) // pointers to them, what the driver takes
@@ -67,14 +81,22 @@ func launchEx(fn cu.Function, grid [3]int, block, shared int, args []unsafe.Poin
 		vals[i] = *(*uint64)(a) // as cu's Launch: 8 bytes; the driver reads the parameter's size
 		ptrs[i] = unsafe.Pointer(&vals[i])
 	}
-	on := C.int(0)
+	on, co := C.int(0), C.int(0)
 	if pdl {
 		on = 1
 	}
+	if coop {
+		co = 1
+	}
 	f := *(*C.CUfunction)(unsafe.Pointer(&fn)) // cu.Function is a struct of one CUfunction
 	r := C.gg_launch_ex(f, C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]), C.uint(block), C.uint(shared),
-		rawStream(stream), (*unsafe.Pointer)(argp), on)
-	if r != C.CUDA_SUCCESS {
+		rawStream(stream), (*unsafe.Pointer)(argp), on, co)
+	switch {
+	case r == C.CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE:
+		return fmt.Errorf("cuLaunchKernelEx: a cooperative grid of %d blocks of %d threads cannot be resident at once on this card (CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE): launch at most cooperativeBlocks", grid[0]*grid[1]*grid[2], block)
+	case r != C.CUDA_SUCCESS && coop:
+		return fmt.Errorf("cuLaunchKernelEx (cooperative) failed with CUresult %d", int(r))
+	case r != C.CUDA_SUCCESS:
 		return fmt.Errorf("cuLaunchKernelEx failed with CUresult %d (GOMLXGRPO_PDL=0 launches without programmatic dependent launch)", int(r))
 	}
 	return nil

@@ -86,21 +86,31 @@ inline float __uint_as_float(unsigned u) { return std::bit_cast<float>(u); }
 inline float __int_as_float(int i) { return std::bit_cast<float>(i); }
 inline int __float_as_int(float f) { return std::bit_cast<int>(f); }
 inline float __expf(float x) { return expf(x); }
-// Blocks run one after another here, so a block's writes are visible to the next without fences.
+// Blocks run one after another here (emuLaunch), so a block's writes are visible to the next
+// without fences. atomicAdd is a real atomic, so that it also works between the processes of
+// emuLaunchConcurrent's blocks on memory from emuSharedAlloc.
 inline void __threadfence() {}
-inline unsigned atomicAdd(unsigned* p, unsigned v) {
-  static std::mutex m;
-  std::lock_guard<std::mutex> l(m);
-  unsigned old = *p;
-  *p = old + v;
-  return old;
-}
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+
+// emuYield: what a spinning thread does between two reads of a flag another block will set.
+inline void emuYield() { std::this_thread::yield(); }
 
 inline float __logf(float x) { return logf(x); }
 
 // emuLaunch runs kernel() for every thread of every block of grid × block (one dimension of
 // threads), with dynShared bytes of dynamic shared memory.
 void emuLaunch(dim3 grid, unsigned threads, size_t dynShared, const std::function<void()>& kernel);
+
+// emuLaunchConcurrent is emuLaunch with every block running at once, as a cooperative launch on a
+// GPU guarantees (grid_barrier.cuh): each block in a process of its own (fork), so that its
+// __shared__ statics and emuBlock are its own; the blocks' threads are threads of that process.
+// Memory that blocks share (every kernel argument they write or read after another block wrote
+// it) must come from emuSharedAlloc. Returns false when a block's process failed.
+bool emuLaunchConcurrent(dim3 grid, unsigned threads, size_t dynShared, const std::function<void()>& kernel);
+
+// emuSharedAlloc returns n zeroed bytes mapped shared between this process and the processes of
+// later emuLaunchConcurrent calls (never freed: tests allocate a few).
+void* emuSharedAlloc(size_t n);
 
 // mma_bf16_16816 emulates mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling
 // warp: every lane posts its fragments, each lane rebuilds A (16×16) and B (16×8) and computes its

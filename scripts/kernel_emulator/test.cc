@@ -32,6 +32,8 @@ void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, f
 // NF4MAT_ARGS spreads an NF4Mat into nf4_mma_n8g's 14 parameters per matrix.
 #define NF4MAT_ARGS(m) m.packed, m.absmax, m.absmax_q, m.code2, m.absmax2, m.y, m.bias, m.u, m.lora_b, m.offset, m.out, m.tiles, m.r, m.scale
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
+void grid_chain_u32(unsigned*, unsigned*, int, int, unsigned*);
+void grid_barrier_loop(unsigned*, int);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
 void nf4_gemv_lora_b8(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -834,6 +836,29 @@ static void testElementwise() {
   printf("ok elementwise (embed, residual, swiglu strided)\n");
 }
 
+// grid_barrier (kernels/grid_barrier.cuh) through grid_chain_u32, blocks running at once: the
+// result after each number of phases must be the host's recurrence. Without the barrier (or with
+// a block let through early) a block reads elements of the previous phase that others have not
+// written yet. The barrier's state must be back at count 0 after every launch.
+static void testGridBarrier(unsigned blocks, unsigned threads, int n, int phases) {
+  unsigned* x = static_cast<unsigned*>(emuSharedAlloc(4 * n));
+  unsigned* y = static_cast<unsigned*>(emuSharedAlloc(4 * n));
+  unsigned* bar = static_cast<unsigned*>(emuSharedAlloc(8));
+  std::vector<unsigned> want(n), next(n);
+  for (int i = 0; i < n; i++) x[i] = want[i] = unsigned(rng());
+  CHECK(emuLaunchConcurrent({blocks}, threads, 0, [&] { grid_chain_u32(x, y, n, phases, bar); }), "a block's process failed");
+  for (int p = 0; p < phases; p++) {
+    for (int i = 0; i < n; i++) next[i] = 3u * want[i] + want[(i + 1) % n] + want[(i + n / 2) % n];
+    std::swap(want, next);
+  }
+  const unsigned* got = phases % 2 == 0 ? x : y;
+  for (int i = 0; i < n; i++) CHECK(got[i] == want[i], "grid_chain_u32 (%u blocks, n=%d, %d phases) element %d: %u, want %u", blocks, n, phases, i, got[i], want[i]);
+  CHECK(bar[0] == 0 && bar[1] == unsigned(phases), "barrier state (%u, %u), want (0, %d)", bar[0], bar[1], phases);
+  CHECK(emuLaunchConcurrent({blocks}, threads, 0, [&] { grid_barrier_loop(bar, 3); }), "a block's process failed");
+  CHECK(bar[0] == 0 && bar[1] == unsigned(phases + 3), "barrier state after 3 more (%u, %u)", bar[0], bar[1]);
+  printf("ok grid barrier (%u blocks of %u threads, n=%d, %d phases)\n", blocks, threads, n, phases);
+}
+
 // Sort-based reference of the warpers (gomlxgrpo/sample/device.go's Warp) and the Gumbel draw.
 static unsigned lowbias32(unsigned x) {
   x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
@@ -1023,6 +1048,9 @@ int main() {
   testElementwise();
   testSample();
   testSampleSplit();
+  testGridBarrier(4, 64, 1000, 7);  // elements past the grid's threads: a second round per thread
+  testGridBarrier(8, 32, 256, 6);   // one element per thread
+  testGridBarrier(1, 64, 50, 3);    // one block: the barrier is its own last arrival
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;

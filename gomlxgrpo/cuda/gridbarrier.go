@@ -1,0 +1,59 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// The grid-wide barrier (kernels/grid_barrier.cuh), the building block of a persistent decode
+// kernel: one launch per step whose phases (a layer's matmuls, norms, attention) wait on each
+// other at a barrier instead of at kernel boundaries. These launchers serve its test
+// (TestGridBarrier) and its timing on a card (BenchmarkGridBarrier); no decode path uses it yet.
+
+// cooperativeBlocks is the most blocks of threads threads of kernel name that can be resident at
+// once on the card (the occupancy's blocks per SM × SMs), the largest grid a cooperative launch of
+// it takes.
+func cooperativeBlocks(name string, threads int) (int, error) {
+	var n int
+	err := onContext(func() error {
+		fn, ok := fns[name]
+		if !ok {
+			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		}
+		per, err := fn.MaxActiveBlocksPerMultiProcessor(threads, 0)
+		n = per * multiprocessors()
+		return err
+	})
+	return n, err
+}
+
+// launchCooperative launches kernel name with every block resident at once (cuLaunchKernelEx with
+// CU_LAUNCH_ATTRIBUTE_COOPERATIVE), on the package's stream; arguments as launch takes them.
+func launchCooperative(name string, blocks, threads int, args ...unsafe.Pointer) error {
+	return onContext(func() error {
+		fn, ok := fns[name]
+		if !ok {
+			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		}
+		return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, 0, args, false, true)
+	})
+}
+
+// GridChain runs grid_chain_u32: phases rounds of y[i] = 3·x[i] + x[(i+1) mod n] + x[(i+n/2) mod n]
+// (uint32 [n], wrapping), x and y swapped after each, a grid barrier between rounds (bar: two
+// uint32, zero before the first launch, left reusable). The result is in x after an even number of
+// phases, in y after an odd one.
+func GridChain(x, y cu.DevicePtr, n, phases, blocks, threads int, bar cu.DevicePtr) error {
+	n32, p32 := int32(n), int32(phases)
+	return launchCooperative("grid_chain_u32", blocks, threads, p(&x), p(&y), p(&n32), p(&p32), p(&bar))
+}
+
+// GridBarrierLoop runs grid_barrier_loop: iters grid barriers and nothing else.
+func GridBarrierLoop(bar cu.DevicePtr, iters, blocks, threads int) error {
+	i32 := int32(iters)
+	return launchCooperative("grid_barrier_loop", blocks, threads, p(&bar), p(&i32))
+}
