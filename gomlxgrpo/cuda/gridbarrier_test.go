@@ -121,4 +121,22 @@ func BenchmarkGridBarrier(b *testing.B) {
 			b.ReportMetric(float64((with-without).Nanoseconds())/float64(b.N*iters)/1e3, "µs/barrier")
 		})
 	}
+	// For scale: a launch boundary on the same stream, iters launches of none (host-bound outside a
+	// CUDA graph, which the decode step replays).
+	b.Run(fmt.Sprintf("launches/blocks=%d", multiprocessors()), func(b *testing.B) {
+		var total time.Duration
+		for range b.N {
+			start := time.Now()
+			for range iters {
+				if err := GridBarrierLoop(bar, 0, multiprocessors(), threads); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := Synchronize(); err != nil {
+				b.Fatal(err)
+			}
+			total += time.Since(start)
+		}
+		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N*iters)/1e3, "µs/launch")
+	})
 }
