@@ -67,6 +67,8 @@ var All = map[string]string{
 	// grid_barrier.cu: the grid-wide barrier of a persistent kernel, tested and timed (cooperative launch).
 	"grid_chain_u32":    gridBarrier,
 	"grid_barrier_loop": gridBarrier,
+	// decode_mlp.cu: a layer's MLP half in one cooperative launch (a persistent decode step's first piece).
+	"decode_mlp_n8": decodeMLP,
 }
 
 var (
@@ -92,6 +94,8 @@ var (
 	gemvBF16 string
 	//go:embed grid_barrier.ptx
 	gridBarrier string
+	//go:embed decode_mlp.ptx
+	decodeMLP string
 )
 
 // File names the embedded module ptx (a value of All) by its file in this folder, e.g.
@@ -102,7 +106,7 @@ func File(ptx string) string {
 	for name, text := range map[string]*string{"nf4_dequant.ptx": &nf4Dequant, "nf4_gemv.ptx": &nf4GEMV, "nf4_mma.ptx": &nf4MMA,
 		"gemm_bf16_mma.ptx": &gemmBF16MMA, "sample.ptx": &sample, "rmsnorm.ptx": &rmsnorm, "rope_cache.ptx": &ropeCache,
 		"attention_decode.ptx": &attentionDecode, "elementwise.ptx": &elementwise, "gemv_bf16.ptx": &gemvBF16,
-		"grid_barrier.ptx": &gridBarrier} {
+		"grid_barrier.ptx": &gridBarrier, "decode_mlp.ptx": &decodeMLP} {
 		if *text == ptx {
 			return name
 		}

@@ -14,17 +14,17 @@ import (
 // other at a barrier instead of at kernel boundaries. These launchers serve its test
 // (TestGridBarrier) and its timing on a card (BenchmarkGridBarrier); no decode path uses it yet.
 
-// cooperativeBlocks is the most blocks of threads threads of kernel name that can be resident at
-// once on the card (the occupancy's blocks per SM × SMs), the largest grid a cooperative launch of
-// it takes.
-func cooperativeBlocks(name string, threads int) (int, error) {
+// cooperativeBlocks is the most blocks of threads threads (and shared bytes of dynamic shared
+// memory) of kernel name that can be resident at once on the card (the occupancy's blocks per SM ×
+// SMs), the largest grid a cooperative launch of it takes.
+func cooperativeBlocks(name string, threads, shared int) (int, error) {
 	var n int
 	err := onContext(func() error {
 		fn, ok := fns[name]
 		if !ok {
 			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
 		}
-		per, err := fn.MaxActiveBlocksPerMultiProcessor(threads, 0)
+		per, err := fn.MaxActiveBlocksPerMultiProcessor(threads, int64(shared))
 		n = per * multiprocessors()
 		return err
 	})
@@ -32,14 +32,15 @@ func cooperativeBlocks(name string, threads int) (int, error) {
 }
 
 // launchCooperative launches kernel name with every block resident at once (cuLaunchKernelEx with
-// CU_LAUNCH_ATTRIBUTE_COOPERATIVE), on the package's stream; arguments as launch takes them.
-func launchCooperative(name string, blocks, threads int, args ...unsafe.Pointer) error {
+// CU_LAUNCH_ATTRIBUTE_COOPERATIVE) and shared bytes of dynamic shared memory, on the package's
+// stream; arguments as launch takes them.
+func launchCooperative(name string, blocks, threads, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
 		fn, ok := fns[name]
 		if !ok {
 			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
 		}
-		return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, 0, args, false, true)
+		return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, shared, args, false, true)
 	})
 }
 
@@ -49,11 +50,11 @@ func launchCooperative(name string, blocks, threads int, args ...unsafe.Pointer)
 // phases, in y after an odd one.
 func GridChain(x, y cu.DevicePtr, n, phases, blocks, threads int, bar cu.DevicePtr) error {
 	n32, p32 := int32(n), int32(phases)
-	return launchCooperative("grid_chain_u32", blocks, threads, p(&x), p(&y), p(&n32), p(&p32), p(&bar))
+	return launchCooperative("grid_chain_u32", blocks, threads, 0, p(&x), p(&y), p(&n32), p(&p32), p(&bar))
 }
 
 // GridBarrierLoop runs grid_barrier_loop: iters grid barriers and nothing else.
 func GridBarrierLoop(bar cu.DevicePtr, iters, blocks, threads int) error {
 	i32 := int32(iters)
-	return launchCooperative("grid_barrier_loop", blocks, threads, p(&bar), p(&i32))
+	return launchCooperative("grid_barrier_loop", blocks, threads, 0, p(&bar), p(&i32))
 }

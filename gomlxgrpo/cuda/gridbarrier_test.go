@@ -27,7 +27,7 @@ func readU32(tt *tensors.Tensor) []uint32 {
 func TestGridBarrier(t *testing.T) {
 	be := xlaBackend(t)
 	const threads = 128
-	most, err := cooperativeBlocks("grid_chain_u32", threads)
+	most, err := cooperativeBlocks("grid_chain_u32", threads, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestGridBarrier(t *testing.T) {
 func BenchmarkGridBarrier(b *testing.B) {
 	be := xlaBackend(b)
 	const threads, iters = 128, 2000
-	most, err := cooperativeBlocks("grid_barrier_loop", threads)
+	most, err := cooperativeBlocks("grid_barrier_loop", threads, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

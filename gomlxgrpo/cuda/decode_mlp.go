@@ -1,0 +1,128 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// NF4Weights is one NF4 matrix [out, in]: its packed codes and scales (NF4GEMV's arguments).
+type NF4Weights struct {
+	Packed cu.DevicePtr
+	Scales NF4Scales
+}
+
+// MLPBuffers are DecodeMLP's outputs: xo [B, D] bf16 (the residual x + ya; not written when ya
+// is 0), h [B, D] bf16 (the norm's output; 0: not written), g and u [B, F] float32 (gate and up),
+// act [B, F] bf16 (the SwiGLU; 0: not written) and y [B, D] float32 (down).
+type MLPBuffers struct {
+	XO, H, G, U, Act, Y cu.DevicePtr
+}
+
+// DecodeMLP runs decode_mlp_n8 (kernels/decode_mlp.cu): a layer's MLP half for rows ≤ 8 on NF4
+// weights, in one cooperative launch of blocks 128-thread blocks (0: one per SM) with one grid
+// barrier, as residual_rmsnorm_bf16 + the gate/up matmuls + swiglu_bf16 + the down matmul do in
+// four launches:
+//
+//	xo = bf16(x + bf16(ya));  h = rmsnorm(xo)·wn;  g, u = h·Wgᵀ, h·Wuᵀ;  y = swiglu(g, u)·Wdᵀ
+//
+// x, wn [D] bf16 and ya [B, D] float32 (0: no residual). No LoRA yet: a first piece of a
+// persistent decode step, to time against the four launches (BenchmarkDecodeMLP).
+func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int) error {
+	switch {
+	case rows < 1 || rows > 8:
+		return fmt.Errorf("cuda: DecodeMLP takes 1 to 8 rows, got %d", rows)
+	case d%64 != 0 || f%64 != 0:
+		return fmt.Errorf("cuda: DecodeMLP needs D and F multiples of 64, got %d and %d", d, f)
+	case ya != 0 && out.XO == x:
+		return fmt.Errorf("cuda: DecodeMLP writes x + ya to another buffer than x (its blocks still read x)")
+	}
+	if blocks == 0 {
+		blocks = multiprocessors()
+	}
+	z, shared := mlpSplit(d, f, blocks)
+	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared)
+	if err != nil {
+		return err
+	}
+	if blocks > most || shared > 48<<10 {
+		return fmt.Errorf("cuda: DecodeMLP: %d blocks with %d bytes of shared memory each cannot all be resident (at most %d; D=%d, F=%d)", blocks, shared, most, d, f)
+	}
+	bar, err := gridBarrierState()
+	if err != nil {
+		return err
+	}
+	tiles := (d + 63) / 64 * 4
+	r32, d32, f32, z32 := int32(rows), int32(d), int32(f), int32(z)
+	return splitK.with("DecodeMLP", tiles*z*32*4, tiles, func(ws, cnt cu.DevicePtr) error {
+		args := []any{&x, &ya, &wn, &eps, &out.XO, &out.H}
+		for _, m := range []*NF4Weights{&gate, &up, &down} {
+			args = append(args, &m.Packed, &m.Scales.Absmax, &m.Scales.Q, &m.Scales.Code, &m.Scales.Absmax2, &m.Scales.Offset)
+		}
+		args = append(args, &out.G, &out.U, &out.Act, &out.Y, &r32, &d32, &f32, &z32, &ws, &cnt, &bar)
+		ptrs := make([]unsafe.Pointer, len(args))
+		for i, a := range args {
+			ptrs[i] = p(a)
+		}
+		return launchCooperative("decode_mlp_n8", blocks, 128, shared, ptrs...)
+	})
+}
+
+// mlpSplit is DecodeMLP's split of F for the down matmul, about one task per block (groups of 64
+// outputs × splits), and the dynamic shared memory the staged rows take (decode_mlp.cu's header).
+func mlpSplit(d, f, blocks int) (z, shared int) {
+	groups, chunks2 := (d+63)/64, (f+127)/128
+	z = max(1, min(blocks/groups, chunks2))
+	per2 := (chunks2 + z - 1) / z
+	z = (chunks2 + per2 - 1) / per2
+	stride := 16*max((d+127)/128, per2) + 1
+	return z, 8 * stride * 16
+}
+
+// gridBarrierState is the grid barrier's two uint32 (kernels/grid_barrier.cuh) for the launches
+// on the package's stream, allocated and zeroed once: the barrier leaves its count at 0, and the
+// launches on one stream run one after another.
+var gridBar struct {
+	sync.Mutex
+	ptr cu.DevicePtr
+}
+
+func gridBarrierState() (cu.DevicePtr, error) {
+	gridBar.Lock()
+	defer gridBar.Unlock()
+	if gridBar.ptr != 0 {
+		return gridBar.ptr, nil
+	}
+	err := onContext(func() error {
+		ptr, err := memAlloc(8)
+		if err != nil {
+			return err
+		}
+		if err := cu.MemsetD32(ptr, 0, 2); err != nil {
+			_ = memFree(ptr, 8)
+			return err
+		}
+		gridBar.ptr = ptr
+		return nil
+	})
+	return gridBar.ptr, err
+}
+
+// reserveDecodeMLP sets up what DecodeMLP needs before a graph capture (which may not allocate):
+// its split-K scratch and the grid barrier's state.
+func reserveDecodeMLP(d, f, blocks int) error {
+	if blocks == 0 {
+		blocks = multiprocessors()
+	}
+	z, _ := mlpSplit(d, f, blocks)
+	tiles := (d + 63) / 64 * 4
+	if err := splitK.reserve(tiles*z*32*4, tiles); err != nil {
+		return err
+	}
+	_, err := gridBarrierState()
+	return err
+}

@@ -1,0 +1,220 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"gorgonia.org/cu"
+)
+
+// newMLPWeights quantizes random gate, up [F, D] and down [D, F] matrices onto the device.
+func newMLPWeights(t testing.TB, be compute.Backend, rng *rand.Rand, D, F int) (gate, up, down NF4Weights) {
+	t.Helper()
+	put := func(out, in int) NF4Weights {
+		q := randomNF4(rng, out, in)
+		_, pp := onDevice(t, be, q.Packed, len(q.Packed))
+		_, pa := onDevice(t, be, q.Absmax, len(q.Absmax))
+		return NF4Weights{Packed: pp, Scales: NF4Scales{Absmax: pa}}
+	}
+	return put(F, D), put(F, D), put(D, F)
+}
+
+// TestDecodeMLP checks DecodeMLP (decode_mlp_n8, one cooperative launch) against the decoder's
+// four launches on the same inputs: ResidualRMSNorm (xo and h must be its bits), the gate/up
+// NF4GEMVGroup (g and u within the float32 rounding of two summation orders), SwiGLU on the
+// fused kernel's own g and u (act must be its bits) and the down NF4GEMV on that act (y within
+// rounding). Shapes: the Qwen2.5-1.5B MLP at batch 8, fewer rows, a ragged F, and the grid at one
+// block per SM and at fewer blocks than the down matmul's tasks.
+func TestDecodeMLP(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(21)
+	for _, c := range []struct{ rows, d, f, blocks int }{
+		{8, 1536, 8960, 0},
+		{3, 1536, 8960, 0},
+		{8, 512, 1344, 7}, // fewer blocks than tasks; F not a multiple of 128
+	} {
+		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d", c.rows, c.d, c.f, c.blocks), func(t *testing.T) {
+			B, D, F := c.rows, c.d, c.f
+			gate, up, down := newMLPWeights(t, be, rng, D, F)
+			_, xh := randBF16(rng, B*D, 1)
+			ya := randF32(rng, B*D, 1)
+			_, wh := randBF16(rng, D, 1)
+			_, px := onDevice(t, be, xh, B, D)
+			xrT, pxr := onDevice(t, be, xh, B, D) // the reference's copy, which ResidualRMSNorm updates in place
+			_, pya := onDevice(t, be, ya, B, D)
+			_, pw := onDevice(t, be, wh, D)
+			xoT, pxo := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+			hT, ph := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+			gT, pg := zerosOnDevice(t, be, dtypes.Float32, B, F)
+			uT, pu := zerosOnDevice(t, be, dtypes.Float32, B, F)
+			actT, pact := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
+			yT, py := zerosOnDevice(t, be, dtypes.Float32, B, D)
+			const eps = 1e-6
+			if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks); err != nil {
+				t.Fatal(err)
+			}
+			syncT(t)
+			hrT, phr := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+			grT, pgr := zerosOnDevice(t, be, dtypes.Float32, B, F)
+			urT, pur := zerosOnDevice(t, be, dtypes.Float32, B, F)
+			acrT, pacr := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
+			yrT, pyr := zerosOnDevice(t, be, dtypes.Float32, B, D)
+			if err := ResidualRMSNorm(pxr, pya, pw, phr, B, D, eps); err != nil {
+				t.Fatal(err)
+			}
+			if err := NF4GEMVGroup([]NF4Matrix{{Packed: gate.Packed, Scales: gate.Scales, Y: pgr, Out: F}, {Packed: up.Packed, Scales: up.Scales, Y: pur, Out: F}}, phr, B, D); err != nil {
+				t.Fatal(err)
+			}
+			if err := SwiGLU(pg, pu, pacr, B, F, 0); err != nil { // on the fused kernel's g and u
+				t.Fatal(err)
+			}
+			if err := NF4GEMV(down.Packed, down.Scales, pact, pyr, B, F, D, 0, nil); err != nil { // on the fused kernel's act
+				t.Fatal(err)
+			}
+			syncT(t)
+			same := func(what string, got, want []float32) {
+				t.Helper()
+				near(t, what, got, want, func(int) float64 { return 0 })
+			}
+			same("xo", readBF16(t, xoT), readBF16(t, xrT))
+			same("h", readBF16(t, hT), readBF16(t, hrT))
+			same("act", readBF16(t, actT), readBF16(t, acrT))
+			rel := func(want []float32) func(int) float64 {
+				m := 0.0
+				for _, v := range want {
+					m = math.Max(m, math.Abs(float64(v)))
+				}
+				return func(int) float64 { return 1e-4*m + 1e-6 }
+			}
+			gr, ur, yr := readDevice[float32](grT), readDevice[float32](urT), readDevice[float32](yrT)
+			near(t, "g", readDevice[float32](gT), gr, rel(gr))
+			near(t, "u", readDevice[float32](uT), ur, rel(ur))
+			near(t, "y", readDevice[float32](yT), yr, rel(yr))
+		})
+	}
+}
+
+// BenchmarkDecodeMLP times 28 layers' MLP halves (the Qwen2.5-1.5B shape at batch 8, distinct
+// weights per layer so that L2 holds none of them) replayed as one CUDA graph: the decoder's four
+// launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer.
+func BenchmarkDecodeMLP(b *testing.B) {
+	be := xlaBackend(b)
+	rng := rand.New(rand.NewPCG(1, 5))
+	const layers, B, D, F = 28, 8, 1536, 8960
+	g0, u0, d0 := newMLPWeights(b, be, rng, D, F) // quantized once, copied per layer
+	copyOf := func(w NF4Weights, n int) NF4Weights {
+		var packed, absmax cu.DevicePtr
+		err := onContext(func() (err error) {
+			if packed, err = memAlloc(int64(n / 2)); err != nil {
+				return err
+			}
+			if absmax, err = memAlloc(int64(4 * n / 64)); err != nil {
+				return err
+			}
+			if err = cu.MemcpyDtoD(packed, w.Packed, int64(n/2)); err != nil {
+				return err
+			}
+			return cu.MemcpyDtoD(absmax, w.Scales.Absmax, int64(4*n/64))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return NF4Weights{Packed: packed, Scales: NF4Scales{Absmax: absmax}}
+	}
+	type layer struct{ gate, up, down NF4Weights }
+	ls := make([]layer, layers)
+	for l := range ls {
+		ls[l] = layer{copyOf(g0, F*D), copyOf(u0, F*D), copyOf(d0, D*F)}
+	}
+	_, xh := randBF16(rng, B*D, 0.01)
+	_, px := onDevice(b, be, xh, B, D)
+	_, pxo := zerosOnDevice(b, be, dtypes.BFloat16, B, D)
+	_, pya := onDevice(b, be, randF32(rng, B*D, 0.01), B, D)
+	_, wh := randBF16(rng, D, 1)
+	_, pw := onDevice(b, be, wh, D)
+	_, ph := zerosOnDevice(b, be, dtypes.BFloat16, B, D)
+	_, pg := zerosOnDevice(b, be, dtypes.Float32, B, F)
+	_, pu := zerosOnDevice(b, be, dtypes.Float32, B, F)
+	_, pact := zerosOnDevice(b, be, dtypes.BFloat16, B, F)
+	_, py := zerosOnDevice(b, be, dtypes.Float32, B, D)
+	if err := reserveGroup(B, D, []int{F, F}); err != nil {
+		b.Fatal(err)
+	}
+	if err := reserveMatmul(B, F, D, true); err != nil {
+		b.Fatal(err)
+	}
+	if err := reserveDecodeMLP(D, F, 0); err != nil {
+		b.Fatal(err)
+	}
+	chain := func() error {
+		for _, l := range ls {
+			if err := ResidualRMSNorm(px, pya, pw, ph, B, D, 1e-6); err != nil {
+				return err
+			}
+			if err := NF4GEMVGroup([]NF4Matrix{{Packed: l.gate.Packed, Scales: l.gate.Scales, Y: pg, Out: F}, {Packed: l.up.Packed, Scales: l.up.Scales, Y: pu, Out: F}}, ph, B, D); err != nil {
+				return err
+			}
+			if err := SwiGLU(pg, pu, pact, B, F, 0); err != nil {
+				return err
+			}
+			if err := NF4GEMV(l.down.Packed, l.down.Scales, pact, py, B, F, D, 0, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fused := func() error {
+		for _, l := range ls {
+			if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var s cu.Stream
+	if err := onContext(func() (err error) { s, err = cu.MakeStream(cu.NonBlocking); return err }); err != nil {
+		b.Fatal(err)
+	}
+	old := stream
+	stream = s
+	defer func() { stream = old; _ = onContext(func() error { return s.Destroy() }) }()
+	_ = Synchronize()
+	for _, form := range []struct {
+		name   string
+		record func() error
+	}{{"launches", chain}, {"fused", fused}} {
+		b.Run(form.name, func(b *testing.B) {
+			g, err := capture(s, form.record)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer g.destroy()
+			for range 3 { // warm
+				if err := g.launch(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := syncStream(s); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if err := g.launch(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := syncStream(s); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(time.Since(start).Seconds()/float64(b.N)/layers*1e6, "us/layer")
+		})
+	}
+}
