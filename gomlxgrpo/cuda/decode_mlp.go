@@ -24,7 +24,7 @@ type MLPBuffers struct {
 }
 
 // DecodeMLP runs decode_mlp_n8 (kernels/decode_mlp.cu): a layer's MLP half for rows ≤ 8 on NF4
-// weights, in one cooperative launch of blocks 128-thread blocks (0: one per SM) with one grid
+// weights, in one cooperative launch of blocks 128-thread blocks (0: as many as fit at once) with one grid
 // barrier, as residual_rmsnorm_bf16 + the gate/up matmuls + swiglu_bf16 + the down matmul do in
 // four launches:
 //
@@ -41,16 +41,9 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 	case ya != 0 && out.XO == x:
 		return fmt.Errorf("cuda: DecodeMLP writes x + ya to another buffer than x (its blocks still read x)")
 	}
-	if blocks == 0 {
-		blocks = multiprocessors()
-	}
-	z, shared := mlpSplit(d, f, blocks)
-	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared)
+	blocks, z, shared, err := mlpGrid(d, f, blocks)
 	if err != nil {
 		return err
-	}
-	if blocks > most || shared > 48<<10 {
-		return fmt.Errorf("cuda: DecodeMLP: %d blocks with %d bytes of shared memory each cannot all be resident (at most %d; D=%d, F=%d)", blocks, shared, most, d, f)
 	}
 	bar, err := gridBarrierState()
 	if err != nil {
@@ -70,6 +63,28 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 		}
 		return launchCooperative("decode_mlp_n8", blocks, 128, shared, ptrs...)
 	})
+}
+
+// mlpGrid resolves DecodeMLP's grid (blocks 0: the most that fit on the card at once, 3 per SM
+// at decode_mlp_n8's 168 registers: one per SM leaves 4 warps per SM to keep the weights' loads in
+// flight) and checks that it can be co-resident; z and shared as mlpSplit.
+func mlpGrid(d, f, blocks int) (n, z, shared int, err error) {
+	_, shared = mlpSplit(d, f, max(blocks, 1))
+	if shared > 48<<10 {
+		return 0, 0, 0, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d stage %d bytes of shared memory per block, more than 48 KiB", d, f, shared)
+	}
+	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if blocks == 0 {
+		blocks = most
+	}
+	if blocks > most {
+		return 0, 0, 0, fmt.Errorf("cuda: DecodeMLP: %d blocks cannot all be resident at once (at most %d with %d bytes of shared memory each)", blocks, most, shared)
+	}
+	z, shared = mlpSplit(d, f, blocks)
+	return blocks, z, shared, nil
 }
 
 // mlpSplit is DecodeMLP's split of F for the down matmul, about one task per block (groups of 64
@@ -115,14 +130,14 @@ func gridBarrierState() (cu.DevicePtr, error) {
 // reserveDecodeMLP sets up what DecodeMLP needs before a graph capture (which may not allocate):
 // its split-K scratch and the grid barrier's state.
 func reserveDecodeMLP(d, f, blocks int) error {
-	if blocks == 0 {
-		blocks = multiprocessors()
+	_, z, _, err := mlpGrid(d, f, blocks)
+	if err != nil {
+		return err
 	}
-	z, _ := mlpSplit(d, f, blocks)
 	tiles := (d + 63) / 64 * 4
 	if err := splitK.reserve(tiles*z*32*4, tiles); err != nil {
 		return err
 	}
-	_, err := gridBarrierState()
+	_, err = gridBarrierState()
 	return err
 }

@@ -30,16 +30,19 @@ func newMLPWeights(t testing.TB, be compute.Backend, rng *rand.Rand, D, F int) (
 // four launches on the same inputs: ResidualRMSNorm (xo and h must be its bits), the gate/up
 // NF4GEMVGroup (g and u within the float32 rounding of two summation orders), SwiGLU on the
 // fused kernel's own g and u (act must be its bits) and the down NF4GEMV on that act (y within
-// rounding). Shapes: the Qwen2.5-1.5B MLP at batch 8, fewer rows, a ragged F, and the grid at one
-// block per SM and at fewer blocks than the down matmul's tasks.
+// rounding). Shapes: the Qwen2.5-1.5B MLP at batch 8, fewer rows, a ragged F; grids of as many
+// blocks as fit at once, one per SM, and fewer blocks than the down matmul's tasks.
 func TestDecodeMLP(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(21)
 	for _, c := range []struct{ rows, d, f, blocks int }{
-		{8, 1536, 8960, 0},
-		{3, 1536, 8960, 0},
-		{8, 512, 1344, 7}, // fewer blocks than tasks; F not a multiple of 128
+		{8, 1536, 8960, 0},  // as many blocks as fit at once
+		{3, 1536, 8960, -1}, // one per SM
+		{8, 512, 1344, 7},   // fewer blocks than tasks; F not a multiple of 128
 	} {
+		if c.blocks < 0 {
+			c.blocks = multiprocessors()
+		}
 		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d", c.rows, c.d, c.f, c.blocks), func(t *testing.T) {
 			B, D, F := c.rows, c.d, c.f
 			gate, up, down := newMLPWeights(t, be, rng, D, F)
@@ -103,7 +106,8 @@ func TestDecodeMLP(t *testing.T) {
 
 // BenchmarkDecodeMLP times 28 layers' MLP halves (the Qwen2.5-1.5B shape at batch 8, distinct
 // weights per layer so that L2 holds none of them) replayed as one CUDA graph: the decoder's four
-// launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer.
+// launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer, with as
+// many blocks as fit at once and with one per SM.
 func BenchmarkDecodeMLP(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 5))
@@ -150,8 +154,10 @@ func BenchmarkDecodeMLP(b *testing.B) {
 	if err := reserveMatmul(B, F, D, true); err != nil {
 		b.Fatal(err)
 	}
-	if err := reserveDecodeMLP(D, F, 0); err != nil {
-		b.Fatal(err)
+	for _, blocks := range []int{0, multiprocessors()} {
+		if err := reserveDecodeMLP(D, F, blocks); err != nil {
+			b.Fatal(err)
+		}
 	}
 	chain := func() error {
 		for _, l := range ls {
@@ -170,13 +176,15 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		}
 		return nil
 	}
-	fused := func() error {
-		for _, l := range ls {
-			if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, 0); err != nil {
-				return err
+	fused := func(blocks int) func() error {
+		return func() error {
+			for _, l := range ls {
+				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
-		return nil
 	}
 	var s cu.Stream
 	if err := onContext(func() (err error) { s, err = cu.MakeStream(cu.NonBlocking); return err }); err != nil {
@@ -189,7 +197,7 @@ func BenchmarkDecodeMLP(b *testing.B) {
 	for _, form := range []struct {
 		name   string
 		record func() error
-	}{{"launches", chain}, {"fused", fused}} {
+	}{{"launches", chain}, {"fused/blocks=max", fused(0)}, {fmt.Sprintf("fused/blocks=%d", multiprocessors()), fused(multiprocessors())}} {
 		b.Run(form.name, func(b *testing.B) {
 			g, err := capture(s, form.record)
 			if err != nil {
