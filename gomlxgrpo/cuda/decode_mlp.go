@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -69,7 +70,9 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 // at decode_mlp_n8's 168 registers: one per SM leaves 4 warps per SM to keep the weights' loads in
 // flight) and checks that it can be co-resident; z and shared as mlpSplit.
 func mlpGrid(d, f, blocks int) (n, z, shared int, err error) {
-	_, shared = mlpSplit(d, f, max(blocks, 1))
+	// With blocks 0 the occupancy is asked at one block per SM's staging, which only shrinks
+	// as the grid grows (more splits of F), so the grid it allows stays resident.
+	_, shared = mlpSplit(d, f, cmp.Or(blocks, multiprocessors()))
 	if shared > 48<<10 {
 		return 0, 0, 0, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d stage %d bytes of shared memory per block, more than 48 KiB", d, f, shared)
 	}
