@@ -215,20 +215,20 @@ extern "C" __global__ void __launch_bounds__(128)
   NF4Rows w[NF4_DEPTH];
   MLPTile tl{};
   int o0 = 0, z = 0, begin = 0, mine = 0;
-  auto setup = [&](bool load) {
+  auto setup = [&] {
     const int grp = task / Z;
     z = task % Z;
     o0 = 16 * (4 * grp + warp);
     begin = z * per2;
     mine = max(0, min(chunks2, begin + per2) - begin);
     tl = mlp_tile(md, min(o0, D - 1), D, F, g);
-    if (load && o0 < D) mlp_prefetch(w, md, tl, F, begin, mine, t);
+    if (o0 < D) mlp_prefetch(w, md, tl, F, begin, mine, t);
   };
-  if (task < tasks) setup(true);
+  if (task < tasks) setup();
   grid_barrier(bar);
 
   for (; task < tasks; task += gridDim.x) {
-    if (task != (int)blockIdx.x) setup(true);
+    if (task != (int)blockIdx.x) setup();
     __syncthreads();  // the previous task's (or phase 1's) reads of xs are done
     const int k0 = 128 * begin, n = 128 * mine;
     for (int e = threadIdx.x; e < 8 * n; e += blockDim.x) {
