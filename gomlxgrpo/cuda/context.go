@@ -92,9 +92,9 @@ func Synchronize() error { return onContext(cu.Synchronize) }
 // launch runs kernel name on this package's stream (see graph.go) with the given arguments.
 func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
-		fn, ok := fns[name]
-		if !ok {
-			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		fn, err := function(name)
+		if err != nil {
+			return err
 		}
 		if profile.on {
 			return profiled(name, func() error { return fn.Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args) })
@@ -104,6 +104,15 @@ func launch(name string, grid [3]int, block, shared int, args ...unsafe.Pointer)
 		}
 		return fn.Launch(grid[0], grid[1], grid[2], block, 1, 1, shared, stream, args)
 	})
+}
+
+// function is the loaded kernel name (call on the context's thread).
+func function(name string) (cu.Function, error) {
+	fn, ok := fns[name]
+	if !ok {
+		return fn, fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+	}
+	return fn, nil
 }
 
 // p passes one kernel argument by address: a device pointer or a 32/64-bit scalar. gorgonia.org/cu's

@@ -418,13 +418,7 @@ func BenchmarkNF4Layer(b *testing.B) {
 	}
 	_, px := zerosOnDevice(b, be, dtypes.BFloat16, rows, 8960)
 	_, py := zerosOnDevice(b, be, dtypes.Float32, rows, 8960)
-	var s cu.Stream
-	if err := onContext(func() (err error) { s, err = cu.MakeStream(cu.NonBlocking); return err }); err != nil {
-		b.Fatal(err)
-	}
-	old := stream
-	stream = s
-	defer func() { stream = old; _ = onContext(func() error { return s.Destroy() }) }()
+	s := ownStream(b)
 	_ = Synchronize()
 	g, err := capture(s, func() error {
 		for l := range layers {
@@ -443,14 +437,7 @@ func BenchmarkNF4Layer(b *testing.B) {
 	defer g.destroy()
 	b.ResetTimer()
 	start := time.Now()
-	for range b.N {
-		if err := g.launch(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := syncStream(s); err != nil {
-		b.Fatal(err)
-	}
+	replay(b, s, g, b.N)
 	sec := time.Since(start).Seconds()
 	b.ReportMetric(sec/float64(b.N)/layers*1e6, "us/layer")
 	b.ReportMetric(bytes*float64(b.N)/sec/1e9, "GB/s")

@@ -50,9 +50,9 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 	if err != nil {
 		return err
 	}
-	tiles := (d + 63) / 64 * 4
+	floats, counters := mlpScratch(d, z)
 	r32, d32, f32, z32 := int32(rows), int32(d), int32(f), int32(z)
-	return splitK.with("DecodeMLP", tiles*z*32*4, tiles, func(ws, cnt cu.DevicePtr) error {
+	return splitK.with("DecodeMLP", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		args := []any{&x, &ya, &wn, &eps, &out.XO, &out.H}
 		for _, m := range []*NF4Weights{&gate, &up, &down} {
 			args = append(args, &m.Packed, &m.Scales.Absmax, &m.Scales.Q, &m.Scales.Code, &m.Scales.Absmax2, &m.Scales.Offset)
@@ -101,6 +101,13 @@ func mlpSplit(d, f, blocks int) (z, shared int) {
 	return z, 8 * stride * 16
 }
 
+// mlpScratch is the down matmul's split-K scratch for z splits: a [tiles][z][4][32] float32
+// partial per warp tile of 16 of the d outputs, a counter per tile.
+func mlpScratch(d, z int) (floats, counters int) {
+	tiles := (d + 63) / 64 * 4
+	return tiles * z * 32 * 4, tiles
+}
+
 // gridBarrierState is the grid barrier's two uint32 (kernels/grid_barrier.cuh) for the launches
 // on the package's stream, allocated and zeroed once: the barrier leaves its count at 0, and the
 // launches on one stream run one after another.
@@ -137,8 +144,7 @@ func reserveDecodeMLP(d, f, blocks int) error {
 	if err != nil {
 		return err
 	}
-	tiles := (d + 63) / 64 * 4
-	if err := splitK.reserve(tiles*z*32*4, tiles); err != nil {
+	if err := splitK.reserve(mlpScratch(d, z)); err != nil {
 		return err
 	}
 	_, err = gridBarrierState()

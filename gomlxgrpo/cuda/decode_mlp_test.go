@@ -186,13 +186,7 @@ func BenchmarkDecodeMLP(b *testing.B) {
 			return nil
 		}
 	}
-	var s cu.Stream
-	if err := onContext(func() (err error) { s, err = cu.MakeStream(cu.NonBlocking); return err }); err != nil {
-		b.Fatal(err)
-	}
-	old := stream
-	stream = s
-	defer func() { stream = old; _ = onContext(func() error { return s.Destroy() }) }()
+	s := ownStream(b)
 	_ = Synchronize()
 	for _, form := range []struct {
 		name   string
@@ -204,24 +198,10 @@ func BenchmarkDecodeMLP(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer g.destroy()
-			for range 3 { // warm
-				if err := g.launch(s); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := syncStream(s); err != nil {
-				b.Fatal(err)
-			}
+			replay(b, s, g, 3) // warm
 			b.ResetTimer()
 			start := time.Now()
-			for range b.N {
-				if err := g.launch(s); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := syncStream(s); err != nil {
-				b.Fatal(err)
-			}
+			replay(b, s, g, b.N)
 			b.ReportMetric(time.Since(start).Seconds()/float64(b.N)/layers*1e6, "us/layer")
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
-	"gorgonia.org/cu"
 )
 
 // BenchmarkGraphOverhead measures the floor a decode step pays for its launches: K tiny kernels
@@ -20,13 +19,7 @@ func BenchmarkGraphOverhead(b *testing.B) {
 	const n = 256
 	_, px := zerosOnDevice(b, be, dtypes.BFloat16, n)
 	_, py := zerosOnDevice(b, be, dtypes.Float32, n)
-	var s cu.Stream
-	if err := onContext(func() error { var err error; s, err = cu.MakeStream(cu.NonBlocking); return err }); err != nil {
-		b.Fatal(err)
-	}
-	old := stream
-	stream = s
-	defer func() { stream = old; _ = onContext(func() error { return s.Destroy() }) }()
+	s := ownStream(b)
 	for _, k := range []int{100, 400} {
 		record := func() error {
 			for range k {

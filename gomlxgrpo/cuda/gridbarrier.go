@@ -3,7 +3,6 @@
 package cuda
 
 import (
-	"fmt"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -20,9 +19,9 @@ import (
 func cooperativeBlocks(name string, threads, shared int) (int, error) {
 	var n int
 	err := onContext(func() error {
-		fn, ok := fns[name]
-		if !ok {
-			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		fn, err := function(name)
+		if err != nil {
+			return err
 		}
 		per, err := fn.MaxActiveBlocksPerMultiProcessor(threads, int64(shared))
 		n = per * multiprocessors()
@@ -36,9 +35,9 @@ func cooperativeBlocks(name string, threads, shared int) (int, error) {
 // stream; arguments as launch takes them.
 func launchCooperative(name string, blocks, threads, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
-		fn, ok := fns[name]
-		if !ok {
-			return fmt.Errorf("cuda: kernel %s is not loaded: add it to kernels.All", name)
+		fn, err := function(name)
+		if err != nil {
+			return err
 		}
 		return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, shared, args, false, true)
 	})

@@ -8,15 +8,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
 )
-
-// readU32 is readDevice for uint32 tensors.
-func readU32(tt *tensors.Tensor) []uint32 {
-	out := tensors.MustCopyFlatData[uint32](tt)
-	tt.FinalizeLocal()
-	return out
-}
 
 // TestGridBarrier runs grid_chain_u32 under a cooperative launch of one block per SM and of the
 // most blocks the card holds at once: after each number of phases the result must be the host's
@@ -57,9 +49,9 @@ func TestGridBarrier(t *testing.T) {
 				}
 				want, next = next, want
 			}
-			got := readU32(yt)
+			got := readDevice[uint32](yt)
 			if c.phases%2 == 0 {
-				got = readU32(xt)
+				got = readDevice[uint32](xt)
 			}
 			bad := 0
 			for i := range want {
@@ -74,7 +66,7 @@ func TestGridBarrier(t *testing.T) {
 				t.Errorf("%d of %d elements wrong", bad, c.n)
 			}
 			gen += uint32(c.phases)
-			if b := readU32(barT); b[0] != 0 || b[1] != gen {
+			if b := readDevice[uint32](barT); b[0] != 0 || b[1] != gen {
 				t.Errorf("barrier state (%d, %d), want (0, %d)", b[0], b[1], gen)
 			}
 		})
