@@ -1,13 +1,14 @@
 // decode_mlp_n8: the MLP half of a decoder layer for up to 8 rows on NF4 weights, in one
 // cooperative launch with one grid barrier: a first piece of a persistent decode step
-// (bench/RESULTS.md, twenty-second session). Without LoRA for now.
+// (bench/RESULTS.md, twenty-second session), with or without LoRA adapters on its three
+// projections (all three, of one rank r, or none: r = 0).
 //
 //   xo = bf16(x + bf16(ya))     (ya null: xo = x)                                  [B, D] bf16
 //   h  = bf16(wn · bf16(xo / √(mean_i xo² + ε)))                                   [B, D] bf16
-//   g  = h · Wgᵀ,  u = h · Wuᵀ                                   phase 1           [B, F] float32
+//   g  = h · Wgᵀ + sg · (h · Agᵀ) · Bgᵀ,  u = h · Wuᵀ + su · (h · Auᵀ) · Buᵀ     phase 1   [B, F] float32
 //   ——— grid_barrier ———
 //   a  = bf16(bf16(g' · bf16(1/(1 + e^−g'))) · bf16(u)),  g' = bf16(g)           [B, F] bf16
-//   y  = a · Wdᵀ                                                 phase 2           [B, D] float32
+//   y  = a · Wdᵀ + sd · (a · Adᵀ) · Bdᵀ                          phase 2           [B, D] float32
 //
 // The decoder runs these as four launches (residual_rmsnorm_bf16, nf4_mma_n8gw on gate/up,
 // swiglu_bf16, nf4_mma_n8w on down), each waiting for the one before. Here:
@@ -22,9 +23,27 @@
 //   barrier), and finish split-K as nf4_mma_n8w does (the last split adds the Z partials in
 //   order). The blocks of group 0 also write their a to act (if not null), for tests.
 //
+// LoRA (r > 0; A_g, A_u [r, D], B_g, B_u [F, r], A_d [r, F], B_d [D, r] float32): the decoder's
+// fused kernels compute the down-projections in the launch that produces their input
+// (residual_rmsnorm_lora_bf16, swiglu_lora_bf16) and the up-projections in the matmuls' epilogues
+// (mma_store). Here, with flags instead of barriers, so that nothing waits until its epilogue:
+// - after the norm, the blocks with the fewest phase-1 tiles (the last ones) each compute one of
+//   the 2r outputs of h·A_gᵀ, h·A_uᵀ from their staged h (the block's 4 warps sum over D) into lu
+//   and count it in bar[2]; phase 1's epilogues wait for bar[2] = 2r, add the up-projection
+//   (ld_cg: lu was written in this launch) and block 0 resets bar[2] after the grid barrier, when
+//   every epilogue has passed its wait;
+// - in phase 2 the group-0 task of each split z adds a·A_dᵀ over its split's staged a into
+//   pu[z] and counts itself in bar[3]; the last of the Z adds the partials in the order z = 0 …
+//   Z−1 into lu, resets bar[3] and publishes bar[4] = ~gen, gen being the grid barrier's generation
+//   this launch read at its start (one per launch, so a flag left by an earlier launch never
+//   matches). The down matmul's finishing warps wait for it before their epilogue. Group-0 tasks
+//   are blocks 0 … Z−1's first, so every producer runs before any wait of its own block.
+//
 // Shapes: B ≤ 8, D and F multiples of 64. Dynamic shared memory 8 · stride · 16 bytes, stride =
-// 16 · max(⌈D/128⌉, ⌈⌈F/128⌉/Z⌉) + 1 (uint4 per staged row). ws: [⌈D/64⌉·4][Z][4][32] float32,
-// cnt: [⌈D/64⌉·4] uint32 (zero, left zero), bar: two uint32 (grid_barrier.cuh). Launch: a
+// 16 · max(⌈D/128⌉, ⌈⌈F/128⌉/Z⌉) + 1 (uint4 per staged row). ws: [⌈D/64⌉·4][Z][4][32] float32
+// (split-K), then pu [Z][8][r] and lu [3][8][r] (the LoRA down-projections u_g, u_u, u_d);
+// cnt: [⌈D/64⌉·4] uint32 (zero, left zero); bar: five uint32 (zero before the first launch): the
+// grid barrier's two (grid_barrier.cuh), then bar[2] and bar[3] (left zero) and bar[4]. Launch: a
 // cooperative grid of 128-thread blocks (gomlxgrpo/cuda DecodeMLP).
 #include "grid_barrier.cuh"
 #include "nf4_tile.cuh"
@@ -104,12 +123,69 @@ __device__ __forceinline__ void mlp_run(float (&c)[4], NF4Rows (&w)[NF4_DEPTH], 
   }
 }
 
+// MLPUp is a matmul's LoRA up-projection for mlp_store: y += scale · u·Bᵀ once the flag says u is
+// complete (u null: no LoRA). u [8][r] was written by other blocks of this launch: read from L2.
+struct MLPUp {
+  const float* u;
+  const float* b;
+  int r;
+  float scale;
+  const unsigned int* flag;  // u is complete once *flag reaches want (wait_ge) or equals it
+  unsigned int want;
+  bool ge;
+};
+
+// mlp_wait returns, to every lane of the warp, once up's u is complete (lane 0 spins on the flag
+// with acquire loads; __syncwarp then orders the other lanes' reads after its acquire).
+__device__ __forceinline__ void mlp_wait(const MLPUp& up, int lane) {
+  if (lane == 0)
+    for (;;) {
+      const unsigned int v = ld_acquire_gpu(up.flag);
+      if (up.ge ? v >= up.want : v == up.want) break;
+      grid_spin_pause();
+    }
+  __syncwarp();
+}
+
+// mlp_lora_up is lora_up (mma.cuh) with u read from L2 (ld_cg): the same products added in the
+// same order.
+__device__ __forceinline__ float mlp_lora_up(const float* ur, const float* __restrict__ br, int r) {
+  float l = 0.f;
+  if ((r & 3) == 0) {
+#pragma unroll 4
+    for (int j = 0; j < r; j += 4) {
+      const float4 b = *reinterpret_cast<const float4*>(br + j);
+      l += ld_cg(ur + j) * b.x + ld_cg(ur + j + 1) * b.y + ld_cg(ur + j + 2) * b.z + ld_cg(ur + j + 3) * b.w;
+    }
+  } else {
+    for (int j = 0; j < r; j++) l += ld_cg(ur + j) * br[j];
+  }
+  return l;
+}
+
+// mlp_store writes a warp's finished tile (mma's C layout: rows o0 … o0+15 of the output, rows
+// 0 … 7 of x) to y for o < out and b < B, with up's LoRA term after waiting for its u: mma_store<1>
+// (mma.cuh) without the bias.
+__device__ __forceinline__ void mlp_store(const float (&c)[4], int lane, int o0, int B, int out, float* __restrict__ y,
+                                          const MLPUp& up) {
+  const int g = lane >> 2, t = lane & 3;
+  if (up.u != nullptr) mlp_wait(up, lane);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    float v = c[i];
+    const int o = o0 + g + (i >= 2 ? 8 : 0), row = 2 * t + (i & 1);
+    if (o >= out || row >= B) continue;
+    if (up.u != nullptr) v += up.scale * mlp_lora_up(up.u + row * up.r, up.b + (long long)o * up.r, up.r);
+    y[(long long)row * out + o] = v;
+  }
+}
+
 // mlp_finish is mma_finish_warp (mma.cuh) for split z of Z given explicitly (a phase's split, not
 // the grid's): partials to ws at warp tile `tile`, the last split to arrive adds them in the order
-// z = 0 … Z−1 and writes y [B, out]. A copy rather than a shared helper: passing Z and z into
+// z = 0 … Z−1 and writes y [B, out] (mlp_store, with up's LoRA term). A copy rather than a shared helper: passing Z and z into
 // mma_finish_warp changed the committed matmuls' code (ptxas).
 __device__ __forceinline__ void mlp_finish(float (&c)[4], int lane, int tile, int Z, int z, int o0, int B, int out,
-                                           float* __restrict__ y, float* ws, unsigned int* cnt) {
+                                           float* __restrict__ y, float* ws, unsigned int* cnt, const MLPUp& up) {
   if (Z > 1) {
     float* wt = ws + (long long)tile * Z * 32 * 4;
 #pragma unroll
@@ -128,8 +204,7 @@ __device__ __forceinline__ void mlp_finish(float (&c)[4], int lane, int tile, in
     for (int i = 0; i < 4; i++) c[i] = v[i];
     if (lane == 0) cnt[tile] = 0;
   }
-  float cc[1][4] = {{c[0], c[1], c[2], c[3]}};
-  mma_store<1>(cc, lane, o0, 0, B, out, y, nullptr, nullptr, nullptr, 0, 0.f);
+  mlp_store(c, lane, o0, B, out, y, up);
 }
 
 // mlp_residual is element i of xo: residual_rmsnorm_bf16's sum.
@@ -137,13 +212,30 @@ __device__ __forceinline__ unsigned short mlp_residual(const unsigned short* __r
   return yr != nullptr ? f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(yr[i]))) : xr[i];
 }
 
-extern "C" __global__ void __launch_bounds__(128)
+// mlp_lora_down adds adapter row a [n] (zero past valid) against the n staged inputs of rows
+// 0 … 7 (xh, row b at 8·stride·b) into acc[b]: lanes take inputs lane, lane + 32, …
+__device__ __forceinline__ void mlp_lora_down(float (&acc)[8], const float* __restrict__ a, int n, int valid,
+                                              const unsigned short* xh, int stride, int first, int step) {
+#pragma unroll 4
+  for (int e = first; e < n; e += step) {
+    const float av = e < valid ? a[e] : 0.f;
+#pragma unroll
+    for (int b = 0; b < 8; b++) acc[b] += bf16_to_f32(xh[8 * stride * b + e]) * av;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3)
     decode_mlp_n8(const unsigned short* __restrict__ x, const float* __restrict__ ya, const unsigned short* __restrict__ wn,
                   float eps, unsigned short* __restrict__ xo, unsigned short* __restrict__ hout, MLP_MAT_PARAMS(g),
                   MLP_MAT_PARAMS(u), MLP_MAT_PARAMS(d), float* gy, float* uy, unsigned short* __restrict__ act,
-                  float* __restrict__ y, int B, int D, int F, int Z, float* ws, unsigned int* cnt, unsigned int* bar) {
+                  float* __restrict__ y, int B, int D, int F, int Z, float* ws, unsigned int* cnt, unsigned int* bar,
+                  const float* __restrict__ Ag, const float* __restrict__ Bg, float sg, const float* __restrict__ Au,
+                  const float* __restrict__ Bu, float su, const float* __restrict__ Ad, const float* __restrict__ Bd,
+                  float sd, int r) {
   pdl_start();
   __shared__ float red[8];
+  __shared__ float lred[8][4];
+  __shared__ unsigned int gen0, lastD;
   DYNAMIC_SHARED(uint4, xs);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const MLPMat mg{packedg, absmaxg, absmax_qg, code2g, absmax2g, offsetg};
@@ -151,11 +243,15 @@ extern "C" __global__ void __launch_bounds__(128)
   const MLPMat md{packedd, absmaxd, absmax_qd, code2d, absmax2d, offsetd};
   const int chunks1 = (D + 127) / 128, chunks2 = (F + 127) / 128, per2 = (chunks2 + Z - 1) / Z;
   const int stride = 16 * max(chunks1, per2) + 1;
+  const int groups = (D + 63) / 64, tasks = groups * Z;
   unsigned short* xh = reinterpret_cast<unsigned short*>(xs);  // row b of the staged x at 8·stride·b
+  float* pu = ws + (long long)groups * 4 * Z * 32 * 4;          // [Z][8][r]: the down adapter's partials
+  float* lu = pu + Z * 8 * r;                                   // [3][8][r]: u_g, u_u, u_d
 
   // h: every block, each row in residual_rmsnorm_bf16's order (virtual threads v and v + 128 of its
   // 256, their warps' sums, then the 8 warps' in order).
   for (int i = threadIdx.x; i < 8 * 8 * stride; i += blockDim.x) xh[i] = 0;
+  if (threadIdx.x == 0) gen0 = ld_acquire_gpu(&bar[1]);  // before this block's arrival: this launch's
   __syncthreads();
   for (int b = 0; b < B; b++) {
     const unsigned short* xr = x + (long long)b * D;
@@ -194,6 +290,17 @@ extern "C" __global__ void __launch_bounds__(128)
     __syncthreads();  // red is reused by the next row
   }
 
+  // The gate/up down-projections: output j of the 2r (j < r: h·A_gᵀ, else h·A_uᵀ) in block
+  // gridDim.x − 1 − j mod gridDim.x, whose phase-1 tiles are the fewest.
+  for (int j = gridDim.x - 1 - blockIdx.x; j < 2 * r; j += gridDim.x) {
+    float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    mlp_lora_down(acc, (j < r ? Ag : Au) + (long long)(j % r) * D, D, D, xh, stride, threadIdx.x, blockDim.x);
+    const float v = block_sum_outputs(acc, lred);
+    if (threadIdx.x < B) lu[((j < r ? 0 : 1) * 8 + threadIdx.x) * r + j % r] = v;
+    __syncthreads();  // the block's writes before thread 0's release; lred free again
+    if (threadIdx.x == 0) atomic_add_acq_rel(&bar[2], 1u);
+  }
+
   // Phase 1: warp tiles of Wg, then of Wu, over all of D.
   const int tf = (F + 15) / 16, warps = gridDim.x * (blockDim.x / 32);
   for (int tile = blockIdx.x * (blockDim.x / 32) + warp; tile < 2 * tf; tile += warps) {
@@ -205,12 +312,11 @@ extern "C" __global__ void __launch_bounds__(128)
     mlp_prefetch(w, m, tl, D, 0, chunks1, t);
     float c[4] = {0.f, 0.f, 0.f, 0.f};
     mlp_run(c, w, m, tl, D, 0, chunks1, xs, stride, g, t);
-    float cc[1][4] = {{c[0], c[1], c[2], c[3]}};
-    mma_store<1>(cc, lane, o0, 0, B, F, up ? uy : gy, nullptr, nullptr, nullptr, 0, 0.f);
+    const MLPUp lora{r > 0 ? lu + (up ? 8 * r : 0) : nullptr, up ? Bu : Bg, r, up ? su : sg, &bar[2], 2u * r, true};
+    mlp_store(c, lane, o0, B, F, up ? uy : gy, lora);
   }
 
   // Phase 2's first task: its weights' loads go out before the barrier.
-  const int groups = (D + 63) / 64, tasks = groups * Z;
   int task = blockIdx.x;
   NF4Rows w[NF4_DEPTH];
   MLPTile tl{};
@@ -226,7 +332,9 @@ extern "C" __global__ void __launch_bounds__(128)
   };
   if (task < tasks) setup();
   grid_barrier(bar);
+  if (r > 0 && blockIdx.x == 0 && threadIdx.x == 0) bar[2] = 0u;  // every phase-1 epilogue is past its wait
 
+  const MLPUp lora{r > 0 ? lu + 16 * r : nullptr, Bd, r, sd, &bar[4], ~gen0, false};
   for (; task < tasks; task += gridDim.x) {
     if (task != (int)blockIdx.x) setup();
     __syncthreads();  // the previous task's (or phase 1's) reads of xs are done
@@ -243,10 +351,38 @@ extern "C" __global__ void __launch_bounds__(128)
       xh[8 * stride * b + (e - b * n)] = a;
     }
     __syncthreads();
+    if (r > 0 && task < Z) {  // group 0's task of split z: a·A_dᵀ over the split, warp w rows w, w + 4, …
+      for (int j = warp; j < r; j += 4) {
+        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        mlp_lora_down(acc, Ad + (long long)j * F + k0, n, F - k0, xh, stride, lane, 32);
+        float v = 0.f;
+#pragma unroll
+        for (int b = 0; b < 8; b++) {
+          for (int o = 16; o > 0; o >>= 1) acc[b] += __shfl_xor_sync(0xffffffff, acc[b], o);
+          if (lane == b) v = acc[b];
+        }
+        if (lane < 8) pu[(z * 8 + lane) * r + j] = v;
+      }
+      __syncthreads();
+      if (threadIdx.x == 0) lastD = atomic_add_acq_rel(&bar[3], 1u) == (unsigned int)(Z - 1);
+      __syncthreads();
+      if (lastD) {  // the Z partials in the order z = 0 … Z−1
+        for (int e = threadIdx.x; e < 8 * r; e += blockDim.x) {
+          float v = 0.f;
+          for (int s = 0; s < Z; s++) v += ld_cg(pu + s * 8 * r + e);
+          lu[16 * r + e] = v;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+          bar[3] = 0u;
+          st_release_gpu(&bar[4], ~gen0);
+        }
+      }
+    }
     if (o0 < D) {
       float c[4] = {0.f, 0.f, 0.f, 0.f};
       mlp_run(c, w, md, tl, F, begin, mine, xs, stride, g, t);
-      mlp_finish(c, lane, o0 / 16, Z, z, o0, B, D, y, ws, cnt);
+      mlp_finish(c, lane, o0 / 16, Z, z, o0, B, D, y, ws, cnt, lora);
     }
   }
 }

@@ -24,23 +24,33 @@ type MLPBuffers struct {
 	XO, H, G, U, Act, Y cu.DevicePtr
 }
 
+// Adapter is one projection's LoRA adapter for DecodeMLP: A [r, in] and B [out, r] float32 (the
+// model's LoRA weights, read in place), scaled by Scale.
+type Adapter struct {
+	A, B  cu.DevicePtr
+	Scale float32
+}
+
+// MLPAdapters are the LoRA adapters of DecodeMLP's three projections: all three, of one rank R.
+type MLPAdapters struct {
+	Gate, Up, Down Adapter
+	R              int
+}
+
 // DecodeMLP runs decode_mlp_n8 (kernels/decode_mlp.cu): a layer's MLP half for rows ≤ 8 on NF4
-// weights, in one cooperative launch of blocks 128-thread blocks (0: as many as fit at once) with one grid
-// barrier, as residual_rmsnorm_bf16 + the gate/up matmuls + swiglu_bf16 + the down matmul do in
-// four launches:
+// weights, in one cooperative launch of blocks 128-thread blocks (0: as many as fit at once) with
+// one grid barrier, as the decoder's four launches do (residual_rmsnorm_bf16 or its LoRA form, the
+// gate/up matmuls, swiglu_bf16 or its LoRA form, the down matmul):
 //
-//	xo = bf16(x + bf16(ya));  h = rmsnorm(xo)·wn;  g, u = h·Wgᵀ, h·Wuᵀ;  y = swiglu(g, u)·Wdᵀ
+//	xo = bf16(x + bf16(ya));  h = rmsnorm(xo)·wn;  g, u = h·Wgᵀ, h·Wuᵀ (+ s·(h·Aᵀ)·Bᵀ each)
+//	y = a·Wdᵀ (+ s·(a·Adᵀ)·Bdᵀ),  a = swiglu(g, u)
 //
-// x, wn [D] bf16 and ya [B, D] float32 (0: no residual). No LoRA yet: a first piece of a
-// persistent decode step, to time against the four launches (BenchmarkDecodeMLP).
-func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int) error {
-	switch {
-	case rows < 1 || rows > 8:
-		return fmt.Errorf("cuda: DecodeMLP takes 1 to 8 rows, got %d", rows)
-	case d%64 != 0 || f%64 != 0:
-		return fmt.Errorf("cuda: DecodeMLP needs D and F multiples of 64, got %d and %d", d, f)
-	case ya != 0 && out.XO == x:
-		return fmt.Errorf("cuda: DecodeMLP writes x + ya to another buffer than x (its blocks still read x)")
+// x, wn [D] bf16 and ya [B, D] float32 (0: no residual); lora nil: no adapters. The first piece
+// of a persistent decode step, timed against the four launches by BenchmarkDecodeMLP; the decoder
+// runs it with GOMLXGRPO_DECODE_MLP=fused.
+func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int, lora *MLPAdapters) error {
+	if err := checkDecodeMLP(rows, d, f, ya != 0 && out.XO == x, lora); err != nil {
+		return err
 	}
 	blocks, z, shared, err := mlpGrid(d, f, blocks)
 	if err != nil {
@@ -50,14 +60,22 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 	if err != nil {
 		return err
 	}
-	floats, counters := mlpScratch(d, z)
-	r32, d32, f32, z32 := int32(rows), int32(d), int32(f), int32(z)
+	var ad MLPAdapters
+	if lora != nil {
+		ad = *lora
+	}
+	floats, counters := mlpScratch(d, z, ad.R)
+	r32, d32, f32, z32, rank := int32(rows), int32(d), int32(f), int32(z), int32(ad.R)
 	return splitK.with("DecodeMLP", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		args := []any{&x, &ya, &wn, &eps, &out.XO, &out.H}
 		for _, m := range []*NF4Weights{&gate, &up, &down} {
 			args = append(args, &m.Packed, &m.Scales.Absmax, &m.Scales.Q, &m.Scales.Code, &m.Scales.Absmax2, &m.Scales.Offset)
 		}
 		args = append(args, &out.G, &out.U, &out.Act, &out.Y, &r32, &d32, &f32, &z32, &ws, &cnt, &bar)
+		for _, a := range []*Adapter{&ad.Gate, &ad.Up, &ad.Down} {
+			args = append(args, &a.A, &a.B, &a.Scale)
+		}
+		args = append(args, &rank)
 		ptrs := make([]unsafe.Pointer, len(args))
 		for i, a := range args {
 			ptrs[i] = p(a)
@@ -65,6 +83,35 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 		return launchCooperative("decode_mlp_n8", blocks, 128, shared, ptrs...)
 	})
 }
+
+// checkDecodeMLP refuses what decode_mlp_n8 does not take, before any GPU work (aliased: xo is x
+// while a residual is added, which the blocks still read).
+func checkDecodeMLP(rows, d, f int, aliased bool, lora *MLPAdapters) error {
+	switch {
+	case rows < 1 || rows > 8:
+		return fmt.Errorf("cuda: DecodeMLP takes 1 to 8 rows, got %d", rows)
+	case d%64 != 0 || f%64 != 0:
+		return fmt.Errorf("cuda: DecodeMLP needs D and F multiples of 64, got %d and %d", d, f)
+	case aliased:
+		return fmt.Errorf("cuda: DecodeMLP writes x + ya to another buffer than x (its blocks still read x)")
+	case lora == nil:
+		return nil
+	case lora.R < 1 || lora.R > maxMLPRank:
+		return fmt.Errorf("cuda: DecodeMLP takes LoRA ranks 1 to %d, got %d", maxMLPRank, lora.R)
+	}
+	for _, a := range []struct {
+		name string
+		ad   Adapter
+	}{{"gate", lora.Gate}, {"up", lora.Up}, {"down", lora.Down}} {
+		if a.ad.A == 0 || a.ad.B == 0 {
+			return fmt.Errorf("cuda: DecodeMLP: the %s adapter has no A or B (it takes adapters on all three projections, or none)", a.name)
+		}
+	}
+	return nil
+}
+
+// maxMLPRank bounds DecodeMLP's rank (its LoRA scratch is [Z + 3][8][r] floats).
+const maxMLPRank = 256
 
 // mlpGrid resolves DecodeMLP's grid (blocks 0: the most that fit on the card at once, 3 per SM
 // at decode_mlp_n8's 168 registers: one per SM leaves 4 warps per SM to keep the weights' loads in
@@ -101,16 +148,20 @@ func mlpSplit(d, f, blocks int) (z, shared int) {
 	return z, 8 * stride * 16
 }
 
-// mlpScratch is the down matmul's split-K scratch for z splits: a [tiles][z][4][32] float32
-// partial per warp tile of 16 of the d outputs, a counter per tile.
-func mlpScratch(d, z int) (floats, counters int) {
+// mlpScratch is DecodeMLP's scratch for z splits and adapters of rank r (0: none): the down
+// matmul's split-K partials [tiles][z][4][32] float32 (a warp tile per 16 of the d outputs), then
+// the LoRA down-projections' pu [z][8][r] and lu [3][8][r]; a counter per tile.
+func mlpScratch(d, z, r int) (floats, counters int) {
 	tiles := (d + 63) / 64 * 4
-	return tiles * z * 32 * 4, tiles
+	return tiles*z*32*4 + (z+3)*8*r, tiles
 }
 
-// gridBarrierState is the grid barrier's two uint32 (kernels/grid_barrier.cuh) for the launches
-// on the package's stream, allocated and zeroed once: the barrier leaves its count at 0, and the
-// launches on one stream run one after another.
+// gridBarrierState is the cooperative kernels' state for the launches on the package's stream,
+// allocated and zeroed once: the grid barrier's two uint32 (kernels/grid_barrier.cuh: it leaves
+// its count at 0), then decode_mlp_n8's LoRA counts and flag (its header), in gridStateWords
+// uint32. The launches on one stream run one after another.
+const gridStateWords = 8
+
 var gridBar struct {
 	sync.Mutex
 	ptr cu.DevicePtr
@@ -123,12 +174,12 @@ func gridBarrierState() (cu.DevicePtr, error) {
 		return gridBar.ptr, nil
 	}
 	err := onContext(func() error {
-		ptr, err := memAlloc(8)
+		ptr, err := memAlloc(4 * gridStateWords)
 		if err != nil {
 			return err
 		}
-		if err := cu.MemsetD32(ptr, 0, 2); err != nil {
-			_ = memFree(ptr, 8)
+		if err := cu.MemsetD32(ptr, 0, gridStateWords); err != nil {
+			_ = memFree(ptr, 4*gridStateWords)
 			return err
 		}
 		gridBar.ptr = ptr
@@ -137,14 +188,14 @@ func gridBarrierState() (cu.DevicePtr, error) {
 	return gridBar.ptr, err
 }
 
-// reserveDecodeMLP sets up what DecodeMLP needs before a graph capture (which may not allocate):
-// its split-K scratch and the grid barrier's state.
-func reserveDecodeMLP(d, f, blocks int) error {
+// reserveDecodeMLP sets up what DecodeMLP needs before a graph capture (which may not allocate)
+// for adapters of rank r (0: none): its scratch and the grid barrier's state.
+func reserveDecodeMLP(d, f, blocks, r int) error {
 	_, z, _, err := mlpGrid(d, f, blocks)
 	if err != nil {
 		return err
 	}
-	if err := splitK.reserve(mlpScratch(d, z)); err != nil {
+	if err := splitK.reserve(mlpScratch(d, z, r)); err != nil {
 		return err
 	}
 	_, err = gridBarrierState()

@@ -26,25 +26,47 @@ func newMLPWeights(t testing.TB, be compute.Backend, rng *rand.Rand, D, F int) (
 	return put(F, D), put(F, D), put(D, F)
 }
 
+// newMLPAdapters puts random LoRA adapters of rank r on gate, up [F, D] and down [D, F] on the
+// device (nil for r = 0), with distinct scales.
+func newMLPAdapters(t testing.TB, be compute.Backend, rng *rand.Rand, D, F, r int) *MLPAdapters {
+	t.Helper()
+	if r == 0 {
+		return nil
+	}
+	put := func(out, in int, scale float32) Adapter {
+		_, pa := onDevice(t, be, randF32(rng, r*in, 0.05), r, in)
+		_, pb := onDevice(t, be, randF32(rng, out*r, 0.05), out, r)
+		return Adapter{A: pa, B: pb, Scale: scale}
+	}
+	return &MLPAdapters{Gate: put(F, D, 0.5), Up: put(F, D, 2), Down: put(D, F, 1.25), R: r}
+}
+
 // TestDecodeMLP checks DecodeMLP (decode_mlp_n8, one cooperative launch) against the decoder's
-// four launches on the same inputs: ResidualRMSNorm (xo and h must be its bits), the gate/up
-// NF4GEMVGroup (g and u within the float32 rounding of two summation orders), SwiGLU on the
-// fused kernel's own g and u (act must be its bits) and the down NF4GEMV on that act (y within
-// rounding). Shapes: the Qwen2.5-1.5B MLP at batch 8, fewer rows, a ragged F; grids of as many
-// blocks as fit at once, one per SM, and fewer blocks than the down matmul's tasks.
+// four launches on the same inputs: ResidualRMSNorm or, with adapters, ResidualRMSNormLoRA (xo and
+// h must be its bits), the gate/up NF4GEMVGroup with their LoRA up-projections (g and u within the
+// float32 rounding of two summation orders), SwiGLU or SwiGLULoRA on the fused kernel's own g and
+// u (act must be its bits) and the down NF4GEMV on that act (y within rounding). Shapes: the
+// Qwen2.5-1.5B MLP at batch 8, fewer rows, a ragged F; grids of as many blocks as fit at once, one
+// per SM, and fewer blocks than the down matmul's tasks; no adapters and rank 16 (the GRPO
+// step's), and rank 5 (lora_up's scalar loop). With adapters it launches twice, the second time
+// with other adapters, on the one barrier state: the LoRA flag one launch leaves must not let the
+// next one's epilogues read the earlier down-projections.
 func TestDecodeMLP(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(21)
-	for _, c := range []struct{ rows, d, f, blocks int }{
-		{8, 1536, 8960, 0},  // as many blocks as fit at once
-		{3, 1536, 8960, -1}, // one per SM
-		{8, 512, 1344, 7},   // fewer blocks than tasks; F not a multiple of 128
+	for _, c := range []struct{ rows, d, f, blocks, r int }{
+		{8, 1536, 8960, 0, 0},  // as many blocks as fit at once
+		{3, 1536, 8960, -1, 0}, // one per SM
+		{8, 512, 1344, 7, 0},   // fewer blocks than tasks; F not a multiple of 128
+		{8, 1536, 8960, 0, 16}, // the 1.5B GRPO step's decode
+		{8, 1536, 8960, -1, 16},
+		{5, 512, 1344, 7, 5},
 	} {
 		if c.blocks < 0 {
 			c.blocks = multiprocessors()
 		}
-		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d", c.rows, c.d, c.f, c.blocks), func(t *testing.T) {
-			B, D, F := c.rows, c.d, c.f
+		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d/r=%d", c.rows, c.d, c.f, c.blocks, c.r), func(t *testing.T) {
+			B, D, F, r := c.rows, c.d, c.f, c.r
 			gate, up, down := newMLPWeights(t, be, rng, D, F)
 			_, xh := randBF16(rng, B*D, 1)
 			ya := randF32(rng, B*D, 1)
@@ -53,53 +75,81 @@ func TestDecodeMLP(t *testing.T) {
 			xrT, pxr := onDevice(t, be, xh, B, D) // the reference's copy, which ResidualRMSNorm updates in place
 			_, pya := onDevice(t, be, ya, B, D)
 			_, pw := onDevice(t, be, wh, D)
-			xoT, pxo := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
-			hT, ph := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
-			gT, pg := zerosOnDevice(t, be, dtypes.Float32, B, F)
-			uT, pu := zerosOnDevice(t, be, dtypes.Float32, B, F)
-			actT, pact := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
-			yT, py := zerosOnDevice(t, be, dtypes.Float32, B, D)
-			const eps = 1e-6
-			if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks); err != nil {
-				t.Fatal(err)
+			launches := 1
+			if r > 0 {
+				launches = 2
 			}
-			syncT(t)
-			hrT, phr := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
-			grT, pgr := zerosOnDevice(t, be, dtypes.Float32, B, F)
-			urT, pur := zerosOnDevice(t, be, dtypes.Float32, B, F)
-			acrT, pacr := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
-			yrT, pyr := zerosOnDevice(t, be, dtypes.Float32, B, D)
-			if err := ResidualRMSNorm(pxr, pya, pw, phr, B, D, eps); err != nil {
-				t.Fatal(err)
-			}
-			if err := NF4GEMVGroup([]NF4Matrix{{Packed: gate.Packed, Scales: gate.Scales, Y: pgr, Out: F}, {Packed: up.Packed, Scales: up.Scales, Y: pur, Out: F}}, phr, B, D); err != nil {
-				t.Fatal(err)
-			}
-			if err := SwiGLU(pg, pu, pacr, B, F, 0); err != nil { // on the fused kernel's g and u
-				t.Fatal(err)
-			}
-			if err := NF4GEMV(down.Packed, down.Scales, pact, pyr, B, F, D, 0, nil); err != nil { // on the fused kernel's act
-				t.Fatal(err)
-			}
-			syncT(t)
-			same := func(what string, got, want []float32) {
-				t.Helper()
-				near(t, what, got, want, func(int) float64 { return 0 })
-			}
-			same("xo", readBF16(t, xoT), readBF16(t, xrT))
-			same("h", readBF16(t, hT), readBF16(t, hrT))
-			same("act", readBF16(t, actT), readBF16(t, acrT))
-			rel := func(want []float32) func(int) float64 {
-				m := 0.0
-				for _, v := range want {
-					m = math.Max(m, math.Abs(float64(v)))
+			for launch := range launches {
+				lora := newMLPAdapters(t, be, rng, D, F, r)
+				xoT, pxo := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+				hT, ph := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+				gT, pg := zerosOnDevice(t, be, dtypes.Float32, B, F)
+				uT, pu := zerosOnDevice(t, be, dtypes.Float32, B, F)
+				actT, pact := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
+				yT, py := zerosOnDevice(t, be, dtypes.Float32, B, D)
+				const eps = 1e-6
+				if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks, lora); err != nil {
+					t.Fatal(err)
 				}
-				return func(int) float64 { return 1e-4*m + 1e-6 }
+				syncT(t)
+				xroT, pxro := zerosOnDevice(t, be, dtypes.BFloat16, B, D) // ResidualRMSNormLoRA's x + ya
+				hrT, phr := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+				grT, pgr := zerosOnDevice(t, be, dtypes.Float32, B, F)
+				urT, pur := zerosOnDevice(t, be, dtypes.Float32, B, F)
+				acrT, pacr := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
+				yrT, pyr := zerosOnDevice(t, be, dtypes.Float32, B, D)
+				var lg, lu, ld *LoRA
+				if lora != nil {
+					_, pug := zerosOnDevice(t, be, dtypes.Float32, B, r)
+					_, puu := zerosOnDevice(t, be, dtypes.Float32, B, r)
+					_, pud := zerosOnDevice(t, be, dtypes.Float32, B, r)
+					if err := ResidualRMSNormLoRA(pxr, pya, pw, pxro, phr, B, D, eps, []cu.DevicePtr{lora.Gate.A, lora.Up.A}, []cu.DevicePtr{pug, puu}, r); err != nil {
+						t.Fatal(err)
+					}
+					if err := SwiGLULoRA(pg, pu, pacr, B, F, 0, lora.Down.A, pud, r); err != nil { // on the fused kernel's g and u
+						t.Fatal(err)
+					}
+					lg = &LoRA{U: pug, B: lora.Gate.B, R: r, Scale: lora.Gate.Scale}
+					lu = &LoRA{U: puu, B: lora.Up.B, R: r, Scale: lora.Up.Scale}
+					ld = &LoRA{U: pud, B: lora.Down.B, R: r, Scale: lora.Down.Scale}
+				} else {
+					if launch > 0 {
+						t.Fatal("one launch without adapters") // ResidualRMSNorm below updates pxr in place
+					}
+					xroT = xrT
+					if err := ResidualRMSNorm(pxr, pya, pw, phr, B, D, eps); err != nil {
+						t.Fatal(err)
+					}
+					if err := SwiGLU(pg, pu, pacr, B, F, 0); err != nil { // on the fused kernel's g and u
+						t.Fatal(err)
+					}
+				}
+				if err := NF4GEMVGroup([]NF4Matrix{{Packed: gate.Packed, Scales: gate.Scales, Y: pgr, Out: F, LoRA: lg}, {Packed: up.Packed, Scales: up.Scales, Y: pur, Out: F, LoRA: lu}}, phr, B, D); err != nil {
+					t.Fatal(err)
+				}
+				if err := NF4GEMV(down.Packed, down.Scales, pact, pyr, B, F, D, 0, ld); err != nil { // on the fused kernel's act
+					t.Fatal(err)
+				}
+				syncT(t)
+				same := func(what string, got, want []float32) {
+					t.Helper()
+					near(t, fmt.Sprintf("launch %d: %s", launch, what), got, want, func(int) float64 { return 0 })
+				}
+				same("xo", readBF16(t, xoT), readBF16(t, xroT))
+				same("h", readBF16(t, hT), readBF16(t, hrT))
+				same("act", readBF16(t, actT), readBF16(t, acrT))
+				rel := func(want []float32) func(int) float64 {
+					m := 0.0
+					for _, v := range want {
+						m = math.Max(m, math.Abs(float64(v)))
+					}
+					return func(int) float64 { return 1e-4*m + 1e-6 }
+				}
+				gr, ur, yr := readDevice[float32](grT), readDevice[float32](urT), readDevice[float32](yrT)
+				near(t, fmt.Sprintf("launch %d: g", launch), readDevice[float32](gT), gr, rel(gr))
+				near(t, fmt.Sprintf("launch %d: u", launch), readDevice[float32](uT), ur, rel(ur))
+				near(t, fmt.Sprintf("launch %d: y", launch), readDevice[float32](yT), yr, rel(yr))
 			}
-			gr, ur, yr := readDevice[float32](grT), readDevice[float32](urT), readDevice[float32](yrT)
-			near(t, "g", readDevice[float32](gT), gr, rel(gr))
-			near(t, "u", readDevice[float32](uT), ur, rel(ur))
-			near(t, "y", readDevice[float32](yT), yr, rel(yr))
 		})
 	}
 }
@@ -107,7 +157,8 @@ func TestDecodeMLP(t *testing.T) {
 // BenchmarkDecodeMLP times 28 layers' MLP halves (the Qwen2.5-1.5B shape at batch 8, distinct
 // weights per layer so that L2 holds none of them) replayed as one CUDA graph: the decoder's four
 // launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer, with as
-// many blocks as fit at once and with one per SM.
+// many blocks as fit at once and with one per SM; without adapters, and with rank-16 adapters on
+// all three projections (the decoder's LoRA launches against DecodeMLP's).
 func BenchmarkDecodeMLP(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 5))
@@ -154,8 +205,13 @@ func BenchmarkDecodeMLP(b *testing.B) {
 	if err := reserveMatmul(B, F, D, true); err != nil {
 		b.Fatal(err)
 	}
+	const r = 16 // the GRPO step's adapters: one set for every layer (1.3 MB: L2 may hold them, for both forms alike)
+	lora := newMLPAdapters(b, be, rng, D, F, r)
+	_, pug := zerosOnDevice(b, be, dtypes.Float32, B, r)
+	_, puu := zerosOnDevice(b, be, dtypes.Float32, B, r)
+	_, pud := zerosOnDevice(b, be, dtypes.Float32, B, r)
 	for _, blocks := range []int{0, multiprocessors()} {
-		if err := reserveDecodeMLP(D, F, blocks); err != nil {
+		if err := reserveDecodeMLP(D, F, blocks, r); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -176,10 +232,31 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		}
 		return nil
 	}
-	fused := func(blocks int) func() error {
+	// chainLoRA: the decoder's launches with adapters (its default fused LoRA kernels).
+	chainLoRA := func() error {
+		lg := &LoRA{U: pug, B: lora.Gate.B, R: r, Scale: lora.Gate.Scale}
+		lu := &LoRA{U: puu, B: lora.Up.B, R: r, Scale: lora.Up.Scale}
+		ld := &LoRA{U: pud, B: lora.Down.B, R: r, Scale: lora.Down.Scale}
+		for _, l := range ls {
+			if err := ResidualRMSNormLoRA(px, pya, pw, pxo, ph, B, D, 1e-6, []cu.DevicePtr{lora.Gate.A, lora.Up.A}, []cu.DevicePtr{pug, puu}, r); err != nil {
+				return err
+			}
+			if err := NF4GEMVGroup([]NF4Matrix{{Packed: l.gate.Packed, Scales: l.gate.Scales, Y: pg, Out: F, LoRA: lg}, {Packed: l.up.Packed, Scales: l.up.Scales, Y: pu, Out: F, LoRA: lu}}, ph, B, D); err != nil {
+				return err
+			}
+			if err := SwiGLULoRA(pg, pu, pact, B, F, 0, lora.Down.A, pud, r); err != nil {
+				return err
+			}
+			if err := NF4GEMV(l.down.Packed, l.down.Scales, pact, py, B, F, D, 0, ld); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fused := func(blocks int, ad *MLPAdapters) func() error {
 		return func() error {
 			for _, l := range ls {
-				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks); err != nil {
+				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks, ad); err != nil {
 					return err
 				}
 			}
@@ -188,10 +265,14 @@ func BenchmarkDecodeMLP(b *testing.B) {
 	}
 	s := ownStream(b)
 	_ = Synchronize()
+	sms := multiprocessors()
 	for _, form := range []struct {
 		name   string
 		record func() error
-	}{{"launches", chain}, {"fused/blocks=max", fused(0)}, {fmt.Sprintf("fused/blocks=%d", multiprocessors()), fused(multiprocessors())}} {
+	}{
+		{"r=0/launches", chain}, {"r=0/fused/blocks=max", fused(0, nil)}, {fmt.Sprintf("r=0/fused/blocks=%d", sms), fused(sms, nil)},
+		{"r=16/launches", chainLoRA}, {"r=16/fused/blocks=max", fused(0, lora)}, {fmt.Sprintf("r=16/fused/blocks=%d", sms), fused(sms, lora)},
+	} {
 		b.Run(form.name, func(b *testing.B) {
 			g, err := capture(s, form.record)
 			if err != nil {

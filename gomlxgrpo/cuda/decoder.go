@@ -194,7 +194,7 @@ func (d *Decoder) Start(caches []*tensors.Tensor, k1, k2 []uint32, p sample.Para
 	NH, KH := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	widest := max(D, F, NH)
 	sizes := map[string]int{
-		"x": 2 * B * D, "x2": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
+		"x": 2 * B * D, "x2": 2 * B * D, "h": 2 * B * widest, "y": 4 * B * widest, "y2": 4 * B * D, "q": 4 * B * NH, "k": 4 * B * KH, "v": 4 * B * KH,
 		"qbf": 2 * B * NH, "attn": 2 * B * NH, "g": 4 * B * F, "u": 4 * B * F, "act": 2 * B * F,
 		"qkv": 4 * B * (NH + 2*KH), "gu": 8 * B * F, "lora": 3 * d.loraStride(), "logits": 4 * B * V, "tokens": 4 * B, "logps": 4 * B, "ids": 4 * B,
 		"pos": 4 * B, "valid": B * d.S, "widx": 4, "step": 4, "k1": 4 * B, "k2": 4 * B, "invFreq": 2 * c.HeadDim,
@@ -328,7 +328,17 @@ func (d *Decoder) reserve() error {
 	if err := reserveSample(d.B); err != nil {
 		return err
 	}
-	for _, l := range d.layers {
+	for i := range d.layers {
+		l := &d.layers[i]
+		if ad, ok := d.fusedMLP(l); ok {
+			r := 0
+			if ad != nil {
+				r = ad.R
+			}
+			if err := reserveDecodeMLP(c.HiddenSize, c.IntermediateSize, 0, r); err != nil {
+				return err
+			}
+		}
 		for _, lin := range []*linearPtrs{&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.dn, &l.qkv, &l.gateUp} {
 			if lin.out > 0 {
 				if err := reserveMatmul(d.B, lin.in, lin.out, lin.packed != 0); err != nil {
@@ -365,6 +375,32 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 	}
 	return true
 }
+
+// fusedMLP reports whether the layer's MLP half (the post-attention norm, gate/up, SwiGLU, down)
+// runs as one DecodeMLP launch, with its adapters (nil: none): with GOMLXGRPO_DECODE_MLP=fused
+// (read when a step is recorded; the four launches are the default until the persistent kernel
+// wins on a card, bench/RESULTS.md), at most 8 rows, separate NF4 gate, up and down without bias
+// (not Phi-3's fused gate_up_proj), and adapters on all three of one rank or on none.
+func (d *Decoder) fusedMLP(l *layerPtrs) (*MLPAdapters, bool) {
+	c := d.m.Config
+	if os.Getenv("GOMLXGRPO_DECODE_MLP") != "fused" || l.fused || d.B > 8 || c.HiddenSize%64 != 0 || c.IntermediateSize%64 != 0 {
+		return nil, false
+	}
+	ls := []*linearPtrs{&l.gate, &l.up, &l.dn}
+	for _, lin := range ls {
+		if lin.packed == 0 || lin.bias != 0 || lin.r != l.gate.r {
+			return nil, false
+		}
+	}
+	if l.gate.r == 0 {
+		return nil, true
+	}
+	ad := func(lin *linearPtrs) Adapter { return Adapter{A: lin.a, B: lin.b, Scale: lin.scale} }
+	return &MLPAdapters{Gate: ad(&l.gate), Up: ad(&l.up), Down: ad(&l.dn), R: l.gate.r}, true
+}
+
+// nf4 is the projection's NF4 weights for DecodeMLP.
+func (l *linearPtrs) nf4() NF4Weights { return NF4Weights{Packed: l.packed, Scales: l.scales} }
 
 func (d *Decoder) gemv(l *linearPtrs, h, y cu.DevicePtr) error {
 	return d.gemvGroup([]*linearPtrs{l}, h, []cu.DevicePtr{y}, false)
@@ -586,31 +622,59 @@ func (d *Decoder) record() error {
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
-		pre, e = d.norm(&x, b["y"], l.postNorm, l.mlpInputs())
-		run(e)
-		g, u, stride := b["g"], b["u"], 0
-		if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
-			g, u, stride = b["gu"], b["gu"]+cu.DevicePtr(4*F), 2*F
-			run(d.gemvGroup([]*linearPtrs{&l.gateUp}, b["h"], []cu.DevicePtr{g}, pre))
+		y := b["y"] // the MLP's output, which the next norm adds to x
+		if ad, ok := d.fusedMLP(&l); ok {
+			xo := b["x"] // x + y goes to the other x buffer, as Decoder.norm's
+			if x == xo {
+				xo = b["x2"]
+			}
+			y = b["y2"]
+			run(DecodeMLP(x, b["y"], l.postNorm, float32(c.RMSNormEps), l.gate.nf4(), l.up.nf4(), l.dn.nf4(),
+				MLPBuffers{XO: xo, G: b["g"], U: b["u"], Y: y}, B, D, F, 0, ad))
+			x = xo
 		} else {
-			run(d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{g, u}, pre))
+			run(d.mlp(&x, &l))
 		}
-		if pre = d.fuseDown([]*linearPtrs{&l.dn}, F); pre { // the down projection's LoRA down-projection with the activation
-			run(SwiGLULoRA(g, u, b["act"], B, F, stride, l.dn.a, d.loraSlice(0), l.dn.r))
-		} else {
-			run(SwiGLU(g, u, b["act"], B, F, stride))
-		}
-		run(d.gemvGroup([]*linearPtrs{&l.dn}, b["act"], []cu.DevicePtr{b["y"]}, pre))
 		next, inputs := d.finalNorm, []*linearPtrs(nil) // the norm that follows this residual add: the next layer's input norm, or the final one
 		if i+1 < len(d.layers) {
 			next, inputs = d.layers[i+1].inNorm, d.layers[i+1].attnInputs()
 		}
-		pre, e = d.norm(&x, b["y"], next, inputs)
+		pre, e = d.norm(&x, y, next, inputs)
 		run(e)
 	}
 	run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
 	run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, b["step"], d.params))
 	return err
+}
+
+// mlp launches a layer's MLP half as four launches (the post-attention norm, the gate/up matmuls,
+// SwiGLU, the down matmul into "y"), reading the o projection's output in "y"; *x as Decoder.norm.
+func (d *Decoder) mlp(x *cu.DevicePtr, l *layerPtrs) error {
+	c, B, b := d.m.Config, d.B, d.buf
+	F := c.IntermediateSize
+	pre, err := d.norm(x, b["y"], l.postNorm, l.mlpInputs())
+	if err != nil {
+		return err
+	}
+	g, u, stride := b["g"], b["u"], 0
+	if l.fused { // y = [gate | up] per row (Phi3MLP chunks gate_up_proj in this order)
+		g, u, stride = b["gu"], b["gu"]+cu.DevicePtr(4*F), 2*F
+		err = d.gemvGroup([]*linearPtrs{&l.gateUp}, b["h"], []cu.DevicePtr{g}, pre)
+	} else {
+		err = d.gemvGroup([]*linearPtrs{&l.gate, &l.up}, b["h"], []cu.DevicePtr{g, u}, pre)
+	}
+	if err != nil {
+		return err
+	}
+	if pre = d.fuseDown([]*linearPtrs{&l.dn}, F); pre { // the down projection's LoRA down-projection with the activation
+		err = SwiGLULoRA(g, u, b["act"], B, F, stride, l.dn.a, d.loraSlice(0), l.dn.r)
+	} else {
+		err = SwiGLU(g, u, b["act"], B, F, stride)
+	}
+	if err != nil {
+		return err
+	}
+	return d.gemvGroup([]*linearPtrs{&l.dn}, b["act"], []cu.DevicePtr{b["y"]}, pre)
 }
 
 // Close frees the graph and the scratch buffers (the caches and weights belong to GoMLX). With

@@ -3,14 +3,20 @@
 package cuda
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/hf"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/lora"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/model"
 	"github.com/gomlxgrpo/gomlxgrpo/gomlxgrpo/sample"
@@ -199,4 +205,116 @@ func firstDiff(a, b []int) int {
 		return min(len(a), len(b))
 	}
 	return -1
+}
+
+// writeMLPCheckpoint writes a random 2-layer checkpoint of arch (Llama or Qwen2) whose MLP
+// DecodeMLP takes (hidden 128, intermediate 256: multiples of 64; the shipped tiny checkpoints'
+// intermediate size is 96) in bfloat16: embeddings uniform in ±1 and projections of variance 1/in,
+// so that the logits are far from flat and greedy decoding has few near-ties (untied: a tied
+// embedding this large makes every token repeat itself); norms 1, biases 0.1.
+func writeMLPCheckpoint(t *testing.T, dir string, arch hf.Architecture) {
+	t.Helper()
+	const D, F, N, K, V = 128, 256, 4, 2, 512
+	c := &hf.Config{Architecture: arch, VocabSize: V, HiddenSize: D, IntermediateSize: F, NumLayers: 2, NumHeads: N, NumKVHeads: K, HeadDim: D / N, TieWordEmbeddings: false}
+	specs := hf.Layout(c, "BF16")
+	rng := rand.New(rand.NewPCG(7, uint64(len(arch))))
+	err := hf.WriteSafetensorsFunc(filepath.Join(dir, "model.safetensors"), specs, map[string]string{"format": "pt"}, func(name string, buf []byte) error {
+		var spec hf.TensorSpec
+		for _, s := range specs {
+			if s.Name == name {
+				spec = s
+			}
+		}
+		a := 1.0 // embeddings, lm_head
+		switch {
+		case strings.HasSuffix(name, "norm.weight"):
+			a = 0
+		case strings.HasSuffix(name, ".bias"):
+			a = 0
+		case strings.Contains(name, "_proj"):
+			a = math.Sqrt(3 / float64(spec.Shape[len(spec.Shape)-1]))
+		}
+		for i := 0; i+1 < len(buf); i += 2 {
+			v := float32((2*rng.Float64() - 1) * a)
+			switch {
+			case strings.HasSuffix(name, "norm.weight"):
+				v = 1
+			case strings.HasSuffix(name, ".bias"):
+				v = 0.1
+			}
+			binary.LittleEndian.PutUint16(buf[i:], uint16(math.Float32bits(v)>>16))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{
+		"architectures": []string{string(arch)}, "vocab_size": V, "hidden_size": D, "intermediate_size": F,
+		"num_hidden_layers": 2, "num_attention_heads": N, "num_key_value_heads": K, "rms_norm_eps": 1e-6,
+		"max_position_embeddings": 256, "rope_theta": 1e6, "tie_word_embeddings": false,
+		"torch_dtype": "bfloat16", "bos_token_id": 1, "eos_token_id": 2,
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDecoderFusedMLP is TestDecoderMatchesGoMLX's checks (checkDecoder: the GoMLX path's greedy
+// tokens and log-probs, the graph against direct and dependent launches, ...) with every layer's
+// MLP half in one DecodeMLP launch (GOMLXGRPO_DECODE_MLP=fused), on random Llama and Qwen2
+// checkpoints whose MLP it takes, NF4 with and without double quantization, LoRA r=8 on all
+// projections with non-zero B. It first checks that the decoder does take the fused path there.
+func TestDecoderFusedMLP(t *testing.T) {
+	be := xlaBackend(t)
+	t.Setenv("GOMLXGRPO_DECODE_MLP", "fused")
+	for _, arch := range []hf.Architecture{hf.Llama, hf.Qwen2} {
+		dir := t.TempDir()
+		writeMLPCheckpoint(t, dir, arch)
+		for _, quant := range []string{"nf4", "nf4+double-quant"} {
+			t.Run(string(arch)+"/"+quant, func(t *testing.T) {
+				m, err := model.Load(dir, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: true, DoubleQuant: quant == "nf4+double-quant"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				ad, err := lora.Attach(m, lora.Config{R: 8, Alpha: 16, TargetModules: lora.AllProjections, Seed: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rng := rand.New(rand.NewPCG(4, 4))
+				for _, a := range ad.List {
+					dims := a.B.Shape().Dimensions
+					vals := make([]float32, dims[0]*dims[1])
+					for i := range vals {
+						vals[i] = float32(rng.NormFloat64() * 0.05)
+					}
+					if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				dec, err := NewDecoder(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := dec.(*Decoder)
+				for i := range d.layers {
+					if a, ok := d.fusedMLP(&d.layers[i]); !ok || a == nil || a.R != 8 {
+						t.Fatalf("layer %d: the decoder does not take DecodeMLP with rank-8 adapters (%v, %v)", i, a, ok)
+					}
+				}
+				gen, err := sample.NewGenerator(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer gen.Close()
+				gen.Decoder = dec
+				checkDecoder(t, string(arch), quant+", fused MLP", m, gen, dec)
+			})
+		}
+	}
 }

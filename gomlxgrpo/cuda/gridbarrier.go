@@ -32,14 +32,18 @@ func cooperativeBlocks(name string, threads, shared int) (int, error) {
 
 // launchCooperative launches kernel name with every block resident at once (cuLaunchKernelEx with
 // CU_LAUNCH_ATTRIBUTE_COOPERATIVE) and shared bytes of dynamic shared memory, on the package's
-// stream; arguments as launch takes them.
+// stream; arguments as launch takes them. Timed per kernel under GOMLXGRPO_CUDA_PROFILE=1, as launch.
 func launchCooperative(name string, blocks, threads, shared int, args ...unsafe.Pointer) error {
 	return onContext(func() error {
 		fn, err := function(name)
 		if err != nil {
 			return err
 		}
-		return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, shared, args, false, true)
+		run := func() error { return launchAttrs(fn, [3]int{blocks, 1, 1}, threads, shared, args, false, true) }
+		if profile.on {
+			return profiled(name, run)
+		}
+		return run()
 	})
 }
 

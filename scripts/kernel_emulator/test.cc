@@ -34,7 +34,8 @@ void nf4_mma_s64g(NF4MAT_DECL, NF4MAT_DECL, NF4MAT_DECL, const u16*, int, int, f
 void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void grid_chain_u32(unsigned*, unsigned*, int, int, unsigned*);
 #define MLP_MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float
-void decode_mlp_n8(const u16*, const float*, const u16*, float, u16*, u16*, MLP_MAT_DECL, MLP_MAT_DECL, MLP_MAT_DECL, float*, float*, u16*, float*, int, int, int, int, float*, unsigned*, unsigned*);
+void decode_mlp_n8(const u16*, const float*, const u16*, float, u16*, u16*, MLP_MAT_DECL, MLP_MAT_DECL, MLP_MAT_DECL, float*, float*, u16*, float*, int, int, int, int, float*, unsigned*, unsigned*,
+                   const float*, const float*, float, const float*, const float*, float, const float*, const float*, float, int);
 void grid_barrier_loop(unsigned*, int);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -869,72 +870,95 @@ static T* emuShared(size_t n) {
 
 // testDecodeMLP: decode_mlp_n8 (kernels/decode_mlp.cu), the MLP half of a layer in one
 // cooperative launch, blocks running at once: xo and h must be residual_rmsnorm_bf16's bits; g and
-// u the double-precision products of h with the bf16-rounded weights; a swiglu_bf16's formula on
-// the kernel's own g and u, bit for bit; y the product of a with Wd; the split-K counters back at
-// 0. Shapes: D and F ragged against the 128-input chunks, phase 2 split Z ways, fewer blocks than
-// phase 2's tasks (blocks then take several).
-static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq) {
+// u the double-precision products of h with the bf16-rounded weights (plus, with adapters of rank
+// r, s·(h·Aᵀ)·Bᵀ); a swiglu_bf16's formula on the kernel's own g and u, bit for bit; y the product
+// of a with Wd (plus its adapter's term); the split-K counters and LoRA counts back at 0 and the
+// LoRA flag at ~generation. Shapes: D and F ragged against the 128-input chunks, phase 2 split Z
+// ways, fewer blocks than phase 2's tasks (blocks then take several). Each case launches twice on
+// one barrier state, the second time with other adapters: a flag left by the first launch must not
+// let the second's epilogues read the first's down-projections.
+static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq, int r = 0) {
   MMAWeights wg(F, D, dq), wu(F, D, dq), wd(D, F, dq);
   std::vector<u16> x(B * D), wn(D);
   std::vector<float> ya(B * D);
   for (auto& v : x) v = tobf(gauss(1));
   for (auto& v : ya) v = gauss(1);
   for (auto& v : wn) v = tobf(1 + gauss(0.1));
-  const float eps = 1e-6f;
+  const float eps = 1e-6f, sg = 0.5f, su = 2.f, sd = 1.25f;
   const int chunks1 = (D + 127) / 128, chunks2 = (F + 127) / 128, per2 = (chunks2 + Z - 1) / Z;
   const int stride = 16 * std::max(chunks1, per2) + 1, groups = (D + 63) / 64;
   u16 *xo = emuShared<u16>(B * D), *h = emuShared<u16>(B * D), *act = emuShared<u16>(B * F);
   float *g = emuShared<float>(B * F), *u = emuShared<float>(B * F), *y = emuShared<float>(B * D);
-  float* ws = emuShared<float>((size_t)groups * 4 * Z * 32 * 4);
-  unsigned *cnt = emuShared<unsigned>(groups * 4), *bar = emuShared<unsigned>(2);
-  for (int i = 0; i < B * F; i++) act[i] = 0xffff;  // NaN until written
+  float* ws = emuShared<float>((size_t)groups * 4 * Z * 32 * 4 + (Z + 3) * 8 * r);
+  unsigned *cnt = emuShared<unsigned>(groups * 4), *bar = emuShared<unsigned>(8);
+  std::vector<float> Ag(r * D), Bg(F * r), Au(r * D), Bu(F * r), Ad(r * F), Bd(D * r);
+  for (int launch = 0; launch < (r > 0 ? 2 : 1); launch++) {
+    for (auto* v : {&Ag, &Bg, &Au, &Bu, &Ad, &Bd})
+      for (auto& e : *v) e = gauss(0.05);
+    for (int i = 0; i < B * F; i++) act[i] = 0xffff;  // NaN until written
+    const unsigned gen = bar[1];
 #define MLP_MAT(w) (const unsigned*)w.q.packed.data(), dq ? nullptr : w.q.absmax.data(), w.d.aq.data(), w.d.code2.data(), w.d.absmax2.data(), w.d.offset
-  CHECK(emuLaunchConcurrent({blocks}, 128, 8 * stride * 16, [&] {
-          decode_mlp_n8(x.data(), residual ? ya.data() : nullptr, wn.data(), eps, xo, h, MLP_MAT(wg), MLP_MAT(wu), MLP_MAT(wd), g, u, act, y, B, D, F, Z, ws, cnt, bar);
-        }), "a block's process failed");
+    CHECK(emuLaunchConcurrent({blocks}, 128, 8 * stride * 16, [&] {
+            decode_mlp_n8(x.data(), residual ? ya.data() : nullptr, wn.data(), eps, xo, h, MLP_MAT(wg), MLP_MAT(wu), MLP_MAT(wd), g, u, act, y, B, D, F, Z, ws, cnt, bar,
+                          Ag.data(), Bg.data(), sg, Au.data(), Bu.data(), su, Ad.data(), Bd.data(), sd, r);
+          }), "a block's process failed");
 #undef MLP_MAT
-  // The norm: residual_rmsnorm_bf16 (or rmsnorm_bf16) on a copy.
-  std::vector<u16> xr = x, hr(B * D);
-  if (residual)
-    emuLaunch({unsigned(B)}, 256, 0, [&] { residual_rmsnorm_bf16(xr.data(), ya.data(), wn.data(), hr.data(), D, eps); });
-  else
-    emuLaunch({unsigned(B)}, 256, 0, [&] { rmsnorm_bf16(xr.data(), wn.data(), hr.data(), D, eps); });
-  for (int i = 0; i < B * D; i++) {
-    if (residual) CHECK(xo[i] == xr[i], "decode_mlp xo[%d] %04x, want %04x", i, xo[i], xr[i]);
-    CHECK(h[i] == hr[i], "decode_mlp h[%d] %04x, want %04x", i, h[i], hr[i]);
+    // The norm: residual_rmsnorm_bf16 (or rmsnorm_bf16) on a copy.
+    std::vector<u16> xr = x, hr(B * D);
+    if (residual)
+      emuLaunch({unsigned(B)}, 256, 0, [&] { residual_rmsnorm_bf16(xr.data(), ya.data(), wn.data(), hr.data(), D, eps); });
+    else
+      emuLaunch({unsigned(B)}, 256, 0, [&] { rmsnorm_bf16(xr.data(), wn.data(), hr.data(), D, eps); });
+    for (int i = 0; i < B * D; i++) {
+      if (residual) CHECK(xo[i] == xr[i], "decode_mlp xo[%d] %04x, want %04x", i, xo[i], xr[i]);
+      CHECK(h[i] == hr[i], "decode_mlp h[%d] %04x, want %04x", i, h[i], hr[i]);
+    }
+    auto product = [](const float* in, const float* wf, int b, int o, int K, double& mag) {
+      double ref = 0;
+      for (int k = 0; k < K; k++) {
+        const double p = double(in[(size_t)b * K + k]) * wf[(size_t)o * K + k];
+        ref += p, mag += std::fabs(p);
+      }
+      return ref;
+    };
+    // lora: s·(in·Aᵀ)·Bᵀ for row b, output o, with its magnitude.
+    auto lora = [&](const float* in, const std::vector<float>& A, const std::vector<float>& Bm, float s, int b, int o, int K, double& mag) {
+      double l = 0, lm = 0;
+      for (int j = 0; j < r; j++) {
+        double um = 0;
+        const double uj = product(in, A.data(), b, j, K, um);
+        l += uj * Bm[(size_t)o * r + j], lm += um * std::fabs(Bm[(size_t)o * r + j]);
+      }
+      mag += std::fabs(s) * lm;
+      return s * l;
+    };
+    std::vector<float> hf(B * D), af(B * F);
+    for (int i = 0; i < B * D; i++) hf[i] = fbf(hr[i]);
+    for (int b = 0; b < B; b++)
+      for (int o = 0; o < F; o++) {
+        double mag = 0;
+        const double rg = product(hf.data(), wg.wf.data(), b, o, D, mag) + lora(hf.data(), Ag, Bg, sg, b, o, D, mag);
+        CHECK(std::fabs(g[b * F + o] - rg) <= 1e-5 * mag + 1e-6, "decode_mlp g[%d,%d] %g want %g (r=%d, launch %d)", b, o, g[b * F + o], rg, r, launch);
+        mag = 0;
+        const double ru = product(hf.data(), wu.wf.data(), b, o, D, mag) + lora(hf.data(), Au, Bu, su, b, o, D, mag);
+        CHECK(std::fabs(u[b * F + o] - ru) <= 1e-5 * mag + 1e-6, "decode_mlp u[%d,%d] %g want %g (r=%d, launch %d)", b, o, u[b * F + o], ru, r, launch);
+        const float gv = bf(g[b * F + o]);
+        const float silu = bf(gv * bf(1.f / (1.f + expf(-gv))));
+        const u16 want = tobf(silu * bf(u[b * F + o]));
+        CHECK(act[b * F + o] == want, "decode_mlp a[%d,%d] %04x, want %04x", b, o, act[b * F + o], want);
+        af[b * F + o] = fbf(want);
+      }
+    for (int b = 0; b < B; b++)
+      for (int o = 0; o < D; o++) {
+        double mag = 0;
+        const double ry = product(af.data(), wd.wf.data(), b, o, F, mag) + lora(af.data(), Ad, Bd, sd, b, o, F, mag);
+        CHECK(std::fabs(y[b * D + o] - ry) <= 1e-5 * mag + 1e-6, "decode_mlp y[%d,%d] %g want %g (r=%d, launch %d)", b, o, y[b * D + o], ry, r, launch);
+      }
+    for (int i = 0; i < groups * 4; i++) CHECK(cnt[i] == 0, "decode_mlp split-K counter %d left at %u", i, cnt[i]);
+    CHECK(bar[0] == 0 && bar[1] == gen + 1 && bar[2] == 0 && bar[3] == 0, "decode_mlp barrier state (%u, %u, %u, %u), want (0, %u, 0, 0)", bar[0], bar[1], bar[2], bar[3], gen + 1);
+    if (r > 0) CHECK(bar[4] == ~gen, "decode_mlp LoRA flag %08x, want %08x", bar[4], ~gen);
   }
-  auto product = [](const float* in, const std::vector<float>& wf, int b, int o, int K, double& mag) {
-    double ref = 0;
-    mag = 0;
-    for (int k = 0; k < K; k++) {
-      const double p = double(in[(size_t)b * K + k]) * wf[(size_t)o * K + k];
-      ref += p, mag += std::fabs(p);
-    }
-    return ref;
-  };
-  std::vector<float> hf(B * D), af(B * F);
-  for (int i = 0; i < B * D; i++) hf[i] = fbf(hr[i]);
-  for (int b = 0; b < B; b++)
-    for (int o = 0; o < F; o++) {
-      double mag;
-      const double rg = product(hf.data(), wg.wf, b, o, D, mag);
-      CHECK(std::fabs(g[b * F + o] - rg) <= 1e-5 * mag + 1e-6, "decode_mlp g[%d,%d] %g want %g", b, o, g[b * F + o], rg);
-      const double ru = product(hf.data(), wu.wf, b, o, D, mag);
-      CHECK(std::fabs(u[b * F + o] - ru) <= 1e-5 * mag + 1e-6, "decode_mlp u[%d,%d] %g want %g", b, o, u[b * F + o], ru);
-      const float gv = bf(g[b * F + o]);
-      const float silu = bf(gv * bf(1.f / (1.f + expf(-gv))));
-      const u16 want = tobf(silu * bf(u[b * F + o]));
-      CHECK(act[b * F + o] == want, "decode_mlp a[%d,%d] %04x, want %04x", b, o, act[b * F + o], want);
-      af[b * F + o] = fbf(want);
-    }
-  for (int b = 0; b < B; b++)
-    for (int o = 0; o < D; o++) {
-      double mag;
-      const double ry = product(af.data(), wd.wf, b, o, F, mag);
-      CHECK(std::fabs(y[b * D + o] - ry) <= 1e-5 * mag + 1e-6, "decode_mlp y[%d,%d] %g want %g", b, o, y[b * D + o], ry);
-    }
-  for (int i = 0; i < groups * 4; i++) CHECK(cnt[i] == 0, "decode_mlp split-K counter %d left at %u", i, cnt[i]);
-  printf("ok decode_mlp_n8 (B=%d D=%d F=%d Z=%d blocks=%u%s%s)\n", B, D, F, Z, blocks, residual ? " residual" : "", dq ? " double quant" : "");
+  printf("ok decode_mlp_n8 (B=%d D=%d F=%d Z=%d blocks=%u%s%s r=%d)\n", B, D, F, Z, blocks, residual ? " residual" : "", dq ? " double quant" : "", r);
 }
 
 // Sort-based reference of the warpers (gomlxgrpo/sample/device.go's Warp) and the Gumbel draw.
@@ -1133,6 +1157,9 @@ int main() {
   testDecodeMLP(5, 256, 384, 3, 8, false, true);  // fewer rows, no residual, double quant; 12 tasks on 8 blocks
   testDecodeMLP(8, 128, 640, 1, 4, true, false);  // no split-K
   testDecodeMLP(8, 1536, 256, 2, 4, true, false);  // the Qwen2.5-1.5B hidden size (its norm's whole row)
+  testDecodeMLP(8, 320, 448, 2, 3, true, false, 4);  // LoRA: 8 down-projection outputs on 3 blocks (they loop)
+  testDecodeMLP(6, 256, 384, 3, 8, false, true, 5);  // LoRA of an odd rank (lora_up's scalar loop), 12 tasks on 8 blocks
+  testDecodeMLP(8, 128, 640, 1, 4, true, false, 16); // LoRA without split-K: every down tile waits for u_d
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;
