@@ -9,6 +9,8 @@
 //   ——— grid_barrier ———
 //   a  = bf16(bf16(g' · bf16(1/(1 + e^−g'))) · bf16(u)),  g' = bf16(g)           [B, F] bf16
 //   y  = a · Wdᵀ + sd · (a · Adᵀ) · Bdᵀ                          phase 2           [B, D] float32
+//   ——— (wn2 not null) every tile of y counted ———
+//   x2 = bf16(xo + bf16(y)),  h2 = rmsnorm(x2)·wn2,  u_m = h2 · A_mᵀ (m < n2)  phase 3   (next norm)
 //
 // The decoder runs these as four launches (residual_rmsnorm_bf16, nf4_mma_n8gw on gate/up,
 // swiglu_bf16, nf4_mma_n8w on down), each waiting for the one before. Here:
@@ -39,12 +41,20 @@
 //   matches). The down matmul's finishing warps wait for it before their epilogue. Group-0 tasks
 //   are blocks 0 … Z−1's first, so every producer runs before any wait of its own block.
 //
+// Phase 3 (wn2 not null) is the norm after this residual add, which the decoder launched next
+// (residual_rmsnorm_lora_bf16 feeding the next layer's q/k/v adapters, or the final norm): the
+// down matmul's finishing warps count their tiles in bar[5]; tasks (b, c) of its grid wait for
+// all D/16 and compute its block (b, c)'s outputs in its order (mlp_next_norm): every bit its.
+// xo2 must not alias the rows it reads (xo, or x without a residual); it may alias x otherwise
+// (every block read x before the grid barrier). u_g and u_u are that kernel's bits too.
+//
 // Shapes: B ≤ 8, D and F multiples of 64. Dynamic shared memory 8 · stride · 16 bytes, stride =
 // 16 · max(⌈D/128⌉, ⌈⌈F/128⌉/Z⌉) + 1 (uint4 per staged row). ws: [⌈D/64⌉·4][Z][4][32] float32
 // (split-K), then pu [Z][8][r] and lu [3][8][r] (the LoRA down-projections u_g, u_u, u_d);
-// cnt: [⌈D/64⌉·4] uint32 (zero, left zero); bar: five uint32 (zero before the first launch): the
-// grid barrier's two (grid_barrier.cuh), then bar[2] and bar[3] (left zero) and bar[4]. Launch: a
-// cooperative grid of 128-thread blocks (gomlxgrpo/cuda DecodeMLP).
+// cnt: [⌈D/64⌉·4] uint32 (zero, left zero); bar: seven uint32 (zero before the first launch):
+// the grid barrier's two (grid_barrier.cuh), then bar[2] and bar[3] (left zero), bar[4], and the
+// next norm's bar[5] and bar[6] (left zero). Launch: a cooperative grid of 128-thread blocks
+// (gomlxgrpo/cuda DecodeMLP).
 #include "grid_barrier.cuh"
 #include "nf4_tile.cuh"
 
@@ -182,10 +192,12 @@ __device__ __forceinline__ void mlp_store(const float (&c)[4], int lane, int o0,
 
 // mlp_finish is mma_finish_warp (mma.cuh) for split z of Z given explicitly (a phase's split, not
 // the grid's): partials to ws at warp tile `tile`, the last split to arrive adds them in the order
-// z = 0 … Z−1 and writes y [B, out] (mlp_store, with up's LoRA term). A copy rather than a shared helper: passing Z and z into
+// z = 0 … Z−1 and writes y [B, out] (mlp_store, with up's LoRA term), then counts the tile in
+// *done (null: not counted). A copy rather than a shared helper: passing Z and z into
 // mma_finish_warp changed the committed matmuls' code (ptxas).
 __device__ __forceinline__ void mlp_finish(float (&c)[4], int lane, int tile, int Z, int z, int o0, int B, int out,
-                                           float* __restrict__ y, float* ws, unsigned int* cnt, const MLPUp& up) {
+                                           float* __restrict__ y, float* ws, unsigned int* cnt, const MLPUp& up,
+                                           unsigned int* done) {
   if (Z > 1) {
     float* wt = ws + (long long)tile * Z * 32 * 4;
 #pragma unroll
@@ -205,6 +217,10 @@ __device__ __forceinline__ void mlp_finish(float (&c)[4], int lane, int tile, in
     if (lane == 0) cnt[tile] = 0;
   }
   mlp_store(c, lane, o0, B, out, y, up);
+  if (done != nullptr) {  // the tile's y is written: count it (release: the lanes' stores, then lane 0's add)
+    __syncwarp();
+    if (lane == 0) atomic_add_acq_rel(done, 1u);
+  }
 }
 
 // mlp_residual is element i of xo: residual_rmsnorm_bf16's sum.
@@ -224,6 +240,95 @@ __device__ __forceinline__ void mlp_lora_down(float (&acc)[8], const float* __re
   }
 }
 
+// mlp_sum256 adds per-thread partial sums the way a 256-thread block of the norm kernels does
+// (rmsnorm.cu's block_sum_outputs over 8 warps), for 128 threads each standing for two of its
+// threads: acc[0][k] is virtual thread t's sum k, acc[1][k] thread t + 128's (its warps 4 … 7).
+// Returns sum k to thread k < PER. Every thread of the block calls it; red [PER][8] shared.
+template <int PER>
+__device__ __forceinline__ float mlp_sum256(float (&acc)[2][PER], float (&red)[8][8]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+#pragma unroll
+  for (int k = 0; k < PER; k++)
+#pragma unroll
+    for (int v = 0; v < 2; v++) {
+      for (int o = 16; o > 0; o >>= 1) acc[v][k] += __shfl_xor_sync(0xffffffff, acc[v][k], o);
+      if (lane == 0) red[k][warp + 4 * v] = acc[v][k];
+    }
+  __syncthreads();
+  float s = 0.f;
+  if (threadIdx.x < PER)
+    for (int q = 0; q < 8; q++) s += red[threadIdx.x][q];
+  return s;
+}
+
+// mlp_next_norm is phase 3: the norm after this residual add, as residual_rmsnorm_lora_bf16 (its
+// one-pass forms) computes it in block (b, c) of its grid: x2 = bf16(xo + bf16(y)) (to xo2, task
+// c = 0), h2 = rmsnorm(x2)·wn2 (to h2, c = 0) and outputs c·4 … c·4 + 3 of the n2·r2 LoRA
+// down-projections h2·A_mᵀ (to u_m [B, r2]), in its order: every bit its. y was written by other
+// blocks of this launch (read from L2).
+__device__ __forceinline__ void mlp_next_norm(int b, int c, const unsigned short* xr, const float* y, const unsigned short* __restrict__ wn2,
+                                              unsigned short* xo2, unsigned short* h2, const float* A0, const float* A1,
+                                              const float* A2, float* u0, float* u1, float* u2, int r2, int n2, int D,
+                                              float eps, float* red,
+                                              float (&lred)[8][8]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  xr += (long long)b * D;
+  const float* yr = y + (long long)b * D;
+  float s0 = 0.f, s1 = 0.f;
+  for (int i = threadIdx.x; i < D; i += 256) {
+    const float v = bf16_to_f32(f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))));
+    s0 += v * v;
+  }
+  for (int i = threadIdx.x + 128; i < D; i += 256) {
+    const float v = bf16_to_f32(f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))));
+    s1 += v * v;
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    s0 += __shfl_xor_sync(0xffffffff, s0, o);
+    s1 += __shfl_xor_sync(0xffffffff, s1, o);
+  }
+  if (lane == 0) red[warp] = s0, red[warp + 4] = s1;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float ss = threadIdx.x < 8 ? red[threadIdx.x] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffff, ss, o);
+    if (threadIdx.x == 0) red[0] = ss;
+  }
+  __syncthreads();
+  const float inv = 1.f / sqrtf(red[0] / D + eps);
+  const int j0 = 4 * c, nj = max(0, min(4, n2 * r2 - j0));
+  const float* a[4];
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const int j = min(j0 + k, max(n2 * r2 - 1, 0)), m = r2 > 0 ? j / r2 : 0;
+    a[k] = (m == 0 ? A0 : m == 1 ? A1 : A2) + (long long)(r2 > 0 ? j % r2 : 0) * D;
+  }
+  float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+  auto pass = [&](float (&acc)[4], int first) {  // virtual thread first's elements
+    for (int i = first; i < D; i += 256) {
+      const unsigned short sv = f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i))));
+      const unsigned short h = f32_to_bf16(bf16_to_f32(wn2[i]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(sv) * inv)));
+      if (c == 0) {
+        xo2[(long long)b * D + i] = sv;
+        h2[(long long)b * D + i] = h;
+      }
+      const float hv = bf16_to_f32(h);
+#pragma unroll
+      for (int k = 0; k < 4; k++)
+        if (k < nj) acc[k] += hv * a[k][i];
+    }
+  };
+  pass(acc[0], threadIdx.x);
+  pass(acc[1], threadIdx.x + 128);
+  const float v = mlp_sum256(acc, lred);
+  if (threadIdx.x < nj) {
+    const int j = j0 + threadIdx.x;
+    const int m = j / r2;
+    (m == 0 ? u0 : m == 1 ? u1 : u2)[(long long)b * r2 + j % r2] = v;
+  }
+  __syncthreads();  // red and lred are free again
+}
+
 extern "C" __global__ void __launch_bounds__(128, 3)
     decode_mlp_n8(const unsigned short* __restrict__ x, const float* __restrict__ ya, const unsigned short* __restrict__ wn,
                   float eps, unsigned short* __restrict__ xo, unsigned short* __restrict__ hout, MLP_MAT_PARAMS(g),
@@ -231,10 +336,11 @@ extern "C" __global__ void __launch_bounds__(128, 3)
                   float* __restrict__ y, int B, int D, int F, int Z, float* ws, unsigned int* cnt, unsigned int* bar,
                   const float* __restrict__ Ag, const float* __restrict__ Bg, float sg, const float* __restrict__ Au,
                   const float* __restrict__ Bu, float su, const float* __restrict__ Ad, const float* __restrict__ Bd,
-                  float sd, int r) {
+                  float sd, int r, const unsigned short* __restrict__ wn2, unsigned short* xo2, unsigned short* h2,
+                  const float* A0, const float* A1, const float* A2, float* u0, float* u1, float* u2, int r2, int n2) {
   pdl_start();
   __shared__ float red[8];
-  __shared__ float lred[8][4];
+  __shared__ float lred[8][8];
   __shared__ unsigned int gen0, lastD;
   DYNAMIC_SHARED(uint4, xs);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -292,10 +398,14 @@ extern "C" __global__ void __launch_bounds__(128, 3)
 
   // The gate/up down-projections: output j of the 2r (j < r: h·A_gᵀ, else h·A_uᵀ) in block
   // gridDim.x − 1 − j mod gridDim.x, whose phase-1 tiles are the fewest.
+  // Each sum in residual_rmsnorm_lora_bf16's order (its 256 threads' partial sums over i = t +
+  // 256e, then its 8 warps' in order), so that u_g and u_u are its bits.
   for (int j = gridDim.x - 1 - blockIdx.x; j < 2 * r; j += gridDim.x) {
-    float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-    mlp_lora_down(acc, (j < r ? Ag : Au) + (long long)(j % r) * D, D, D, xh, stride, threadIdx.x, blockDim.x);
-    const float v = block_sum_outputs(acc, lred);
+    float acc[2][8] = {{0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}};
+    const float* a = (j < r ? Ag : Au) + (long long)(j % r) * D;
+    mlp_lora_down(acc[0], a, D, D, xh, stride, threadIdx.x, 256);
+    mlp_lora_down(acc[1], a, D, D, xh, stride, threadIdx.x + 128, 256);
+    const float v = mlp_sum256(acc, lred);
     if (threadIdx.x < B) lu[((j < r ? 0 : 1) * 8 + threadIdx.x) * r + j % r] = v;
     __syncthreads();  // the block's writes before thread 0's release; lred free again
     if (threadIdx.x == 0) atomic_add_acq_rel(&bar[2], 1u);
@@ -382,7 +492,24 @@ extern "C" __global__ void __launch_bounds__(128, 3)
     if (o0 < D) {
       float c[4] = {0.f, 0.f, 0.f, 0.f};
       mlp_run(c, w, md, tl, F, begin, mine, xs, stride, g, t);
-      mlp_finish(c, lane, o0 / 16, Z, z, o0, B, D, y, ws, cnt, lora);
+      mlp_finish(c, lane, o0 / 16, Z, z, o0, B, D, y, ws, cnt, lora, wn2 != nullptr ? &bar[5] : nullptr);
     }
+  }
+
+  // Phase 3 (wn2 not null): the next norm, once the D/16 tiles of y are counted in bar[5]. Task
+  // (b, c) of B × J (J = ⌈n2·r2/4⌉, at least 1) in block gridDim.x − 1 − task mod gridDim.x. The
+  // last task to pass its wait (bar[6] counts them) resets both counts.
+  if (wn2 == nullptr) return;
+  const int J = max(1, (n2 * r2 + 3) / 4), ntasks = B * J;
+  for (int k = gridDim.x - 1 - blockIdx.x; k < ntasks; k += gridDim.x) {
+    if (threadIdx.x == 0) {
+      while (ld_acquire_gpu(&bar[5]) < (unsigned int)(D / 16)) grid_spin_pause();
+      if (atomic_add_acq_rel(&bar[6], 1u) == (unsigned int)(ntasks - 1)) {
+        bar[5] = 0u;
+        bar[6] = 0u;
+      }
+    }
+    __syncthreads();
+    mlp_next_norm(k / J, k % J, ya != nullptr ? xo : x, y, wn2, xo2, h2, A0, A1, A2, u0, u1, u2, r2, n2, D, eps, red, lred);
   }
 }

@@ -37,6 +37,17 @@ type MLPAdapters struct {
 	R              int
 }
 
+// NextNorm is the norm after DecodeMLP's residual add (the next layer's input norm, or the final
+// one), in the same launch as ResidualRMSNormLoRA (or ResidualRMSNorm, without adapters) computes
+// it: XO [B, D] bf16 = xo + bf16(y), H [B, D] bf16 = rmsnorm(XO)·W, and U[m] [B, R] float32 =
+// H·A[m]ᵀ for up to 3 adapters A[m] [R, D] float32 (the next projections' LoRA down-projections).
+// XO must not be the rows it adds to (xo, or x without a residual); it may be x otherwise.
+type NextNorm struct {
+	W, XO, H cu.DevicePtr
+	A, U     []cu.DevicePtr
+	R        int
+}
+
 // DecodeMLP runs decode_mlp_n8 (kernels/decode_mlp.cu): a layer's MLP half for rows ≤ 8 on NF4
 // weights, in one cooperative launch of blocks 128-thread blocks (0: as many as fit at once) with
 // one grid barrier, as the decoder's four launches do (residual_rmsnorm_bf16 or its LoRA form, the
@@ -45,13 +56,30 @@ type MLPAdapters struct {
 //	xo = bf16(x + bf16(ya));  h = rmsnorm(xo)·wn;  g, u = h·Wgᵀ, h·Wuᵀ (+ s·(h·Aᵀ)·Bᵀ each)
 //	y = a·Wdᵀ (+ s·(a·Adᵀ)·Bdᵀ),  a = swiglu(g, u)
 //
-// x, wn [D] bf16 and ya [B, D] float32 (0: no residual); lora nil: no adapters. The first piece
-// of a persistent decode step, timed against the four launches by BenchmarkDecodeMLP; the decoder
-// runs it with GOMLXGRPO_DECODE_MLP=fused.
-func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int, lora *MLPAdapters) error {
+// x, wn [D] bf16 and ya [B, D] float32 (0: no residual); lora nil: no adapters; next nil: no
+// norm after the residual add (next: the launch also applies it, once every tile of y is done).
+// The first piece of a persistent decode step, timed against the four launches by
+// BenchmarkDecodeMLP; the decoder runs it with GOMLXGRPO_DECODE_MLP=fused (with the next norm) or
+// =mlp.
+func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int, lora *MLPAdapters, next *NextNorm) error {
 	if err := checkDecodeMLP(rows, d, f, ya != 0 && out.XO == x, lora); err != nil {
 		return err
 	}
+	var nn NextNorm
+	if next != nil {
+		src := x // the rows the next norm adds y to
+		if ya != 0 {
+			src = out.XO
+		}
+		if err := checkNextNorm(next, src); err != nil {
+			return err
+		}
+		nn = *next
+	}
+	var a3, u3 [3]cu.DevicePtr
+	copy(a3[:], nn.A)
+	copy(u3[:], nn.U)
+	r2, n2 := int32(nn.R), int32(len(nn.A))
 	blocks, z, shared, err := mlpGrid(d, f, blocks)
 	if err != nil {
 		return err
@@ -75,7 +103,7 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 		for _, a := range []*Adapter{&ad.Gate, &ad.Up, &ad.Down} {
 			args = append(args, &a.A, &a.B, &a.Scale)
 		}
-		args = append(args, &rank)
+		args = append(args, &rank, &nn.W, &nn.XO, &nn.H, &a3[0], &a3[1], &a3[2], &u3[0], &u3[1], &u3[2], &r2, &n2)
 		ptrs := make([]unsafe.Pointer, len(args))
 		for i, a := range args {
 			ptrs[i] = p(a)
@@ -106,6 +134,21 @@ func checkDecodeMLP(rows, d, f int, aliased bool, lora *MLPAdapters) error {
 		if a.ad.A == 0 || a.ad.B == 0 {
 			return fmt.Errorf("cuda: DecodeMLP: the %s adapter has no A or B (it takes adapters on all three projections, or none)", a.name)
 		}
+	}
+	return nil
+}
+
+// checkNextNorm refuses a NextNorm decode_mlp_n8 cannot apply: src is the rows it adds y to.
+func checkNextNorm(n *NextNorm, src cu.DevicePtr) error {
+	switch {
+	case n.W == 0 || n.XO == 0 || n.H == 0:
+		return fmt.Errorf("cuda: DecodeMLP: the next norm needs its weight and its XO and H outputs")
+	case n.XO == src:
+		return fmt.Errorf("cuda: DecodeMLP: the next norm writes x + y to another buffer than the one it reads (its blocks still read it)")
+	case len(n.A) > 3 || len(n.U) != len(n.A):
+		return fmt.Errorf("cuda: DecodeMLP: the next norm takes up to 3 adapters and as many outputs, got %d and %d", len(n.A), len(n.U))
+	case len(n.A) > 0 && n.R < 1:
+		return fmt.Errorf("cuda: DecodeMLP: the next norm's adapters need a rank ≥ 1, got %d", n.R)
 	}
 	return nil
 }
@@ -158,8 +201,8 @@ func mlpScratch(d, z, r int) (floats, counters int) {
 
 // gridBarrierState is the cooperative kernels' state for the launches on the package's stream,
 // allocated and zeroed once: the grid barrier's two uint32 (kernels/grid_barrier.cuh: it leaves
-// its count at 0), then decode_mlp_n8's LoRA counts and flag (its header), in gridStateWords
-// uint32. The launches on one stream run one after another.
+// its count at 0), then decode_mlp_n8's LoRA counts and flag and its next norm's counts (its
+// header), in gridStateWords uint32. The launches on one stream run one after another.
 const gridStateWords = 8
 
 var gridBar struct {

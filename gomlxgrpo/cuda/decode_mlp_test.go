@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
 	"gorgonia.org/cu"
 )
 
@@ -50,22 +51,24 @@ func newMLPAdapters(t testing.TB, be compute.Backend, rng *rand.Rand, D, F, r in
 // per SM, and fewer blocks than the down matmul's tasks; no adapters and rank 16 (the GRPO
 // step's), and rank 5 (lora_up's scalar loop). With adapters it launches twice, the second time
 // with other adapters, on the one barrier state: the LoRA flag one launch leaves must not let the
-// next one's epilogues read the earlier down-projections.
+// next one's epilogues read the earlier down-projections. With the next norm (NextNorm: q/k/v
+// adapters of rank 16, or none as the final norm), its xo, h and down-projections must be
+// ResidualRMSNormLoRA's (ResidualRMSNorm's) bits on the fused kernel's own xo and y.
 func TestDecodeMLP(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(21)
-	for _, c := range []struct{ rows, d, f, blocks, r int }{
-		{8, 1536, 8960, 0, 0},  // as many blocks as fit at once
-		{3, 1536, 8960, -1, 0}, // one per SM
-		{8, 512, 1344, 7, 0},   // fewer blocks than tasks; F not a multiple of 128
-		{8, 1536, 8960, 0, 16}, // the 1.5B GRPO step's decode
-		{8, 1536, 8960, -1, 16},
-		{5, 512, 1344, 7, 5},
+	for _, c := range []struct{ rows, d, f, blocks, r, next int }{ // next: the next norm's adapters (-1: no next norm)
+		{8, 1536, 8960, 0, 0, -1},  // as many blocks as fit at once
+		{3, 1536, 8960, -1, 0, -1}, // one per SM
+		{8, 512, 1344, 7, 0, -1},   // fewer blocks than tasks; F not a multiple of 128
+		{8, 1536, 8960, 0, 16, -1}, // the 1.5B GRPO step's decode
+		{8, 1536, 8960, -1, 16, 3}, // … with the next layer's input norm and its q/k/v adapters
+		{5, 512, 1344, 7, 5, 0},    // the final norm
 	} {
 		if c.blocks < 0 {
 			c.blocks = multiprocessors()
 		}
-		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d/r=%d", c.rows, c.d, c.f, c.blocks, c.r), func(t *testing.T) {
+		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d/r=%d/next=%d", c.rows, c.d, c.f, c.blocks, c.r, c.next), func(t *testing.T) {
 			B, D, F, r := c.rows, c.d, c.f, c.r
 			gate, up, down := newMLPWeights(t, be, rng, D, F)
 			_, xh := randBF16(rng, B*D, 1)
@@ -88,10 +91,55 @@ func TestDecodeMLP(t *testing.T) {
 				actT, pact := zerosOnDevice(t, be, dtypes.BFloat16, B, F)
 				yT, py := zerosOnDevice(t, be, dtypes.Float32, B, D)
 				const eps = 1e-6
-				if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks, lora); err != nil {
+				var next *NextNorm
+				var xo2T, h2T *tensors.Tensor
+				var u2T []*tensors.Tensor
+				if c.next >= 0 {
+					_, wh2 := randBF16(rng, D, 1)
+					_, pw2 := onDevice(t, be, wh2, D)
+					var pxo2, ph2 cu.DevicePtr
+					xo2T, pxo2 = zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+					h2T, ph2 = zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+					next = &NextNorm{W: pw2, XO: pxo2, H: ph2, R: 16}
+					for range c.next {
+						_, pa := onDevice(t, be, randF32(rng, 16*D, 0.05), 16, D)
+						uT, pu := zerosOnDevice(t, be, dtypes.Float32, B, 16)
+						next.A, next.U, u2T = append(next.A, pa), append(next.U, pu), append(u2T, uT)
+					}
+				}
+				if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks, lora, next); err != nil {
 					t.Fatal(err)
 				}
 				syncT(t)
+				if next != nil { // the norm kernels on the fused kernel's xo and y
+					xn2T, pxn2 := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+					hn2T, phn2 := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+					var un []*tensors.Tensor
+					if c.next > 0 {
+						var us []cu.DevicePtr
+						for range c.next {
+							uT, pu := zerosOnDevice(t, be, dtypes.Float32, B, 16)
+							un, us = append(un, uT), append(us, pu)
+						}
+						if err := ResidualRMSNormLoRA(pxo, py, next.W, pxn2, phn2, B, D, eps, next.A, us, 16); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						if err := onContext(func() error { return cu.MemcpyDtoD(pxn2, pxo, int64(2*B*D)) }); err != nil {
+							t.Fatal(err)
+						}
+						if err := ResidualRMSNorm(pxn2, py, next.W, phn2, B, D, eps); err != nil {
+							t.Fatal(err)
+						}
+					}
+					syncT(t)
+					exact := func(int) float64 { return 0 }
+					near(t, fmt.Sprintf("launch %d: next norm's xo", launch), readBF16(t, xo2T), readBF16(t, xn2T), exact)
+					near(t, fmt.Sprintf("launch %d: next norm's h", launch), readBF16(t, h2T), readBF16(t, hn2T), exact)
+					for m := range un {
+						near(t, fmt.Sprintf("launch %d: next norm's u[%d]", launch, m), readDevice[float32](u2T[m]), readDevice[float32](un[m]), exact)
+					}
+				}
 				xroT, pxro := zerosOnDevice(t, be, dtypes.BFloat16, B, D) // ResidualRMSNormLoRA's x + ya
 				hrT, phr := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
 				grT, pgr := zerosOnDevice(t, be, dtypes.Float32, B, F)
@@ -158,7 +206,8 @@ func TestDecodeMLP(t *testing.T) {
 // weights per layer so that L2 holds none of them) replayed as one CUDA graph: the decoder's four
 // launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer, with as
 // many blocks as fit at once and with one per SM; without adapters, and with rank-16 adapters on
-// all three projections (the decoder's LoRA launches against DecodeMLP's).
+// all three projections (the decoder's LoRA launches against DecodeMLP's), then also with the
+// norm that follows (ResidualRMSNormLoRA with q/k/v adapters, against DecodeMLP's NextNorm).
 func BenchmarkDecodeMLP(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 5))
@@ -253,10 +302,30 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		}
 		return nil
 	}
-	fused := func(blocks int, ad *MLPAdapters) func() error {
+	// With the next norm (the next layer's input norm and its q/k/v adapters' down-projections):
+	// ResidualRMSNormLoRA after the four launches, against DecodeMLP's phase 3.
+	_, px2 := zerosOnDevice(b, be, dtypes.BFloat16, B, D)
+	next := &NextNorm{W: pw, XO: px2, H: ph, R: r}
+	for range 3 {
+		_, pa := onDevice(b, be, randF32(rng, r*D, 0.05), r, D)
+		_, pu := zerosOnDevice(b, be, dtypes.Float32, B, r)
+		next.A, next.U = append(next.A, pa), append(next.U, pu)
+	}
+	chainNorm := func() error {
+		if err := chainLoRA(); err != nil {
+			return err
+		}
+		for range ls { // the norms, one per layer (after each layer's four launches in the decoder)
+			if err := ResidualRMSNormLoRA(pxo, py, pw, px2, ph, B, D, 1e-6, next.A, next.U, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fused := func(blocks int, ad *MLPAdapters, nn *NextNorm) func() error {
 		return func() error {
 			for _, l := range ls {
-				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks, ad); err != nil {
+				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks, ad, nn); err != nil {
 					return err
 				}
 			}
@@ -270,8 +339,9 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		name   string
 		record func() error
 	}{
-		{"r=0/launches", chain}, {"r=0/fused/blocks=max", fused(0, nil)}, {fmt.Sprintf("r=0/fused/blocks=%d", sms), fused(sms, nil)},
-		{"r=16/launches", chainLoRA}, {"r=16/fused/blocks=max", fused(0, lora)}, {fmt.Sprintf("r=16/fused/blocks=%d", sms), fused(sms, lora)},
+		{"r=0/launches", chain}, {"r=0/fused/blocks=max", fused(0, nil, nil)}, {fmt.Sprintf("r=0/fused/blocks=%d", sms), fused(sms, nil, nil)},
+		{"r=16/launches", chainLoRA}, {"r=16/fused/blocks=max", fused(0, lora, nil)}, {fmt.Sprintf("r=16/fused/blocks=%d", sms), fused(sms, lora, nil)},
+		{"r=16+norm/launches", chainNorm}, {"r=16+norm/fused/blocks=max", fused(0, lora, next)},
 	} {
 		b.Run(form.name, func(b *testing.B) {
 			g, err := capture(s, form.record)

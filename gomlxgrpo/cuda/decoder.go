@@ -376,14 +376,19 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 	return true
 }
 
-// fusedMLP reports whether the layer's MLP half (the post-attention norm, gate/up, SwiGLU, down)
-// runs as one DecodeMLP launch, with its adapters (nil: none): with GOMLXGRPO_DECODE_MLP=fused
-// (read when a step is recorded; the four launches are the default until the persistent kernel
-// wins on a card, bench/RESULTS.md), at most 8 rows, separate NF4 gate, up and down without bias
-// (not Phi-3's fused gate_up_proj), and adapters on all three of one rank or on none.
+// decodeMLPMode is GOMLXGRPO_DECODE_MLP (read when a step is recorded): "mlp" runs each layer's MLP
+// half (the post-attention norm, gate/up, SwiGLU, down) as one DecodeMLP launch, "fused" also the
+// norm after it; anything else keeps the decoder's launches (the default until the persistent
+// kernel wins on a card, bench/RESULTS.md).
+func decodeMLPMode() string { return os.Getenv("GOMLXGRPO_DECODE_MLP") }
+
+// fusedMLP reports whether the layer's MLP half runs as one DecodeMLP launch, with its adapters
+// (nil: none): with decodeMLPMode "mlp" or "fused", at most 8 rows, separate NF4 gate, up and
+// down without bias (not Phi-3's fused gate_up_proj), and adapters on all three of one rank or on
+// none.
 func (d *Decoder) fusedMLP(l *layerPtrs) (*MLPAdapters, bool) {
 	c := d.m.Config
-	if os.Getenv("GOMLXGRPO_DECODE_MLP") != "fused" || l.fused || d.B > 8 || c.HiddenSize%64 != 0 || c.IntermediateSize%64 != 0 {
+	if mode := decodeMLPMode(); mode != "mlp" && mode != "fused" || l.fused || d.B > 8 || c.HiddenSize%64 != 0 || c.IntermediateSize%64 != 0 {
 		return nil, false
 	}
 	ls := []*linearPtrs{&l.gate, &l.up, &l.dn}
@@ -622,25 +627,40 @@ func (d *Decoder) record() error {
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
 		run(d.gemv(&l.o, b["attn"], b["y"]))
-		y := b["y"] // the MLP's output, which the next norm adds to x
-		if ad, ok := d.fusedMLP(&l); ok {
-			xo := b["x"] // x + y goes to the other x buffer, as Decoder.norm's
-			if x == xo {
-				xo = b["x2"]
-			}
-			y = b["y2"]
-			run(DecodeMLP(x, b["y"], l.postNorm, float32(c.RMSNormEps), l.gate.nf4(), l.up.nf4(), l.dn.nf4(),
-				MLPBuffers{XO: xo, G: b["g"], U: b["u"], Y: y}, B, D, F, 0, ad))
-			x = xo
-		} else {
-			run(d.mlp(&x, &l))
-		}
 		next, inputs := d.finalNorm, []*linearPtrs(nil) // the norm that follows this residual add: the next layer's input norm, or the final one
 		if i+1 < len(d.layers) {
 			next, inputs = d.layers[i+1].inNorm, d.layers[i+1].attnInputs()
 		}
-		pre, e = d.norm(&x, y, next, inputs)
-		run(e)
+		ad, fused := d.fusedMLP(&l)
+		if !fused {
+			run(d.mlp(&x, &l))
+			pre, e = d.norm(&x, b["y"], next, inputs)
+			run(e)
+			continue
+		}
+		// One launch (DecodeMLP): x + y to the other x buffer, as Decoder.norm's, and with
+		// GOMLXGRPO_DECODE_MLP=fused the next norm too, its sum back to this one.
+		xo := b["x"]
+		if x == xo {
+			xo = b["x2"]
+		}
+		var nn *NextNorm
+		if decodeMLPMode() == "fused" {
+			nn = &NextNorm{W: next, XO: x, H: b["h"]}
+			if pre = d.fuseDown(inputs, D); pre {
+				for j, in := range inputs {
+					nn.A, nn.U = append(nn.A, in.a), append(nn.U, d.loraSlice(j))
+				}
+				nn.R = inputs[0].r
+			}
+		}
+		run(DecodeMLP(x, b["y"], l.postNorm, float32(c.RMSNormEps), l.gate.nf4(), l.up.nf4(), l.dn.nf4(),
+			MLPBuffers{XO: xo, G: b["g"], U: b["u"], Y: b["y2"]}, B, D, F, 0, ad, nn))
+		if nn == nil {
+			x = xo
+			pre, e = d.norm(&x, b["y2"], next, inputs)
+			run(e)
+		}
 	}
 	run(GEMVBF16(d.lmHead, b["h"], b["logits"], B, D, c.VocabSize, 0, nil))
 	run(Sample(b["logits"], b["k1"], b["k2"], b["tokens"], b["logps"], B, c.VocabSize, b["step"], d.params))

@@ -266,17 +266,19 @@ func writeMLPCheckpoint(t *testing.T, dir string, arch hf.Architecture) {
 
 // TestDecoderFusedMLP is TestDecoderMatchesGoMLX's checks (checkDecoder: the GoMLX path's greedy
 // tokens and log-probs, the graph against direct and dependent launches, ...) with every layer's
-// MLP half in one DecodeMLP launch (GOMLXGRPO_DECODE_MLP=fused), on random Llama and Qwen2
-// checkpoints whose MLP it takes, NF4 with and without double quantization, LoRA r=8 on all
-// projections with non-zero B. It first checks that the decoder does take the fused path there.
+// MLP half in one DecodeMLP launch (GOMLXGRPO_DECODE_MLP=mlp, and =fused: with the norm after
+// it), on random Llama and Qwen2 checkpoints whose MLP it takes, NF4 with and without double
+// quantization, LoRA r=8 on all projections with non-zero B. It first checks that the decoder
+// does take the fused path there.
 func TestDecoderFusedMLP(t *testing.T) {
 	be := xlaBackend(t)
-	t.Setenv("GOMLXGRPO_DECODE_MLP", "fused")
 	for _, arch := range []hf.Architecture{hf.Llama, hf.Qwen2} {
 		dir := t.TempDir()
 		writeMLPCheckpoint(t, dir, arch)
-		for _, quant := range []string{"nf4", "nf4+double-quant"} {
-			t.Run(string(arch)+"/"+quant, func(t *testing.T) {
+		for _, c := range []struct{ mode, quant string }{{"mlp", "nf4"}, {"fused", "nf4"}, {"fused", "nf4+double-quant"}} {
+			mode, quant := c.mode, c.quant
+			t.Run(string(arch)+"/"+mode+"/"+quant, func(t *testing.T) {
+				t.Setenv("GOMLXGRPO_DECODE_MLP", mode)
 				m, err := model.Load(dir, be, model.LoadOptions{DType: dtypes.BFloat16, Load4Bit: true, DoubleQuant: quant == "nf4+double-quant"})
 				if err != nil {
 					t.Fatal(err)
@@ -313,7 +315,7 @@ func TestDecoderFusedMLP(t *testing.T) {
 				}
 				defer gen.Close()
 				gen.Decoder = dec
-				checkDecoder(t, string(arch), quant+", fused MLP", m, gen, dec)
+				checkDecoder(t, string(arch), quant+", GOMLXGRPO_DECODE_MLP="+mode, m, gen, dec)
 			})
 		}
 	}

@@ -35,7 +35,8 @@ void nf4_dequant_f32(const unsigned*, const float*, float*, long long);
 void grid_chain_u32(unsigned*, unsigned*, int, int, unsigned*);
 #define MLP_MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float
 void decode_mlp_n8(const u16*, const float*, const u16*, float, u16*, u16*, MLP_MAT_DECL, MLP_MAT_DECL, MLP_MAT_DECL, float*, float*, u16*, float*, int, int, int, int, float*, unsigned*, unsigned*,
-                   const float*, const float*, float, const float*, const float*, float, const float*, const float*, float, int);
+                   const float*, const float*, float, const float*, const float*, float, const float*, const float*, float, int,
+                   const u16*, u16*, u16*, const float*, const float*, const float*, float*, float*, float*, int, int);
 void grid_barrier_loop(unsigned*, int);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -876,8 +877,11 @@ static T* emuShared(size_t n) {
 // LoRA flag at ~generation. Shapes: D and F ragged against the 128-input chunks, phase 2 split Z
 // ways, fewer blocks than phase 2's tasks (blocks then take several). Each case launches twice on
 // one barrier state, the second time with other adapters: a flag left by the first launch must not
-// let the second's epilogues read the first's down-projections.
-static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq, int r = 0) {
+// let the second's epilogues read the first's down-projections. With adapters, u_g and u_u must be
+// residual_rmsnorm_lora_bf16's bits. With next (phase 3: the norm after this residual add, feeding
+// n2 adapters of rank r2), xo2, h2 and the u2 must be residual_rmsnorm_lora_bf16's bits (or
+// residual_rmsnorm_bf16's, n2 = 0) on the kernel's own y, and its counts back at 0.
+static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq, int r = 0, bool next = false, int n2 = 0, int r2 = 0) {
   MMAWeights wg(F, D, dq), wu(F, D, dq), wd(D, F, dq);
   std::vector<u16> x(B * D), wn(D);
   std::vector<float> ya(B * D);
@@ -892,6 +896,16 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
   float* ws = emuShared<float>((size_t)groups * 4 * Z * 32 * 4 + (Z + 3) * 8 * r);
   unsigned *cnt = emuShared<unsigned>(groups * 4), *bar = emuShared<unsigned>(8);
   std::vector<float> Ag(r * D), Bg(F * r), Au(r * D), Bu(F * r), Ad(r * F), Bd(D * r);
+  std::vector<u16> wn2(D);
+  for (auto& v : wn2) v = tobf(1 + gauss(0.1));
+  std::vector<float> A2[3];
+  float* u2[3];
+  for (int m = 0; m < 3; m++) {
+    A2[m].resize(std::max(r2, 1) * D);
+    for (auto& a : A2[m]) a = gauss(0.05);
+    u2[m] = emuShared<float>(B * std::max(r2, 1));
+  }
+  u16 *xo2 = emuShared<u16>(B * D), *h2 = emuShared<u16>(B * D);
   for (int launch = 0; launch < (r > 0 ? 2 : 1); launch++) {
     for (auto* v : {&Ag, &Bg, &Au, &Bu, &Ad, &Bd})
       for (auto& e : *v) e = gauss(0.05);
@@ -900,7 +914,8 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
 #define MLP_MAT(w) (const unsigned*)w.q.packed.data(), dq ? nullptr : w.q.absmax.data(), w.d.aq.data(), w.d.code2.data(), w.d.absmax2.data(), w.d.offset
     CHECK(emuLaunchConcurrent({blocks}, 128, 8 * stride * 16, [&] {
             decode_mlp_n8(x.data(), residual ? ya.data() : nullptr, wn.data(), eps, xo, h, MLP_MAT(wg), MLP_MAT(wu), MLP_MAT(wd), g, u, act, y, B, D, F, Z, ws, cnt, bar,
-                          Ag.data(), Bg.data(), sg, Au.data(), Bu.data(), su, Ad.data(), Bd.data(), sd, r);
+                          Ag.data(), Bg.data(), sg, Au.data(), Bu.data(), su, Ad.data(), Bd.data(), sd, r,
+                          next ? wn2.data() : nullptr, xo2, h2, A2[0].data(), A2[1].data(), A2[2].data(), u2[0], u2[1], u2[2], r2, n2);
           }), "a block's process failed");
 #undef MLP_MAT
     // The norm: residual_rmsnorm_bf16 (or rmsnorm_bf16) on a copy.
@@ -957,8 +972,45 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
     for (int i = 0; i < groups * 4; i++) CHECK(cnt[i] == 0, "decode_mlp split-K counter %d left at %u", i, cnt[i]);
     CHECK(bar[0] == 0 && bar[1] == gen + 1 && bar[2] == 0 && bar[3] == 0, "decode_mlp barrier state (%u, %u, %u, %u), want (0, %u, 0, 0)", bar[0], bar[1], bar[2], bar[3], gen + 1);
     if (r > 0) CHECK(bar[4] == ~gen, "decode_mlp LoRA flag %08x, want %08x", bar[4], ~gen);
+    if (r > 0) {  // u_g, u_u: the fused norm's bits
+      const float* lu = ws + (size_t)groups * 4 * Z * 32 * 4 + Z * 8 * r;
+      std::vector<u16> xn(B * D), hn(B * D);
+      std::vector<float> ug(B * r, -7.f), uu(B * r, -7.f), un(B * r);
+      emuLaunch({unsigned(B), unsigned((2 * r + 3) / 4)}, 256, 0, [&] {
+        residual_rmsnorm_lora_bf16(x.data(), residual ? ya.data() : nullptr, wn.data(), xn.data(), hn.data(), D, eps, Ag.data(), Au.data(),
+                                   Au.data(), ug.data(), uu.data(), un.data(), r, 2, 4);
+      });
+      for (int b = 0; b < B; b++)
+        for (int j = 0; j < r; j++) {
+          CHECK(lu[b * r + j] == ug[b * r + j], "decode_mlp u_g[%d,%d] %g, the fused norm's %g", b, j, lu[b * r + j], ug[b * r + j]);
+          CHECK(lu[(8 + b) * r + j] == uu[b * r + j], "decode_mlp u_u[%d,%d] %g, the fused norm's %g", b, j, lu[(8 + b) * r + j], uu[b * r + j]);
+        }
+    }
+    if (next) {  // phase 3 against the norm kernels on (xo, y)
+      std::vector<u16> xin(residual ? std::vector<u16>(xo, xo + B * D) : x), xr2(B * D), hr2(B * D);
+      std::vector<float> yv(y, y + B * D), ur[3];
+      if (n2 > 0) {
+        for (int m = 0; m < 3; m++) ur[m].assign(B * r2, -7.f);
+        emuLaunch({unsigned(B), unsigned((n2 * r2 + 3) / 4)}, 256, 0, [&] {
+          residual_rmsnorm_lora_bf16(xin.data(), yv.data(), wn2.data(), xr2.data(), hr2.data(), D, eps, A2[0].data(), A2[1].data(),
+                                     A2[2].data(), ur[0].data(), ur[1].data(), ur[2].data(), r2, n2, 4);
+        });
+      } else {
+        xr2 = xin;
+        emuLaunch({unsigned(B)}, 256, 0, [&] { residual_rmsnorm_bf16(xr2.data(), yv.data(), wn2.data(), hr2.data(), D, eps); });
+      }
+      for (int i = 0; i < B * D; i++) {
+        CHECK(xo2[i] == xr2[i], "decode_mlp xo2[%d] %04x, want %04x", i, xo2[i], xr2[i]);
+        CHECK(h2[i] == hr2[i], "decode_mlp h2[%d] %04x, want %04x", i, h2[i], hr2[i]);
+      }
+      for (int m = 0; m < n2; m++)
+        for (int i = 0; i < B * r2; i++) CHECK(u2[m][i] == ur[m][i], "decode_mlp u2[%d][%d] %g, want %g", m, i, u2[m][i], ur[m][i]);
+      CHECK(bar[5] == 0 && bar[6] == 0, "decode_mlp phase-3 counts (%u, %u), want (0, 0)", bar[5], bar[6]);
+    }
   }
-  printf("ok decode_mlp_n8 (B=%d D=%d F=%d Z=%d blocks=%u%s%s r=%d)\n", B, D, F, Z, blocks, residual ? " residual" : "", dq ? " double quant" : "", r);
+  printf("ok decode_mlp_n8 (B=%d D=%d F=%d Z=%d blocks=%u%s%s r=%d", B, D, F, Z, blocks, residual ? " residual" : "", dq ? " double quant" : "", r);
+  if (next) printf(", next norm with %d adapters of rank %d", n2, r2);
+  printf(")\n");
 }
 
 // Sort-based reference of the warpers (gomlxgrpo/sample/device.go's Warp) and the Gumbel draw.
@@ -1160,6 +1212,9 @@ int main() {
   testDecodeMLP(8, 320, 448, 2, 3, true, false, 4);  // LoRA: 8 down-projection outputs on 3 blocks (they loop)
   testDecodeMLP(6, 256, 384, 3, 8, false, true, 5);  // LoRA of an odd rank (lora_up's scalar loop), 12 tasks on 8 blocks
   testDecodeMLP(8, 128, 640, 1, 4, true, false, 16); // LoRA without split-K: every down tile waits for u_d
+  testDecodeMLP(8, 320, 448, 2, 3, true, false, 4, true, 3, 4);  // the next norm with q/k/v adapters: 24 tasks on 3 blocks
+  testDecodeMLP(5, 256, 384, 3, 8, false, true, 0, true, 0, 0);  // the final norm (no adapters), no residual before it
+  testDecodeMLP(8, 1536, 256, 2, 4, true, false, 16, true, 2, 5); // the 1.5B hidden size; 10 outputs: a part-empty task
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;
