@@ -7,13 +7,13 @@
 #   (2) decode_mlp_n8 (a layer's MLP half in one cooperative launch, with or without LoRA):
 #       TestDecodeMLP against the four launches, BenchmarkDecodeMLP (28 layers of the 1.5B shape
 #       at batch 8 in one graph, µs per layer, r = 0 and 16, against the four launches), then
-#       TestDecoderFusedMLP (the decoder's checks with GOMLXGRPO_DECODE_MLP=mlp and =fused, the
-#       latter with the norm after the MLP in the same launch, on random Llama and Qwen2
-#       checkpoints whose MLP it takes).
+#       TestDecoderFusedMLP (the decoder's checks with GOMLXGRPO_DECODE_MLP=mlp, =fused and
+#       =fused+o on random Llama and Qwen2 checkpoints whose MLP it takes).
 #   (3) the kernels' GPU tests (regression; DECODER=1 adds the decoder's NF4 cases on two
 #       architectures, ~110 s), then the 1.5B batch-8 LoRA decode step, default against
-#       GOMLXGRPO_DECODE_MLP=mlp, then against =fused, each pair in one process.
-# ~400 s (the regression tests only if under 470 s by then): run with timeout_s 580. Build: scripts/build_gpu_binaries.sh, then keep only
+#       GOMLXGRPO_DECODE_MLP=mlp, =fused (with the next norm) and =fused+o (and the o projection),
+#       each pair in one process.
+# ~420 s (the regression tests only if under 450 s by then): run with timeout_s 590. Build: scripts/build_gpu_binaries.sh, then keep only
 # .gpu/grpo-cuda.gz and .gpu/cuda.test.gz.
 set -u
 source "$(dirname "$0")/gpu_common.sh"
@@ -22,13 +22,14 @@ cuda_tests 40 '^TestGridBarrier$' grid
 cuda_bench 40 '^BenchmarkGridBarrier$'
 cuda_tests 90 '^TestDecodeMLP$' mlp
 cuda_bench 60 '^BenchmarkDecodeMLP$'
-cuda_tests 200 '^TestDecoderFusedMLP$' fused
+cuda_tests 220 '^TestDecoderFusedMLP$' fused
 echo "fused tests done at ${SECONDS}s"
 python3 bench/hf_foundation.py make $CK qwen2.5-1.5b 2>&1 | grep --line-buffered '^{'
 run_logged b8-1.5b-mlp 70 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_DECODE_MLP=mlp --repeat 3
 run_logged b8-1.5b-fused 70 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_DECODE_MLP=fused --repeat 3
+run_logged b8-1.5b-fused-o 70 "" grpo-cuda bench generate --load-in-4bit --model $CK/qwen2.5-1.5b --lora-r 16 --ab GOMLXGRPO_DECODE_MLP=fused+o --repeat 3
 echo "a/b done at ${SECONDS}s"
-[ $SECONDS -lt 470 ] && cuda_tests 90 '^(TestDevicePtr|TestNF4Dequant|TestNF4GEMV|TestNF4GEMVGroup|TestRMSNorm|TestRopeCache|TestAttentionDecode|TestAttentionDecodeSharedPrompts|TestElementwise|TestGEMVBF16AndLoRADown|TestProfile|TestResidualRMSNorm|TestResidualRMSNormLoRA|TestSwiGLULoRA|TestAllocatorStats|TestSampleMatchesGraph)$' kernels
+[ $SECONDS -lt 450 ] && cuda_tests 90 '^(TestDevicePtr|TestNF4Dequant|TestNF4GEMV|TestNF4GEMVGroup|TestRMSNorm|TestRopeCache|TestAttentionDecode|TestAttentionDecodeSharedPrompts|TestElementwise|TestGEMVBF16AndLoRADown|TestProfile|TestResidualRMSNorm|TestResidualRMSNormLoRA|TestSwiGLULoRA|TestAllocatorStats|TestSampleMatchesGraph)$' kernels
 [ "${DECODER:-0}" = 1 ] && cuda_tests 110 'TestDecoderMatchesGoMLX/(qwen2_gqa_tied_bias|phi3_gqa_fused)/nf4$' decoder
 echo "all done at ${SECONDS}s"
 pack_out

@@ -1,8 +1,11 @@
 // decode_mlp_n8: the MLP half of a decoder layer for up to 8 rows on NF4 weights, in one
 // cooperative launch with one grid barrier: a first piece of a persistent decode step
 // (bench/RESULTS.md, twenty-second session), with or without LoRA adapters on its three
-// projections (all three, of one rank r, or none: r = 0).
+// projections (all three, of one rank r, or none: r = 0), optionally with the o projection before
+// it (phase O) and the norm after it (phase 3).
 //
+//   ya = attn · Woᵀ + so · (attn · Aoᵀ) · Boᵀ   (attn not null)        phase O    [B, D] float32
+//   ——— (attn not null) grid_barrier ———
 //   xo = bf16(x + bf16(ya))     (ya null: xo = x)                                  [B, D] bf16
 //   h  = bf16(wn · bf16(xo / √(mean_i xo² + ε)))                                   [B, D] bf16
 //   g  = h · Wgᵀ + sg · (h · Agᵀ) · Bgᵀ,  u = h · Wuᵀ + su · (h · Auᵀ) · Buᵀ     phase 1   [B, F] float32
@@ -51,10 +54,13 @@
 // Shapes: B ≤ 8, D and F multiples of 64. Dynamic shared memory 8 · stride · 16 bytes, stride =
 // 16 · max(⌈D/128⌉, ⌈⌈F/128⌉/Z⌉) + 1 (uint4 per staged row). ws: [⌈D/64⌉·4][Z][4][32] float32
 // (split-K), then pu [Z][8][r] and lu [3][8][r] (the LoRA down-projections u_g, u_u, u_d);
-// cnt: [⌈D/64⌉·4] uint32 (zero, left zero); bar: seven uint32 (zero before the first launch):
+// then phase O's partials [⌈D/64⌉·4][Zo][4][32] and attn·A_oᵀ [8][ro]; cnt: [2][⌈D/64⌉·4]
+// uint32 (the down matmul's, phase O's; zero, left zero); bar: eight uint32 (zero before the first launch):
 // the grid barrier's two (grid_barrier.cuh), then bar[2] and bar[3] (left zero), bar[4], and the
-// next norm's bar[5] and bar[6] (left zero). Launch: a cooperative grid of 128-thread blocks
-// (gomlxgrpo/cuda DecodeMLP).
+// next norm's bar[5] and bar[6] and phase O's LoRA count bar[7] (left zero). Phase O (attn
+// [B, NH] bf16 not null, NH a multiple of 64) writes ya and stages its rows in the same shared
+// memory: stride = 16 · max(⌈D/128⌉, ⌈⌈F/128⌉/Z⌉, ⌈⌈NH/128⌉/Zo⌉) + 1. Launch: a cooperative grid
+// of 128-thread blocks (gomlxgrpo/cuda DecodeMLP).
 #include "grid_barrier.cuh"
 #include "nf4_tile.cuh"
 
@@ -223,9 +229,10 @@ __device__ __forceinline__ void mlp_finish(float (&c)[4], int lane, int tile, in
   }
 }
 
-// mlp_residual is element i of xo: residual_rmsnorm_bf16's sum.
-__device__ __forceinline__ unsigned short mlp_residual(const unsigned short* __restrict__ xr, const float* __restrict__ yr, int i) {
-  return yr != nullptr ? f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(yr[i]))) : xr[i];
+// mlp_residual is element i of xo: residual_rmsnorm_bf16's sum (ya from L2: phase O writes it in
+// this launch).
+__device__ __forceinline__ unsigned short mlp_residual(const unsigned short* __restrict__ xr, const float* yr, int i) {
+  return yr != nullptr ? f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))) : xr[i];
 }
 
 // mlp_lora_down adds adapter row a [n] (zero past valid) against the n staged inputs of rows
@@ -329,15 +336,86 @@ __device__ __forceinline__ void mlp_next_norm(int b, int c, const unsigned short
   __syncthreads();  // red and lred are free again
 }
 
+// mlp_phase_o is phase O (attn not null): the o projection that feeds this MLP's residual,
+//
+//   ya = attn · W_oᵀ + s_o · (attn · A_oᵀ) · B_oᵀ      [B, D] float32, attn [B, NH] bf16
+//
+// as the decoder's LoRADown + NF4GEMV on o do, then a grid barrier (every block's norm reads all
+// of ya). The o adapter's down-projection (ro outputs) goes to the last blocks, in lora_down's
+// terms (256-thread order; luo [8][ro]) and counted in bar[7]; the matmul's tasks are blocks of
+// 64 outputs × Zo splits of NH, staged and finished as phase 2's (split-K in order; partials wso,
+// counters cnto), their epilogues waiting for bar[7] = ro. Block 0 resets bar[7] after the
+// barrier.
+__device__ __forceinline__ void mlp_phase_o(const unsigned short* __restrict__ attn, const MLPMat& mo, const float* __restrict__ Ao,
+                                            const float* __restrict__ Bo, float so, int ro, float* ya, int B, int D, int NH,
+                                            int Zo, int chunksO, int perO, uint4* xs, int stride, float* wso, float* luo,
+                                            unsigned int* cnto, unsigned int* bar, float (&lred)[8][8]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  unsigned short* xh = reinterpret_cast<unsigned short*>(xs);
+  const int groups = (D + 63) / 64, tasks = groups * Zo;
+  int task = blockIdx.x, o0 = 0, z = 0, begin = 0, mine = 0;
+  NF4Rows w[NF4_DEPTH];
+  MLPTile tl{};
+  auto setup = [&] {
+    z = task % Zo;
+    o0 = 16 * (4 * (task / Zo) + warp);
+    begin = z * perO;
+    mine = max(0, min(chunksO, begin + perO) - begin);
+    tl = mlp_tile(mo, min(o0, D - 1), D, NH, g);
+    if (o0 < D) mlp_prefetch(w, mo, tl, NH, begin, mine, t);
+  };
+  if (task < tasks) setup();  // the first task's weights on the way during the down-projection
+  for (int j = gridDim.x - 1 - blockIdx.x; j < ro; j += gridDim.x) {
+    float acc[2][8] = {{0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}};
+    const float* a = Ao + (long long)j * NH;
+    auto pass = [&](float (&acc)[8], int first) {
+      for (int i = first; i < NH; i += 256) {
+        const float av = a[i];
+#pragma unroll
+        for (int b = 0; b < 8; b++)
+          if (b < B) acc[b] += bf16_to_f32(attn[(long long)b * NH + i]) * av;
+      }
+    };
+    pass(acc[0], threadIdx.x);
+    pass(acc[1], threadIdx.x + 128);
+    const float v = mlp_sum256(acc, lred);
+    if (threadIdx.x < B) luo[threadIdx.x * ro + j] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) atomic_add_acq_rel(&bar[7], 1u);
+  }
+  const MLPUp lora{ro > 0 ? luo : nullptr, Bo, ro, so, &bar[7], (unsigned int)ro, true};
+  for (; task < tasks; task += gridDim.x) {
+    if (task != (int)blockIdx.x) setup();
+    __syncthreads();  // the previous task's reads of xs are done
+    const int k0 = 128 * begin, n = 128 * mine;
+    for (int e = threadIdx.x; e < B * n; e += blockDim.x) {
+      const int b = e / n, k = k0 + (e - b * n);
+      xh[8 * stride * b + (e - b * n)] = k < NH ? attn[(long long)b * NH + k] : 0;
+    }
+    __syncthreads();
+    if (o0 < D) {
+      float c[4] = {0.f, 0.f, 0.f, 0.f};
+      mlp_run(c, w, mo, tl, NH, begin, mine, xs, stride, g, t);
+      mlp_finish(c, lane, o0 / 16, Zo, z, o0, B, D, ya, wso, cnto, lora, nullptr);
+    }
+  }
+  grid_barrier(bar);
+  if (ro > 0 && blockIdx.x == 0 && threadIdx.x == 0) bar[7] = 0u;  // every epilogue is past its wait
+  __syncthreads();  // this block's reads of xs are done (the norm overwrites rows < B below D; past
+                    // D, phase 1's weights are zero codes of scale 0: nf4_rows_load)
+}
+
 extern "C" __global__ void __launch_bounds__(128, 3)
-    decode_mlp_n8(const unsigned short* __restrict__ x, const float* __restrict__ ya, const unsigned short* __restrict__ wn,
+    decode_mlp_n8(const unsigned short* __restrict__ x, float* ya, const unsigned short* __restrict__ wn,
                   float eps, unsigned short* __restrict__ xo, unsigned short* __restrict__ hout, MLP_MAT_PARAMS(g),
                   MLP_MAT_PARAMS(u), MLP_MAT_PARAMS(d), float* gy, float* uy, unsigned short* __restrict__ act,
                   float* __restrict__ y, int B, int D, int F, int Z, float* ws, unsigned int* cnt, unsigned int* bar,
                   const float* __restrict__ Ag, const float* __restrict__ Bg, float sg, const float* __restrict__ Au,
                   const float* __restrict__ Bu, float su, const float* __restrict__ Ad, const float* __restrict__ Bd,
                   float sd, int r, const unsigned short* __restrict__ wn2, unsigned short* xo2, unsigned short* h2,
-                  const float* A0, const float* A1, const float* A2, float* u0, float* u1, float* u2, int r2, int n2) {
+                  const float* A0, const float* A1, const float* A2, float* u0, float* u1, float* u2, int r2, int n2,
+                  const unsigned short* __restrict__ attn, MLP_MAT_PARAMS(o), const float* __restrict__ Ao,
+                  const float* __restrict__ Bo, float so, int ro, int NH, int Zo) {
   pdl_start();
   __shared__ float red[8];
   __shared__ float lred[8][8];
@@ -347,18 +425,24 @@ extern "C" __global__ void __launch_bounds__(128, 3)
   const MLPMat mg{packedg, absmaxg, absmax_qg, code2g, absmax2g, offsetg};
   const MLPMat mu{packedu, absmaxu, absmax_qu, code2u, absmax2u, offsetu};
   const MLPMat md{packedd, absmaxd, absmax_qd, code2d, absmax2d, offsetd};
+  const MLPMat mo{packedo, absmaxo, absmax_qo, code2o, absmax2o, offseto};
   const int chunks1 = (D + 127) / 128, chunks2 = (F + 127) / 128, per2 = (chunks2 + Z - 1) / Z;
-  const int stride = 16 * max(chunks1, per2) + 1;
+  const int chunksO = (NH + 127) / 128, perO = attn != nullptr ? (chunksO + Zo - 1) / Zo : 0;
+  const int stride = 16 * max(max(chunks1, per2), perO) + 1;
   const int groups = (D + 63) / 64, tasks = groups * Z;
   unsigned short* xh = reinterpret_cast<unsigned short*>(xs);  // row b of the staged x at 8·stride·b
   float* pu = ws + (long long)groups * 4 * Z * 32 * 4;          // [Z][8][r]: the down adapter's partials
   float* lu = pu + Z * 8 * r;                                   // [3][8][r]: u_g, u_u, u_d
+  float* wso = lu + 24 * r;                                     // phase O's split-K partials [⌈D/64⌉·4][Zo][4][32]
+  float* luo = wso + (long long)groups * 4 * Zo * 32 * 4;       // [8][ro]: attn·A_oᵀ
 
   // h: every block, each row in residual_rmsnorm_bf16's order (virtual threads v and v + 128 of its
   // 256, their warps' sums, then the 8 warps' in order).
   for (int i = threadIdx.x; i < 8 * 8 * stride; i += blockDim.x) xh[i] = 0;
   if (threadIdx.x == 0) gen0 = ld_acquire_gpu(&bar[1]);  // before this block's arrival: this launch's
   __syncthreads();
+  if (attn != nullptr) mlp_phase_o(attn, mo, Ao, Bo, so, ro, ya, B, D, NH, Zo, chunksO, perO, xs, stride, wso, luo,
+                                   cnt + groups * 4, bar, lred);
   for (int b = 0; b < B; b++) {
     const unsigned short* xr = x + (long long)b * D;
     const float* yr = ya != nullptr ? ya + (long long)b * D : nullptr;

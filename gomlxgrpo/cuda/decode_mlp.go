@@ -48,6 +48,25 @@ type NextNorm struct {
 	R        int
 }
 
+// OProj is the o projection that DecodeMLP computes first when MLPOptions.O is set (phase O, as
+// LoRADown + NF4GEMV do): ya [B, D] float32 = attn·W_oᵀ (+ s·(attn·Aᵀ)·Bᵀ with LoRA of rank R),
+// attn [B, In] bf16, then a grid barrier before the norm reads it as its residual.
+type OProj struct {
+	Attn cu.DevicePtr
+	W    NF4Weights
+	In   int
+	LoRA *Adapter // nil: none
+	R    int
+}
+
+// MLPOptions are DecodeMLP's optional parts: the MLP's LoRA adapters, the o projection before it
+// and the norm after it (nil: none).
+type MLPOptions struct {
+	LoRA *MLPAdapters
+	Next *NextNorm
+	O    *OProj
+}
+
 // DecodeMLP runs decode_mlp_n8 (kernels/decode_mlp.cu): a layer's MLP half for rows ≤ 8 on NF4
 // weights, in one cooperative launch of blocks 128-thread blocks (0: as many as fit at once) with
 // one grid barrier, as the decoder's four launches do (residual_rmsnorm_bf16 or its LoRA form, the
@@ -56,31 +75,44 @@ type NextNorm struct {
 //	xo = bf16(x + bf16(ya));  h = rmsnorm(xo)·wn;  g, u = h·Wgᵀ, h·Wuᵀ (+ s·(h·Aᵀ)·Bᵀ each)
 //	y = a·Wdᵀ (+ s·(a·Adᵀ)·Bdᵀ),  a = swiglu(g, u)
 //
-// x, wn [D] bf16 and ya [B, D] float32 (0: no residual); lora nil: no adapters; next nil: no
-// norm after the residual add (next: the launch also applies it, once every tile of y is done).
-// The first piece of a persistent decode step, timed against the four launches by
-// BenchmarkDecodeMLP; the decoder runs it with GOMLXGRPO_DECODE_MLP=fused (with the next norm) or
-// =mlp.
-func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int, lora *MLPAdapters, next *NextNorm) error {
-	if err := checkDecodeMLP(rows, d, f, ya != 0 && out.XO == x, lora); err != nil {
+// x, wn [D] bf16 and ya [B, D] float32 (0: no residual). opt.LoRA: the adapters; opt.Next: the
+// norm after the residual add, in the same launch once every tile of y is done; opt.O: ya is first
+// computed as the o projection (another grid barrier). The first piece of a persistent decode
+// step, timed against the decoder's launches by BenchmarkDecodeMLP; the decoder runs it with
+// GOMLXGRPO_DECODE_MLP=mlp, =fused (with the next norm) or =fused+o (and the o projection).
+func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, out MLPBuffers, rows, d, f, blocks int, opt MLPOptions) error {
+	if err := checkDecodeMLP(rows, d, f, ya != 0 && out.XO == x, opt.LoRA); err != nil {
 		return err
 	}
 	var nn NextNorm
-	if next != nil {
+	if opt.Next != nil {
 		src := x // the rows the next norm adds y to
 		if ya != 0 {
 			src = out.XO
 		}
-		if err := checkNextNorm(next, src); err != nil {
+		if err := checkNextNorm(opt.Next, src); err != nil {
 			return err
 		}
-		nn = *next
+		nn = *opt.Next
+	}
+	var op OProj
+	var oa Adapter
+	if opt.O != nil {
+		if err := checkOProj(opt.O, ya); err != nil {
+			return err
+		}
+		op = *opt.O
+		if op.LoRA != nil {
+			oa = *op.LoRA
+		} else {
+			op.R = 0
+		}
 	}
 	var a3, u3 [3]cu.DevicePtr
 	copy(a3[:], nn.A)
 	copy(u3[:], nn.U)
 	r2, n2 := int32(nn.R), int32(len(nn.A))
-	blocks, z, shared, err := mlpGrid(d, f, blocks)
+	blocks, sp, err := mlpGrid(d, f, op.In, blocks)
 	if err != nil {
 		return err
 	}
@@ -89,26 +121,32 @@ func DecodeMLP(x, ya, wn cu.DevicePtr, eps float32, gate, up, down NF4Weights, o
 		return err
 	}
 	var ad MLPAdapters
-	if lora != nil {
-		ad = *lora
+	if opt.LoRA != nil {
+		ad = *opt.LoRA
 	}
-	floats, counters := mlpScratch(d, z, ad.R)
-	r32, d32, f32, z32, rank := int32(rows), int32(d), int32(f), int32(z), int32(ad.R)
+	floats, counters := mlpScratch(d, sp, ad.R, op.R)
+	r32, d32, f32, z32, rank := int32(rows), int32(d), int32(f), int32(sp.z), int32(ad.R)
+	ro, nh, zo := int32(op.R), int32(op.In), int32(sp.zo)
 	return splitK.with("DecodeMLP", floats, counters, func(ws, cnt cu.DevicePtr) error {
 		args := []any{&x, &ya, &wn, &eps, &out.XO, &out.H}
-		for _, m := range []*NF4Weights{&gate, &up, &down} {
+		mat := func(m *NF4Weights) {
 			args = append(args, &m.Packed, &m.Scales.Absmax, &m.Scales.Q, &m.Scales.Code, &m.Scales.Absmax2, &m.Scales.Offset)
+		}
+		for _, m := range []*NF4Weights{&gate, &up, &down} {
+			mat(m)
 		}
 		args = append(args, &out.G, &out.U, &out.Act, &out.Y, &r32, &d32, &f32, &z32, &ws, &cnt, &bar)
 		for _, a := range []*Adapter{&ad.Gate, &ad.Up, &ad.Down} {
 			args = append(args, &a.A, &a.B, &a.Scale)
 		}
-		args = append(args, &rank, &nn.W, &nn.XO, &nn.H, &a3[0], &a3[1], &a3[2], &u3[0], &u3[1], &u3[2], &r2, &n2)
+		args = append(args, &rank, &nn.W, &nn.XO, &nn.H, &a3[0], &a3[1], &a3[2], &u3[0], &u3[1], &u3[2], &r2, &n2, &op.Attn)
+		mat(&op.W)
+		args = append(args, &oa.A, &oa.B, &oa.Scale, &ro, &nh, &zo)
 		ptrs := make([]unsafe.Pointer, len(args))
 		for i, a := range args {
 			ptrs[i] = p(a)
 		}
-		return launchCooperative("decode_mlp_n8", blocks, 128, shared, ptrs...)
+		return launchCooperative("decode_mlp_n8", blocks, 128, shared(sp), ptrs...)
 	})
 }
 
@@ -153,50 +191,77 @@ func checkNextNorm(n *NextNorm, src cu.DevicePtr) error {
 	return nil
 }
 
+// checkOProj refuses an OProj decode_mlp_n8 cannot apply (ya: where it writes).
+func checkOProj(o *OProj, ya cu.DevicePtr) error {
+	switch {
+	case ya == 0 || o.Attn == 0 || o.W.Packed == 0:
+		return fmt.Errorf("cuda: DecodeMLP: the o projection needs its input, its NF4 weight and ya to write")
+	case o.In < 64 || o.In%64 != 0:
+		return fmt.Errorf("cuda: DecodeMLP: the o projection's input size must be a multiple of 64, got %d", o.In)
+	case o.LoRA != nil && (o.R < 1 || o.R > maxMLPRank || o.LoRA.A == 0 || o.LoRA.B == 0):
+		return fmt.Errorf("cuda: DecodeMLP: the o projection's adapter needs A, B and a rank of 1 to %d, got %d", maxMLPRank, o.R)
+	}
+	return nil
+}
+
 // maxMLPRank bounds DecodeMLP's rank (its LoRA scratch is [Z + 3][8][r] floats).
 const maxMLPRank = 256
 
 // mlpGrid resolves DecodeMLP's grid (blocks 0: the most that fit on the card at once, 3 per SM
 // at decode_mlp_n8's 168 registers: one per SM leaves 4 warps per SM to keep the weights' loads in
-// flight) and checks that it can be co-resident; z and shared as mlpSplit.
-func mlpGrid(d, f, blocks int) (n, z, shared int, err error) {
+// flight) and checks that it can be co-resident; nh: the o projection's inputs (0: none).
+func mlpGrid(d, f, nh, blocks int) (int, mlpSplits, error) {
 	// With blocks 0 the occupancy is asked at one block per SM's staging, which only shrinks
-	// as the grid grows (more splits of F), so the grid it allows stays resident.
-	_, shared = mlpSplit(d, f, cmp.Or(blocks, multiprocessors()))
-	if shared > 48<<10 {
-		return 0, 0, 0, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d stage %d bytes of shared memory per block, more than 48 KiB", d, f, shared)
+	// as the grid grows (more splits of F and NH), so the grid it allows stays resident.
+	sp := mlpSplit(d, f, nh, cmp.Or(blocks, multiprocessors()))
+	if shared(sp) > 48<<10 {
+		return 0, sp, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d stage %d bytes of shared memory per block, more than 48 KiB", d, f, shared(sp))
 	}
-	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared)
+	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared(sp))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, sp, err
 	}
 	if blocks == 0 {
 		blocks = most
 	}
 	if blocks > most {
-		return 0, 0, 0, fmt.Errorf("cuda: DecodeMLP: %d blocks cannot all be resident at once (at most %d with %d bytes of shared memory each)", blocks, most, shared)
+		return 0, sp, fmt.Errorf("cuda: DecodeMLP: %d blocks cannot all be resident at once (at most %d with %d bytes of shared memory each)", blocks, most, shared(sp))
 	}
-	z, shared = mlpSplit(d, f, blocks)
-	return blocks, z, shared, nil
+	return blocks, mlpSplit(d, f, nh, blocks), nil
 }
 
-// mlpSplit is DecodeMLP's split of F for the down matmul, about one task per block (groups of 64
-// outputs × splits), and the dynamic shared memory the staged rows take (decode_mlp.cu's header).
-func mlpSplit(d, f, blocks int) (z, shared int) {
-	groups, chunks2 := (d+63)/64, (f+127)/128
-	z = max(1, min(blocks/groups, chunks2))
-	per2 := (chunks2 + z - 1) / z
-	z = (chunks2 + per2 - 1) / per2
-	stride := 16*max((d+127)/128, per2) + 1
-	return z, 8 * stride * 16
+// mlpSplits are DecodeMLP's splits for a grid: z of F for the down matmul and zo of NH for the o
+// projection (about one task per block: groups of 64 outputs × splits), and the staged row's
+// width, stride uint4 (decode_mlp.cu's header).
+type mlpSplits struct{ z, zo, stride int }
+
+// mlpSplit is DecodeMLP's splits on blocks blocks (nh: the o projection's inputs, 0: none).
+func mlpSplit(d, f, nh, blocks int) mlpSplits {
+	groups := (d + 63) / 64
+	split := func(chunks int) (z, per int) {
+		z = max(1, min(blocks/groups, chunks))
+		per = (chunks + z - 1) / z
+		return (chunks + per - 1) / per, per
+	}
+	z, per2 := split((f + 127) / 128)
+	zo, perO := 1, 0
+	if nh > 0 {
+		zo, perO = split((nh + 127) / 128)
+	}
+	return mlpSplits{z: z, zo: zo, stride: 16*max((d+127)/128, per2, perO) + 1}
 }
 
-// mlpScratch is DecodeMLP's scratch for z splits and adapters of rank r (0: none): the down
-// matmul's split-K partials [tiles][z][4][32] float32 (a warp tile per 16 of the d outputs), then
-// the LoRA down-projections' pu [z][8][r] and lu [3][8][r]; a counter per tile.
-func mlpScratch(d, z, r int) (floats, counters int) {
+// shared is the dynamic shared memory the staged rows take: 8 rows of stride uint4.
+func shared(sp mlpSplits) int { return 8 * sp.stride * 16 }
+
+// mlpScratch is DecodeMLP's scratch for its splits, adapters of rank r (0: none) and an o adapter
+// of rank ro: the down matmul's split-K partials [tiles][z][4][32] float32 (a warp tile per 16 of
+// the d outputs), the LoRA down-projections' pu [z][8][r] and lu [3][8][r], the o projection's
+// partials [tiles][zo][4][32] and its down-projection [8][ro]; a counter per tile for each of the
+// two matmuls.
+func mlpScratch(d int, sp mlpSplits, r, ro int) (floats, counters int) {
 	tiles := (d + 63) / 64 * 4
-	return tiles*z*32*4 + (z+3)*8*r, tiles
+	return tiles*sp.z*32*4 + (sp.z+3)*8*r + tiles*sp.zo*32*4 + 8*ro, 2 * tiles
 }
 
 // gridBarrierState is the cooperative kernels' state for the launches on the package's stream,
@@ -232,13 +297,14 @@ func gridBarrierState() (cu.DevicePtr, error) {
 }
 
 // reserveDecodeMLP sets up what DecodeMLP needs before a graph capture (which may not allocate)
-// for adapters of rank r (0: none): its scratch and the grid barrier's state.
-func reserveDecodeMLP(d, f, blocks, r int) error {
-	_, z, _, err := mlpGrid(d, f, blocks)
+// for adapters of rank r, an o projection of nh inputs and an o adapter of rank ro (0: none): its
+// scratch and the grid barrier's state.
+func reserveDecodeMLP(d, f, nh, blocks, r, ro int) error {
+	_, sp, err := mlpGrid(d, f, nh, blocks)
 	if err != nil {
 		return err
 	}
-	if err := splitK.reserve(mlpScratch(d, z, r)); err != nil {
+	if err := splitK.reserve(mlpScratch(d, sp, r, ro)); err != nil {
 		return err
 	}
 	_, err = gridBarrierState()

@@ -53,22 +53,26 @@ func newMLPAdapters(t testing.TB, be compute.Backend, rng *rand.Rand, D, F, r in
 // with other adapters, on the one barrier state: the LoRA flag one launch leaves must not let the
 // next one's epilogues read the earlier down-projections. With the next norm (NextNorm: q/k/v
 // adapters of rank 16, or none as the final norm), its xo, h and down-projections must be
-// ResidualRMSNormLoRA's (ResidualRMSNorm's) bits on the fused kernel's own xo and y.
+// ResidualRMSNormLoRA's (ResidualRMSNorm's) bits on the fused kernel's own xo and y. With the o
+// projection first (OProj, with an adapter of rank 16 or none), ya must be LoRADown + NF4GEMV's
+// within rounding, and the rest is checked on the fused kernel's ya.
 func TestDecodeMLP(t *testing.T) {
 	be := xlaBackend(t)
 	rng := freshRNG(21)
-	for _, c := range []struct{ rows, d, f, blocks, r, next int }{ // next: the next norm's adapters (-1: no next norm)
-		{8, 1536, 8960, 0, 0, -1},  // as many blocks as fit at once
-		{3, 1536, 8960, -1, 0, -1}, // one per SM
-		{8, 512, 1344, 7, 0, -1},   // fewer blocks than tasks; F not a multiple of 128
-		{8, 1536, 8960, 0, 16, -1}, // the 1.5B GRPO step's decode
-		{8, 1536, 8960, -1, 16, 3}, // … with the next layer's input norm and its q/k/v adapters
-		{5, 512, 1344, 7, 5, 0},    // the final norm
+	for _, c := range []struct{ rows, d, f, blocks, r, next, o int }{ // next: the next norm's adapters, o: the o adapter's rank (-1: none)
+		{8, 1536, 8960, 0, 0, -1, -1},  // as many blocks as fit at once
+		{3, 1536, 8960, -1, 0, -1, -1}, // one per SM
+		{8, 512, 1344, 7, 0, -1, -1},   // fewer blocks than tasks; F not a multiple of 128
+		{8, 1536, 8960, 0, 16, -1, -1}, // the 1.5B GRPO step's decode
+		{8, 1536, 8960, -1, 16, 3, -1}, // … with the next layer's input norm and its q/k/v adapters
+		{5, 512, 1344, 7, 5, 0, -1},    // the final norm
+		{8, 1536, 8960, 0, 16, 3, 16},  // the o projection first, with its adapter
+		{3, 512, 1344, 7, 0, -1, 0},    // … without, fewer blocks than tasks
 	} {
 		if c.blocks < 0 {
 			c.blocks = multiprocessors()
 		}
-		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d/r=%d/next=%d", c.rows, c.d, c.f, c.blocks, c.r, c.next), func(t *testing.T) {
+		t.Run(fmt.Sprintf("rows=%d/d=%d/f=%d/blocks=%d/r=%d/next=%d/o=%d", c.rows, c.d, c.f, c.blocks, c.r, c.next, c.o), func(t *testing.T) {
 			B, D, F, r := c.rows, c.d, c.f, c.r
 			gate, up, down := newMLPWeights(t, be, rng, D, F)
 			_, xh := randBF16(rng, B*D, 1)
@@ -76,7 +80,7 @@ func TestDecodeMLP(t *testing.T) {
 			_, wh := randBF16(rng, D, 1)
 			_, px := onDevice(t, be, xh, B, D)
 			xrT, pxr := onDevice(t, be, xh, B, D) // the reference's copy, which ResidualRMSNorm updates in place
-			_, pya := onDevice(t, be, ya, B, D)
+			yaT, pya := onDevice(t, be, ya, B, D)
 			_, pw := onDevice(t, be, wh, D)
 			launches := 1
 			if r > 0 {
@@ -107,10 +111,46 @@ func TestDecodeMLP(t *testing.T) {
 						next.A, next.U, u2T = append(next.A, pa), append(next.U, pu), append(u2T, uT)
 					}
 				}
-				if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks, lora, next); err != nil {
+				var op *OProj
+				var yoT *tensors.Tensor
+				var pattn cu.DevicePtr
+				if c.o >= 0 {
+					_, ah := randBF16(rng, B*D, 1)
+					_, pattn = onDevice(t, be, ah, B, D)
+					wo, _, _ := newMLPWeights(t, be, rng, D, D) // [D, D]
+					op = &OProj{Attn: pattn, W: wo, In: D}
+					if c.o > 0 {
+						_, pa := onDevice(t, be, randF32(rng, c.o*D, 0.05), c.o, D)
+						_, pb := onDevice(t, be, randF32(rng, D*c.o, 0.05), D, c.o)
+						op.LoRA, op.R = &Adapter{A: pa, B: pb, Scale: 0.75}, c.o
+					}
+					var pyo cu.DevicePtr
+					yoT, pyo = zerosOnDevice(t, be, dtypes.Float32, B, D) // the decoder's LoRADown + NF4GEMV on attn
+					var lo *LoRA
+					if c.o > 0 {
+						_, puo := zerosOnDevice(t, be, dtypes.Float32, B, c.o)
+						if err := LoRADown(pattn, op.LoRA.A, puo, B, D, c.o); err != nil {
+							t.Fatal(err)
+						}
+						lo = &LoRA{U: puo, B: op.LoRA.B, R: c.o, Scale: op.LoRA.Scale}
+					}
+					if err := NF4GEMV(wo.Packed, wo.Scales, pattn, pyo, B, D, D, 0, lo); err != nil {
+						t.Fatal(err)
+					}
+					syncT(t)
+				}
+				if err := DecodeMLP(px, pya, pw, eps, gate, up, down, MLPBuffers{XO: pxo, H: ph, G: pg, U: pu, Act: pact, Y: py}, B, D, F, c.blocks, MLPOptions{LoRA: lora, Next: next, O: op}); err != nil {
 					t.Fatal(err)
 				}
 				syncT(t)
+				if op != nil { // ya is now the fused kernel's o projection, which the checks below take as their residual
+					yo := readDevice[float32](yoT)
+					m := 0.0
+					for _, v := range yo {
+						m = math.Max(m, math.Abs(float64(v)))
+					}
+					near(t, fmt.Sprintf("launch %d: o projection", launch), readDevice[float32](yaT), yo, func(int) float64 { return 1e-4*m + 1e-6 })
+				}
 				if next != nil { // the norm kernels on the fused kernel's xo and y
 					xn2T, pxn2 := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
 					hn2T, phn2 := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
@@ -207,7 +247,8 @@ func TestDecodeMLP(t *testing.T) {
 // launches per layer (norm, gate/up, SwiGLU, down) against one DecodeMLP launch per layer, with as
 // many blocks as fit at once and with one per SM; without adapters, and with rank-16 adapters on
 // all three projections (the decoder's LoRA launches against DecodeMLP's), then also with the
-// norm that follows (ResidualRMSNormLoRA with q/k/v adapters, against DecodeMLP's NextNorm).
+// norm that follows (ResidualRMSNormLoRA with q/k/v adapters, against DecodeMLP's NextNorm), then
+// also with the o projection before (LoRADown + NF4GEMV, against DecodeMLP's OProj).
 func BenchmarkDecodeMLP(b *testing.B) {
 	be := xlaBackend(b)
 	rng := rand.New(rand.NewPCG(1, 5))
@@ -232,10 +273,11 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		}
 		return NF4Weights{Packed: packed, Scales: NF4Scales{Absmax: absmax}}
 	}
-	type layer struct{ gate, up, down NF4Weights }
+	o0, _, _ := newMLPWeights(b, be, rng, D, D) // the o projection [D, D]
+	type layer struct{ gate, up, down, o NF4Weights }
 	ls := make([]layer, layers)
 	for l := range ls {
-		ls[l] = layer{copyOf(g0, F*D), copyOf(u0, F*D), copyOf(d0, D*F)}
+		ls[l] = layer{copyOf(g0, F*D), copyOf(u0, F*D), copyOf(d0, D*F), copyOf(o0, D*D)}
 	}
 	_, xh := randBF16(rng, B*D, 0.01)
 	_, px := onDevice(b, be, xh, B, D)
@@ -260,7 +302,7 @@ func BenchmarkDecodeMLP(b *testing.B) {
 	_, puu := zerosOnDevice(b, be, dtypes.Float32, B, r)
 	_, pud := zerosOnDevice(b, be, dtypes.Float32, B, r)
 	for _, blocks := range []int{0, multiprocessors()} {
-		if err := reserveDecodeMLP(D, F, blocks, r); err != nil {
+		if err := reserveDecodeMLP(D, F, D, blocks, r, r); err != nil { // the largest scratch: with the o projection
 			b.Fatal(err)
 		}
 	}
@@ -322,10 +364,36 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		}
 		return nil
 	}
-	fused := func(blocks int, ad *MLPAdapters, nn *NextNorm) func() error {
+	// With the o projection before (its LoRA down-projection and NF4 matmul on the attention's
+	// output, as the decoder launches them), against DecodeMLP's phase O.
+	_, ah := randBF16(rng, B*D, 1)
+	_, pattn := onDevice(b, be, ah, B, D)
+	oa := &Adapter{Scale: 2}
+	_, oa.A = onDevice(b, be, randF32(rng, r*D, 0.05), r, D)
+	_, oa.B = onDevice(b, be, randF32(rng, D*r, 0.05), D, r)
+	_, puo := zerosOnDevice(b, be, dtypes.Float32, B, r)
+	if err := reserveMatmul(B, D, D, true); err != nil {
+		b.Fatal(err)
+	}
+	chainO := func() error {
+		for _, l := range ls {
+			if err := LoRADown(pattn, oa.A, puo, B, D, r); err != nil {
+				return err
+			}
+			if err := NF4GEMV(l.o.Packed, l.o.Scales, pattn, pya, B, D, D, 0, &LoRA{U: puo, B: oa.B, R: r, Scale: oa.Scale}); err != nil {
+				return err
+			}
+		}
+		return chainNorm()
+	}
+	fused := func(blocks int, ad *MLPAdapters, nn *NextNorm, withO bool) func() error {
 		return func() error {
 			for _, l := range ls {
-				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks, ad, nn); err != nil {
+				var op *OProj
+				if withO {
+					op = &OProj{Attn: pattn, W: l.o, In: D, LoRA: oa, R: r}
+				}
+				if err := DecodeMLP(px, pya, pw, 1e-6, l.gate, l.up, l.down, MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}, B, D, F, blocks, MLPOptions{LoRA: ad, Next: nn, O: op}); err != nil {
 					return err
 				}
 			}
@@ -339,9 +407,10 @@ func BenchmarkDecodeMLP(b *testing.B) {
 		name   string
 		record func() error
 	}{
-		{"r=0/launches", chain}, {"r=0/fused/blocks=max", fused(0, nil, nil)}, {fmt.Sprintf("r=0/fused/blocks=%d", sms), fused(sms, nil, nil)},
-		{"r=16/launches", chainLoRA}, {"r=16/fused/blocks=max", fused(0, lora, nil)}, {fmt.Sprintf("r=16/fused/blocks=%d", sms), fused(sms, lora, nil)},
-		{"r=16+norm/launches", chainNorm}, {"r=16+norm/fused/blocks=max", fused(0, lora, next)},
+		{"r=0/launches", chain}, {"r=0/fused/blocks=max", fused(0, nil, nil, false)}, {fmt.Sprintf("r=0/fused/blocks=%d", sms), fused(sms, nil, nil, false)},
+		{"r=16/launches", chainLoRA}, {"r=16/fused/blocks=max", fused(0, lora, nil, false)}, {fmt.Sprintf("r=16/fused/blocks=%d", sms), fused(sms, lora, nil, false)},
+		{"r=16+norm/launches", chainNorm}, {"r=16+norm/fused/blocks=max", fused(0, lora, next, false)},
+		{"r=16+norm+o/launches", chainO}, {"r=16+norm+o/fused/blocks=max", fused(0, lora, next, true)},
 	} {
 		b.Run(form.name, func(b *testing.B) {
 			g, err := capture(s, form.record)

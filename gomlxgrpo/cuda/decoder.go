@@ -331,11 +331,14 @@ func (d *Decoder) reserve() error {
 	for i := range d.layers {
 		l := &d.layers[i]
 		if ad, ok := d.fusedMLP(l); ok {
-			r := 0
+			r, nh, ro := 0, 0, 0
 			if ad != nil {
 				r = ad.R
 			}
-			if err := reserveDecodeMLP(c.HiddenSize, c.IntermediateSize, 0, r); err != nil {
+			if o := d.fusedO(l); o != nil {
+				nh, ro = o.In, o.R
+			}
+			if err := reserveDecodeMLP(c.HiddenSize, c.IntermediateSize, nh, 0, r, ro); err != nil {
 				return err
 			}
 		}
@@ -378,8 +381,8 @@ func (d *Decoder) grouped(ls []*linearPtrs) bool {
 
 // decodeMLPMode is GOMLXGRPO_DECODE_MLP (read when a step is recorded): "mlp" runs each layer's MLP
 // half (the post-attention norm, gate/up, SwiGLU, down) as one DecodeMLP launch, "fused" also the
-// norm after it; anything else keeps the decoder's launches (the default until the persistent
-// kernel wins on a card, bench/RESULTS.md).
+// norm after it, "fused+o" also the o projection before it; anything else keeps the decoder's
+// launches (the default until the persistent kernel wins on a card, bench/RESULTS.md).
 func decodeMLPMode() string { return os.Getenv("GOMLXGRPO_DECODE_MLP") }
 
 // fusedMLP reports whether the layer's MLP half runs as one DecodeMLP launch, with its adapters
@@ -388,7 +391,7 @@ func decodeMLPMode() string { return os.Getenv("GOMLXGRPO_DECODE_MLP") }
 // none.
 func (d *Decoder) fusedMLP(l *layerPtrs) (*MLPAdapters, bool) {
 	c := d.m.Config
-	if mode := decodeMLPMode(); mode != "mlp" && mode != "fused" || l.fused || d.B > 8 || c.HiddenSize%64 != 0 || c.IntermediateSize%64 != 0 {
+	if mode := decodeMLPMode(); mode != "mlp" && mode != "fused" && mode != "fused+o" || l.fused || d.B > 8 || c.HiddenSize%64 != 0 || c.IntermediateSize%64 != 0 {
 		return nil, false
 	}
 	ls := []*linearPtrs{&l.gate, &l.up, &l.dn}
@@ -402,6 +405,24 @@ func (d *Decoder) fusedMLP(l *layerPtrs) (*MLPAdapters, bool) {
 	}
 	ad := func(lin *linearPtrs) Adapter { return Adapter{A: lin.a, B: lin.b, Scale: lin.scale} }
 	return &MLPAdapters{Gate: ad(&l.gate), Up: ad(&l.up), Down: ad(&l.dn), R: l.gate.r}, true
+}
+
+// fusedO is the o projection for DecodeMLP's phase O (nil: the decoder launches it): with
+// decodeMLPMode "fused+o" on a layer whose MLP fusedMLP takes, an NF4 o without bias of inputs a
+// multiple of 64, with or without an adapter. Its output goes to "y", where the MLP reads it.
+func (d *Decoder) fusedO(l *layerPtrs) *OProj {
+	if _, ok := d.fusedMLP(l); !ok || decodeMLPMode() != "fused+o" {
+		return nil
+	}
+	o := &l.o
+	if o.packed == 0 || o.bias != 0 || o.in%64 != 0 {
+		return nil
+	}
+	op := &OProj{Attn: d.buf["attn"], W: o.nf4(), In: o.in}
+	if o.r > 0 {
+		op.LoRA, op.R = &Adapter{A: o.a, B: o.b, Scale: o.scale}, o.r
+	}
+	return op
 }
 
 // nf4 is the projection's NF4 weights for DecodeMLP.
@@ -626,12 +647,15 @@ func (d *Decoder) record() error {
 			run(RopeCache(b["q"], b["k"], b["v"], b["pos"], b["invFreq"], b["qbf"], kc, vc, B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], 0, 0))
 		}
 		run(AttentionDecode(b["qbf"], kc, vc, b["valid"], b["attn"], B, c.NumHeads, c.NumKVHeads, H, d.S, b["widx"], d.shared))
-		run(d.gemv(&l.o, b["attn"], b["y"]))
 		next, inputs := d.finalNorm, []*linearPtrs(nil) // the norm that follows this residual add: the next layer's input norm, or the final one
 		if i+1 < len(d.layers) {
 			next, inputs = d.layers[i+1].inNorm, d.layers[i+1].attnInputs()
 		}
 		ad, fused := d.fusedMLP(&l)
+		op := d.fusedO(&l)
+		if op == nil {
+			run(d.gemv(&l.o, b["attn"], b["y"]))
+		}
 		if !fused {
 			run(d.mlp(&x, &l))
 			pre, e = d.norm(&x, b["y"], next, inputs)
@@ -645,7 +669,7 @@ func (d *Decoder) record() error {
 			xo = b["x2"]
 		}
 		var nn *NextNorm
-		if decodeMLPMode() == "fused" {
+		if mode := decodeMLPMode(); mode == "fused" || mode == "fused+o" {
 			nn = &NextNorm{W: next, XO: x, H: b["h"]}
 			if pre = d.fuseDown(inputs, D); pre {
 				for j, in := range inputs {
@@ -655,7 +679,7 @@ func (d *Decoder) record() error {
 			}
 		}
 		run(DecodeMLP(x, b["y"], l.postNorm, float32(c.RMSNormEps), l.gate.nf4(), l.up.nf4(), l.dn.nf4(),
-			MLPBuffers{XO: xo, G: b["g"], U: b["u"], Y: b["y2"]}, B, D, F, 0, ad, nn))
+			MLPBuffers{XO: xo, G: b["g"], U: b["u"], Y: b["y2"]}, B, D, F, 0, MLPOptions{LoRA: ad, Next: nn, O: op}))
 		if nn == nil {
 			x = xo
 			pre, e = d.norm(&x, b["y2"], next, inputs)

@@ -266,8 +266,8 @@ func writeMLPCheckpoint(t *testing.T, dir string, arch hf.Architecture) {
 
 // TestDecoderFusedMLP is TestDecoderMatchesGoMLX's checks (checkDecoder: the GoMLX path's greedy
 // tokens and log-probs, the graph against direct and dependent launches, ...) with every layer's
-// MLP half in one DecodeMLP launch (GOMLXGRPO_DECODE_MLP=mlp, and =fused: with the norm after
-// it), on random Llama and Qwen2 checkpoints whose MLP it takes, NF4 with and without double
+// MLP half in one DecodeMLP launch (GOMLXGRPO_DECODE_MLP=mlp, =fused: with the norm after it,
+// and =fused+o: with the o projection before it too), on random Llama and Qwen2 checkpoints whose MLP it takes, NF4 with and without double
 // quantization, LoRA r=8 on all projections with non-zero B. It first checks that the decoder
 // does take the fused path there.
 func TestDecoderFusedMLP(t *testing.T) {
@@ -275,7 +275,7 @@ func TestDecoderFusedMLP(t *testing.T) {
 	for _, arch := range []hf.Architecture{hf.Llama, hf.Qwen2} {
 		dir := t.TempDir()
 		writeMLPCheckpoint(t, dir, arch)
-		for _, c := range []struct{ mode, quant string }{{"mlp", "nf4"}, {"fused", "nf4"}, {"fused", "nf4+double-quant"}} {
+		for _, c := range []struct{ mode, quant string }{{"mlp", "nf4"}, {"fused", "nf4"}, {"fused+o", "nf4"}, {"fused+o", "nf4+double-quant"}} {
 			mode, quant := c.mode, c.quant
 			t.Run(string(arch)+"/"+mode+"/"+quant, func(t *testing.T) {
 				t.Setenv("GOMLXGRPO_DECODE_MLP", mode)
@@ -307,6 +307,9 @@ func TestDecoderFusedMLP(t *testing.T) {
 				for i := range d.layers {
 					if a, ok := d.fusedMLP(&d.layers[i]); !ok || a == nil || a.R != 8 {
 						t.Fatalf("layer %d: the decoder does not take DecodeMLP with rank-8 adapters (%v, %v)", i, a, ok)
+					}
+					if o := d.fusedO(&d.layers[i]); (o != nil) != (mode == "fused+o") || o != nil && o.R != 8 {
+						t.Fatalf("layer %d, %s: the decoder's o projection in DecodeMLP is %+v", i, mode, o)
 					}
 				}
 				gen, err := sample.NewGenerator(m)

@@ -36,7 +36,8 @@ void grid_chain_u32(unsigned*, unsigned*, int, int, unsigned*);
 #define MLP_MAT_DECL const unsigned*, const float*, const unsigned char*, const float*, const float*, float
 void decode_mlp_n8(const u16*, const float*, const u16*, float, u16*, u16*, MLP_MAT_DECL, MLP_MAT_DECL, MLP_MAT_DECL, float*, float*, u16*, float*, int, int, int, int, float*, unsigned*, unsigned*,
                    const float*, const float*, float, const float*, const float*, float, const float*, const float*, float, int,
-                   const u16*, u16*, u16*, const float*, const float*, const float*, float*, float*, float*, int, int);
+                   const u16*, u16*, u16*, const float*, const float*, const float*, float*, float*, float*, int, int,
+                   const u16*, MLP_MAT_DECL, const float*, const float*, float, int, int, int);
 void grid_barrier_loop(unsigned*, int);
 void nf4_dequant_bf16(const unsigned*, const float*, u16*, long long);
 void nf4_gemv_lora(const unsigned*, const float*, const unsigned char*, const float*, const float*, float, const u16*, float*, int, int, int, const u16*, const float*, const float*, int, float);
@@ -880,21 +881,29 @@ static T* emuShared(size_t n) {
 // let the second's epilogues read the first's down-projections. With adapters, u_g and u_u must be
 // residual_rmsnorm_lora_bf16's bits. With next (phase 3: the norm after this residual add, feeding
 // n2 adapters of rank r2), xo2, h2 and the u2 must be residual_rmsnorm_lora_bf16's bits (or
-// residual_rmsnorm_bf16's, n2 = 0) on the kernel's own y, and its counts back at 0.
-static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq, int r = 0, bool next = false, int n2 = 0, int r2 = 0) {
-  MMAWeights wg(F, D, dq), wu(F, D, dq), wd(D, F, dq);
-  std::vector<u16> x(B * D), wn(D);
-  std::vector<float> ya(B * D);
+// residual_rmsnorm_bf16's, n2 = 0) on the kernel's own y, and its counts back at 0. With NH > 0
+// (phase O: ya computed first as attn·W_oᵀ, with an adapter of rank ro, over Zo splits of NH),
+// ya must be the double-precision product within rounding; the rest is checked on that ya.
+static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool residual, bool dq, int r = 0, bool next = false, int n2 = 0, int r2 = 0,
+                          int NH = 0, int Zo = 1, int ro = 0) {
+  MMAWeights wg(F, D, dq), wu(F, D, dq), wd(D, F, dq), wo(D, std::max(NH, 64), dq);
+  std::vector<u16> x(B * D), wn(D), attn(B * std::max(NH, 1));
+  float* yav = emuShared<float>(B * D);  // ya: an input, or phase O's output
   for (auto& v : x) v = tobf(gauss(1));
-  for (auto& v : ya) v = gauss(1);
+  for (int i = 0; i < B * D; i++) yav[i] = gauss(1);
   for (auto& v : wn) v = tobf(1 + gauss(0.1));
-  const float eps = 1e-6f, sg = 0.5f, su = 2.f, sd = 1.25f;
+  for (auto& v : attn) v = tobf(gauss(1));
+  std::vector<float> Ao(std::max(ro, 1) * std::max(NH, 1)), Bo(D * std::max(ro, 1));
+  for (auto& v : Ao) v = gauss(0.05);
+  for (auto& v : Bo) v = gauss(0.05);
+  const float eps = 1e-6f, sg = 0.5f, su = 2.f, sd = 1.25f, so = 0.75f;
   const int chunks1 = (D + 127) / 128, chunks2 = (F + 127) / 128, per2 = (chunks2 + Z - 1) / Z;
-  const int stride = 16 * std::max(chunks1, per2) + 1, groups = (D + 63) / 64;
+  const int chunksO = (NH + 127) / 128, perO = NH > 0 ? (chunksO + Zo - 1) / Zo : 0;
+  const int stride = 16 * std::max({chunks1, per2, perO}) + 1, groups = (D + 63) / 64;
   u16 *xo = emuShared<u16>(B * D), *h = emuShared<u16>(B * D), *act = emuShared<u16>(B * F);
   float *g = emuShared<float>(B * F), *u = emuShared<float>(B * F), *y = emuShared<float>(B * D);
-  float* ws = emuShared<float>((size_t)groups * 4 * Z * 32 * 4 + (Z + 3) * 8 * r);
-  unsigned *cnt = emuShared<unsigned>(groups * 4), *bar = emuShared<unsigned>(8);
+  float* ws = emuShared<float>((size_t)groups * 4 * Z * 32 * 4 + (Z + 3) * 8 * r + (size_t)groups * 4 * Zo * 32 * 4 + 8 * ro);
+  unsigned *cnt = emuShared<unsigned>(groups * 8), *bar = emuShared<unsigned>(8);
   std::vector<float> Ag(r * D), Bg(F * r), Au(r * D), Bu(F * r), Ad(r * F), Bd(D * r);
   std::vector<u16> wn2(D);
   for (auto& v : wn2) v = tobf(1 + gauss(0.1));
@@ -913,11 +922,34 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
     const unsigned gen = bar[1];
 #define MLP_MAT(w) (const unsigned*)w.q.packed.data(), dq ? nullptr : w.q.absmax.data(), w.d.aq.data(), w.d.code2.data(), w.d.absmax2.data(), w.d.offset
     CHECK(emuLaunchConcurrent({blocks}, 128, 8 * stride * 16, [&] {
-            decode_mlp_n8(x.data(), residual ? ya.data() : nullptr, wn.data(), eps, xo, h, MLP_MAT(wg), MLP_MAT(wu), MLP_MAT(wd), g, u, act, y, B, D, F, Z, ws, cnt, bar,
+            decode_mlp_n8(x.data(), residual ? yav : nullptr, wn.data(), eps, xo, h, MLP_MAT(wg), MLP_MAT(wu), MLP_MAT(wd), g, u, act, y, B, D, F, Z, ws, cnt, bar,
                           Ag.data(), Bg.data(), sg, Au.data(), Bu.data(), su, Ad.data(), Bd.data(), sd, r,
-                          next ? wn2.data() : nullptr, xo2, h2, A2[0].data(), A2[1].data(), A2[2].data(), u2[0], u2[1], u2[2], r2, n2);
+                          next ? wn2.data() : nullptr, xo2, h2, A2[0].data(), A2[1].data(), A2[2].data(), u2[0], u2[1], u2[2], r2, n2,
+                          NH > 0 ? attn.data() : nullptr, MLP_MAT(wo), Ao.data(), Bo.data(), so, ro, NH, Zo);
           }), "a block's process failed");
 #undef MLP_MAT
+    if (NH > 0) {  // phase O against double precision
+      for (int b = 0; b < B; b++)
+        for (int o = 0; o < D; o++) {
+          double ref = 0, mag = 0;
+          for (int k = 0; k < NH; k++) {
+            const double p = double(fbf(attn[b * NH + k])) * wo.wf[(size_t)o * NH + k];
+            ref += p, mag += std::fabs(p);
+          }
+          for (int j = 0; j < ro; j++) {
+            double uj = 0, um = 0;
+            for (int k = 0; k < NH; k++) {
+              const double p = double(fbf(attn[b * NH + k])) * Ao[(size_t)j * NH + k];
+              uj += p, um += std::fabs(p);
+            }
+            ref += so * uj * Bo[(size_t)o * ro + j], mag += std::fabs(so) * um * std::fabs(Bo[(size_t)o * ro + j]);
+          }
+          CHECK(std::fabs(yav[b * D + o] - ref) <= 1e-5 * mag + 1e-6, "decode_mlp phase O ya[%d,%d] %g want %g", b, o, yav[b * D + o], ref);
+        }
+      for (int i = groups * 4; i < groups * 8; i++) CHECK(cnt[i] == 0, "decode_mlp phase O split-K counter %d left at %u", i - groups * 4, cnt[i]);
+      CHECK(bar[7] == 0, "decode_mlp phase O LoRA count left at %u", bar[7]);
+    }
+    const std::vector<float> ya(yav, yav + B * D);
     // The norm: residual_rmsnorm_bf16 (or rmsnorm_bf16) on a copy.
     std::vector<u16> xr = x, hr(B * D);
     if (residual)
@@ -970,7 +1002,8 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
         CHECK(std::fabs(y[b * D + o] - ry) <= 1e-5 * mag + 1e-6, "decode_mlp y[%d,%d] %g want %g (r=%d, launch %d)", b, o, y[b * D + o], ry, r, launch);
       }
     for (int i = 0; i < groups * 4; i++) CHECK(cnt[i] == 0, "decode_mlp split-K counter %d left at %u", i, cnt[i]);
-    CHECK(bar[0] == 0 && bar[1] == gen + 1 && bar[2] == 0 && bar[3] == 0, "decode_mlp barrier state (%u, %u, %u, %u), want (0, %u, 0, 0)", bar[0], bar[1], bar[2], bar[3], gen + 1);
+    const unsigned barriers = NH > 0 ? 2 : 1;
+    CHECK(bar[0] == 0 && bar[1] == gen + barriers && bar[2] == 0 && bar[3] == 0, "decode_mlp barrier state (%u, %u, %u, %u), want (0, %u, 0, 0)", bar[0], bar[1], bar[2], bar[3], gen + barriers);
     if (r > 0) CHECK(bar[4] == ~gen, "decode_mlp LoRA flag %08x, want %08x", bar[4], ~gen);
     if (r > 0) {  // u_g, u_u: the fused norm's bits
       const float* lu = ws + (size_t)groups * 4 * Z * 32 * 4 + Z * 8 * r;
@@ -1010,6 +1043,7 @@ static void testDecodeMLP(int B, int D, int F, int Z, unsigned blocks, bool resi
   }
   printf("ok decode_mlp_n8 (B=%d D=%d F=%d Z=%d blocks=%u%s%s r=%d", B, D, F, Z, blocks, residual ? " residual" : "", dq ? " double quant" : "", r);
   if (next) printf(", next norm with %d adapters of rank %d", n2, r2);
+  if (NH > 0) printf(", o projection NH=%d Zo=%d ro=%d", NH, Zo, ro);
   printf(")\n");
 }
 
@@ -1215,6 +1249,9 @@ int main() {
   testDecodeMLP(8, 320, 448, 2, 3, true, false, 4, true, 3, 4);  // the next norm with q/k/v adapters: 24 tasks on 3 blocks
   testDecodeMLP(5, 256, 384, 3, 8, false, true, 0, true, 0, 0);  // the final norm (no adapters), no residual before it
   testDecodeMLP(8, 1536, 256, 2, 4, true, false, 16, true, 2, 5); // the 1.5B hidden size; 10 outputs: a part-empty task
+  testDecodeMLP(8, 320, 448, 2, 3, true, false, 4, true, 3, 4, 384, 2, 4);  // the o projection first: NH ≠ D, 10 tasks on 3 blocks
+  testDecodeMLP(5, 256, 384, 3, 8, true, true, 0, false, 0, 0, 192, 1, 0);  // no adapters, no split of NH (a chunk past NH)
+  testDecodeMLP(6, 192, 256, 1, 4, true, false, 5, true, 1, 8, 640, 1, 5);  // NH past D, unsplit: a staged tail past D to clear; odd rank
   if (failures) {
     printf("%d FAILED\n", failures);
     return 1;
