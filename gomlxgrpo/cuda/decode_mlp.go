@@ -214,8 +214,8 @@ func mlpGrid(d, f, nh, blocks int) (int, mlpSplits, error) {
 	// With blocks 0 the occupancy is asked at one block per SM's staging, which only shrinks
 	// as the grid grows (more splits of F and NH), so the grid it allows stays resident.
 	sp := mlpSplit(d, f, nh, cmp.Or(blocks, multiprocessors()))
-	if shared(sp) > 48<<10 {
-		return 0, sp, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d stage %d bytes of shared memory per block, more than 48 KiB", d, f, shared(sp))
+	if err := mlpSharedMemory(shared(sp)); err != nil {
+		return 0, sp, fmt.Errorf("cuda: DecodeMLP: D=%d, F=%d: %w", d, f, err)
 	}
 	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared(sp))
 	if err != nil {
@@ -228,6 +228,28 @@ func mlpGrid(d, f, nh, blocks int) (int, mlpSplits, error) {
 		return 0, sp, fmt.Errorf("cuda: DecodeMLP: %d blocks cannot all be resident at once (at most %d with %d bytes of shared memory each)", blocks, most, shared(sp))
 	}
 	return blocks, mlpSplit(d, f, nh, blocks), nil
+}
+
+// mlpShared is the dynamic shared memory decode_mlp_n8 has been let take (above the default 48
+// KiB: the 8 staged rows of D = 4,096 take 64 KiB). Set before a graph capture by
+// reserveDecodeMLP, so that the capture's own launches need no new attribute.
+var mlpShared struct {
+	sync.Mutex
+	bytes int
+}
+
+// mlpSharedMemory lets decode_mlp_n8 take bytes of dynamic shared memory per block.
+func mlpSharedMemory(bytes int) error {
+	mlpShared.Lock()
+	defer mlpShared.Unlock()
+	if bytes <= max(mlpShared.bytes, 48<<10) {
+		return nil
+	}
+	if err := onContext(func() error { return allowSharedMemory("decode_mlp_n8", bytes) }); err != nil {
+		return err
+	}
+	mlpShared.bytes = bytes
+	return nil
 }
 
 // mlpSplits are DecodeMLP's splits for a grid: z of F for the down matmul and zo of NH for the o

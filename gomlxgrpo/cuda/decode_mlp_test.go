@@ -68,6 +68,7 @@ func TestDecodeMLP(t *testing.T) {
 		{5, 512, 1344, 7, 5, 0, -1},    // the final norm
 		{8, 1536, 8960, 0, 16, 3, 16},  // the o projection first, with its adapter
 		{3, 512, 1344, 7, 0, -1, 0},    // … without, fewer blocks than tasks
+		{2, 4096, 1024, 0, 16, 3, 16},  // the 8B hidden size: 64 KiB of staged rows, past the default 48
 	} {
 		if c.blocks < 0 {
 			c.blocks = multiprocessors()

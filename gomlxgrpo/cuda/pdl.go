@@ -34,6 +34,12 @@ static CUresult gg_launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz
 	cfg.numAttrs = n;
 	return cuLaunchKernelEx(&cfg, f, params, NULL);
 }
+
+// gg_max_dynamic_shared lets f take up to bytes of dynamic shared memory per block (beyond the
+// default 48 KiB: CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
+static CUresult gg_max_dynamic_shared(CUfunction f, int bytes) {
+	return cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+}
 */
 import "C"
 
@@ -98,6 +104,21 @@ func launchAttrs(fn cu.Function, grid [3]int, block, shared int, args []unsafe.P
 		return fmt.Errorf("cuLaunchKernelEx (cooperative) failed with CUresult %d", int(r))
 	case r != C.CUDA_SUCCESS:
 		return fmt.Errorf("cuLaunchKernelEx failed with CUresult %d (GOMLXGRPO_PDL=0 launches without programmatic dependent launch)", int(r))
+	}
+	return nil
+}
+
+// allowSharedMemory lets kernel name take up to bytes of dynamic shared memory per block (call on
+// the context's thread; not while a stream is being captured). Above 48 KiB a kernel must opt in;
+// the card's own limit (227 KiB on Hopper) still applies, and the driver refuses more.
+func allowSharedMemory(name string, bytes int) error {
+	fn, err := function(name)
+	if err != nil {
+		return err
+	}
+	f := *(*C.CUfunction)(unsafe.Pointer(&fn))
+	if r := C.gg_max_dynamic_shared(f, C.int(bytes)); r != C.CUDA_SUCCESS {
+		return fmt.Errorf("cuda: %s cannot take %d bytes of shared memory per block on this card (cuFuncSetAttribute: CUresult %d)", name, bytes, int(r))
 	}
 	return nil
 }
