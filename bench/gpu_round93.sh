@@ -20,7 +20,7 @@ source "$(dirname "$0")/gpu_common.sh"
 CK=/tmp/ck
 cuda_tests 40 '^TestGridBarrier$' grid
 cuda_bench 40 '^BenchmarkGridBarrier$'
-cuda_tests 90 '^TestDecodeMLP$' mlp
+cuda_tests 100 '^TestDecodeMLP(Refuses)?$' mlp
 cuda_bench 60 '^BenchmarkDecodeMLP$'
 cuda_tests 220 '^TestDecoderFusedMLP$' fused
 echo "fused tests done at ${SECONDS}s"

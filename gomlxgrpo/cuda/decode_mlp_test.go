@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -425,5 +426,55 @@ func BenchmarkDecodeMLP(b *testing.B) {
 			replay(b, s, g, b.N)
 			b.ReportMetric(time.Since(start).Seconds()/float64(b.N)/layers*1e6, "us/layer")
 		})
+	}
+}
+
+// TestDecodeMLPRefuses: what decode_mlp_n8 cannot take is refused before any launch, with an
+// error naming the problem: more than 8 rows, D or F not a multiple of 64, x + ya written over x,
+// adapters on fewer than all three projections, a next norm writing over the rows it reads or
+// with more adapters than outputs, an o projection with nowhere to write or inputs not a multiple
+// of 64, and a grid too large to be resident at once.
+func TestDecodeMLPRefuses(t *testing.T) {
+	be := xlaBackend(t)
+	rng := freshRNG(22)
+	const B, D, F = 4, 256, 512
+	gate, up, down := newMLPWeights(t, be, rng, D, F)
+	_, px := onDevice(t, be, make([]float32, B*D), B, D)
+	_, pya := zerosOnDevice(t, be, dtypes.Float32, B, D)
+	_, pw := zerosOnDevice(t, be, dtypes.BFloat16, D)
+	_, pxo := zerosOnDevice(t, be, dtypes.BFloat16, B, D)
+	_, pg := zerosOnDevice(t, be, dtypes.Float32, B, F)
+	_, pu := zerosOnDevice(t, be, dtypes.Float32, B, F)
+	_, py := zerosOnDevice(t, be, dtypes.Float32, B, D)
+	out := MLPBuffers{XO: pxo, G: pg, U: pu, Y: py}
+	lora := newMLPAdapters(t, be, rng, D, F, 4)
+	half := *lora
+	half.Down = Adapter{}
+	most, err := cooperativeBlocks("decode_mlp_n8", 128, shared(mlpSplit(D, F, 0, multiprocessors())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, want string
+		rows, d, f int
+		out        MLPBuffers
+		blocks     int
+		opt        MLPOptions
+		ya         cu.DevicePtr
+	}{
+		{"rows", "1 to 8 rows", 9, D, F, out, 0, MLPOptions{}, pya},
+		{"d", "multiples of 64", B, D + 32, F, out, 0, MLPOptions{}, pya},
+		{"aliased", "another buffer than x", B, D, F, MLPBuffers{XO: px, G: pg, U: pu, Y: py}, 0, MLPOptions{}, pya},
+		{"half adapters", "down adapter", B, D, F, out, 0, MLPOptions{LoRA: &half}, pya},
+		{"next aliased", "another buffer than the one it reads", B, D, F, out, 0, MLPOptions{Next: &NextNorm{W: pw, XO: pxo, H: pxo}}, pya},
+		{"next outputs", "as many outputs", B, D, F, out, 0, MLPOptions{Next: &NextNorm{W: pw, XO: px, H: pxo, A: []cu.DevicePtr{lora.Gate.A}, R: 4}}, pya},
+		{"o without ya", "ya to write", B, D, F, out, 0, MLPOptions{O: &OProj{Attn: px, W: gate, In: D}}, 0},
+		{"o inputs", "multiple of 64", B, D, F, out, 0, MLPOptions{O: &OProj{Attn: px, W: gate, In: 100}}, pya},
+		{"grid", "cannot all be resident", B, D, F, out, most + 1, MLPOptions{}, pya},
+	} {
+		err := DecodeMLP(px, c.ya, pw, 1e-6, gate, up, down, c.out, c.rows, c.d, c.f, c.blocks, c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error saying %q", c.name, err, c.want)
+		}
 	}
 }
