@@ -163,6 +163,21 @@ __device__ __forceinline__ void mlp_wait(const MLPUp& up, int lane) {
   __syncwarp();
 }
 
+// mlp_task sets up a warp's share of block task `task` of a split matmul (phase 2's down, phase
+// O's o projection: out outputs over in inputs): group task / Z of 64 outputs (the warp's 16 from
+// o0), split z of the chunks (begin, mine of them, per per split), its rows' pointers tl, and
+// issues the loads of its first NF4_DEPTH chunks (none for a warp past out).
+__device__ __forceinline__ void mlp_task(NF4Rows (&w)[NF4_DEPTH], MLPTile& tl, int& o0, int& z, int& begin, int& mine,
+                                         const MLPMat& m, int task, int Z, int per, int chunks, int out, int in, int warp,
+                                         int g, int t) {
+  z = task % Z;
+  o0 = 16 * (4 * (task / Z) + warp);
+  begin = z * per;
+  mine = max(0, min(chunks, begin + per) - begin);
+  tl = mlp_tile(m, min(o0, out - 1), out, in, g);
+  if (o0 < out) mlp_prefetch(w, m, tl, in, begin, mine, t);
+}
+
 // mlp_lora_up is lora_up (mma.cuh) with u read from L2 (ld_cg): the same products added in the
 // same order.
 __device__ __forceinline__ float mlp_lora_up(const float* ur, const float* __restrict__ br, int r) {
@@ -235,6 +250,36 @@ __device__ __forceinline__ unsigned short mlp_residual(const unsigned short* __r
   return yr != nullptr ? f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))) : xr[i];
 }
 
+// mlp_inv_rms returns 1/√(mean_i xo² + ε) of one row, xo = mlp_residual(xr, yr, ·), to every
+// thread, its squares added in residual_rmsnorm_bf16's order: virtual threads t and t + 128 of
+// that kernel's 256, their warps' sums, then its 8 warps' in order (red: 8 shared floats). Every
+// thread of the block calls it.
+__device__ __forceinline__ float mlp_inv_rms(const unsigned short* __restrict__ xr, const float* yr, int D, float eps, float* red) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  float s0 = 0.f, s1 = 0.f;
+  for (int i = threadIdx.x; i < D; i += 256) {
+    const float v = bf16_to_f32(mlp_residual(xr, yr, i));
+    s0 += v * v;
+  }
+  for (int i = threadIdx.x + 128; i < D; i += 256) {
+    const float v = bf16_to_f32(mlp_residual(xr, yr, i));
+    s1 += v * v;
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    s0 += __shfl_xor_sync(0xffffffff, s0, o);
+    s1 += __shfl_xor_sync(0xffffffff, s1, o);
+  }
+  if (lane == 0) red[warp] = s0, red[warp + 4] = s1;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float ss = threadIdx.x < 8 ? red[threadIdx.x] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffff, ss, o);
+    if (threadIdx.x == 0) red[0] = ss;
+  }
+  __syncthreads();
+  return 1.f / sqrtf(red[0] / D + eps);
+}
+
 // mlp_lora_down adds adapter row a [n] (zero past valid) against the n staged inputs of rows
 // 0 … 7 (xh, row b at 8·stride·b) into acc[b]: lanes take inputs lane, lane + 32, …
 __device__ __forceinline__ void mlp_lora_down(float (&acc)[8], const float* __restrict__ a, int n, int valid,
@@ -278,31 +323,9 @@ __device__ __forceinline__ void mlp_next_norm(int b, int c, const unsigned short
                                               const float* A2, float* u0, float* u1, float* u2, int r2, int n2, int D,
                                               float eps, float* red,
                                               float (&lred)[8][8]) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   xr += (long long)b * D;
   const float* yr = y + (long long)b * D;
-  float s0 = 0.f, s1 = 0.f;
-  for (int i = threadIdx.x; i < D; i += 256) {
-    const float v = bf16_to_f32(f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))));
-    s0 += v * v;
-  }
-  for (int i = threadIdx.x + 128; i < D; i += 256) {
-    const float v = bf16_to_f32(f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i)))));
-    s1 += v * v;
-  }
-  for (int o = 16; o > 0; o >>= 1) {
-    s0 += __shfl_xor_sync(0xffffffff, s0, o);
-    s1 += __shfl_xor_sync(0xffffffff, s1, o);
-  }
-  if (lane == 0) red[warp] = s0, red[warp + 4] = s1;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float ss = threadIdx.x < 8 ? red[threadIdx.x] : 0.f;
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffff, ss, o);
-    if (threadIdx.x == 0) red[0] = ss;
-  }
-  __syncthreads();
-  const float inv = 1.f / sqrtf(red[0] / D + eps);
+  const float inv = mlp_inv_rms(xr, yr, D, eps, red);
   const int j0 = 4 * c, nj = max(0, min(4, n2 * r2 - j0));
   const float* a[4];
 #pragma unroll
@@ -313,7 +336,7 @@ __device__ __forceinline__ void mlp_next_norm(int b, int c, const unsigned short
   float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
   auto pass = [&](float (&acc)[4], int first) {  // virtual thread first's elements
     for (int i = first; i < D; i += 256) {
-      const unsigned short sv = f32_to_bf16(bf16_to_f32(xr[i]) + bf16_to_f32(f32_to_bf16(ld_cg(yr + i))));
+      const unsigned short sv = mlp_residual(xr, yr, i);
       const unsigned short h = f32_to_bf16(bf16_to_f32(wn2[i]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(sv) * inv)));
       if (c == 0) {
         xo2[(long long)b * D + i] = sv;
@@ -356,14 +379,7 @@ __device__ __forceinline__ void mlp_phase_o(const unsigned short* __restrict__ a
   int task = blockIdx.x, o0 = 0, z = 0, begin = 0, mine = 0;
   NF4Rows w[NF4_DEPTH];
   MLPTile tl{};
-  auto setup = [&] {
-    z = task % Zo;
-    o0 = 16 * (4 * (task / Zo) + warp);
-    begin = z * perO;
-    mine = max(0, min(chunksO, begin + perO) - begin);
-    tl = mlp_tile(mo, min(o0, D - 1), D, NH, g);
-    if (o0 < D) mlp_prefetch(w, mo, tl, NH, begin, mine, t);
-  };
+  auto setup = [&] { mlp_task(w, tl, o0, z, begin, mine, mo, task, Zo, perO, chunksO, D, NH, warp, g, t); };
   if (task < tasks) setup();  // the first task's weights on the way during the down-projection
   for (int j = gridDim.x - 1 - blockIdx.x; j < ro; j += gridDim.x) {
     float acc[2][8] = {{0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}};
@@ -446,28 +462,7 @@ extern "C" __global__ void __launch_bounds__(128, 3)
   for (int b = 0; b < B; b++) {
     const unsigned short* xr = x + (long long)b * D;
     const float* yr = ya != nullptr ? ya + (long long)b * D : nullptr;
-    float s0 = 0.f, s1 = 0.f;
-    for (int i = threadIdx.x; i < D; i += 256) {
-      const float v = bf16_to_f32(mlp_residual(xr, yr, i));
-      s0 += v * v;
-    }
-    for (int i = threadIdx.x + 128; i < D; i += 256) {
-      const float v = bf16_to_f32(mlp_residual(xr, yr, i));
-      s1 += v * v;
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-      s0 += __shfl_xor_sync(0xffffffff, s0, o);
-      s1 += __shfl_xor_sync(0xffffffff, s1, o);
-    }
-    if (lane == 0) red[warp] = s0, red[warp + 4] = s1;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      float ss = threadIdx.x < 8 ? red[threadIdx.x] : 0.f;
-      for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffff, ss, o);
-      if (threadIdx.x == 0) red[0] = ss;
-    }
-    __syncthreads();
-    const float inv = 1.f / sqrtf(red[0] / D + eps);
+    const float inv = mlp_inv_rms(xr, yr, D, eps, red);
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
       const unsigned short s = mlp_residual(xr, yr, i);
       const unsigned short h = f32_to_bf16(bf16_to_f32(wn[i]) * bf16_to_f32(f32_to_bf16(bf16_to_f32(s) * inv)));
@@ -515,15 +510,7 @@ extern "C" __global__ void __launch_bounds__(128, 3)
   NF4Rows w[NF4_DEPTH];
   MLPTile tl{};
   int o0 = 0, z = 0, begin = 0, mine = 0;
-  auto setup = [&] {
-    const int grp = task / Z;
-    z = task % Z;
-    o0 = 16 * (4 * grp + warp);
-    begin = z * per2;
-    mine = max(0, min(chunks2, begin + per2) - begin);
-    tl = mlp_tile(md, min(o0, D - 1), D, F, g);
-    if (o0 < D) mlp_prefetch(w, md, tl, F, begin, mine, t);
-  };
+  auto setup = [&] { mlp_task(w, tl, o0, z, begin, mine, md, task, Z, per2, chunks2, D, F, warp, g, t); };
   if (task < tasks) setup();
   grid_barrier(bar);
   if (r > 0 && blockIdx.x == 0 && threadIdx.x == 0) bar[2] = 0u;  // every phase-1 epilogue is past its wait
