@@ -43,17 +43,7 @@ func TestDecoderMatchesGoMLX(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rng := rand.New(rand.NewPCG(4, 4))
-				for _, a := range ad.List { // PEFT initializes B to zero: make the adapters matter
-					dims := a.B.Shape().Dimensions
-					vals := make([]float32, dims[0]*dims[1])
-					for i := range vals {
-						vals[i] = float32(rng.NormFloat64() * 0.05)
-					}
-					if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
-						t.Fatal(err)
-					}
-				}
+				randomLoRAB(t, ad)
 				dec, err := NewDecoder(m)
 				if err != nil {
 					t.Fatalf("%s %s: %v", name, quant, err)
@@ -194,6 +184,23 @@ func checkDecoder(t *testing.T, name, quant string, m *model.Model, gen *sample.
 	}
 }
 
+// randomLoRAB gives every adapter's B normal values of standard deviation 0.05 (seeded): PEFT
+// initializes B to zero, which would make the adapters no-ops in the decoder tests.
+func randomLoRAB(t *testing.T, ad *lora.Adapters) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, a := range ad.List {
+		dims := a.B.Shape().Dimensions
+		vals := make([]float32, dims[0]*dims[1])
+		for i := range vals {
+			vals[i] = float32(rng.NormFloat64() * 0.05)
+		}
+		if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // firstDiff returns the first index where a and b differ, or -1 when they are equal.
 func firstDiff(a, b []int) int {
 	for i := range min(len(a), len(b)) {
@@ -288,17 +295,7 @@ func TestDecoderFusedMLP(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rng := rand.New(rand.NewPCG(4, 4))
-				for _, a := range ad.List {
-					dims := a.B.Shape().Dimensions
-					vals := make([]float32, dims[0]*dims[1])
-					for i := range vals {
-						vals[i] = float32(rng.NormFloat64() * 0.05)
-					}
-					if err := a.B.SetValue(tensors.FromFlatDataAndDimensions(vals, dims...)); err != nil {
-						t.Fatal(err)
-					}
-				}
+				randomLoRAB(t, ad)
 				dec, err := NewDecoder(m)
 				if err != nil {
 					t.Fatal(err)
